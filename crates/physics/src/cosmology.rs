@@ -1,0 +1,161 @@
+//! Flat ΛCDM distances and lensing masses (no radiation, as in the AstroRIM
+//! Table 1 convention and astropy's `FlatLambdaCDM(H0, Om0)` with Tcmb0 = 0).
+//!
+//! Distances are angular-diameter distances in Mpc; Σ_crit is in M☉ per
+//! arcsec² at the lens; masses in M☉; velocities in km/s.
+
+use crate::PhysicsError;
+
+/// Speed of light, km/s.
+pub const C_KMS: f64 = 299_792.458;
+/// Speed of light, m/s.
+const C_MS: f64 = 299_792_458.0;
+/// Newton's constant, m³ kg⁻¹ s⁻² (CODATA 2018, as astropy).
+const G_SI: f64 = 6.674_30e-11;
+/// Megaparsec in metres (IAU 2015, as astropy).
+const MPC_M: f64 = 3.085_677_581_491_367e22;
+/// Solar mass in kg (IAU 2015 nominal GM☉ / G, as astropy).
+const MSUN_KG: f64 = 1.988_409_870_698_051e30;
+/// One arcsecond in radians.
+pub const ARCSEC_RAD: f64 = std::f64::consts::PI / 648_000.0;
+
+/// Simpson intervals for the comoving-distance integral; E(z) is smooth, so
+/// this is exact to ~1e-12 relative for z ≲ 20.
+const SIMPSON_INTERVALS: usize = 2048;
+
+/// A flat ΛCDM cosmology.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FlatLcdm {
+    /// Hubble constant, km/s/Mpc.
+    pub h0: f64,
+    /// Matter density today; Ω_Λ = 1 − Ω_m.
+    pub omega_m: f64,
+}
+
+impl Default for FlatLcdm {
+    fn default() -> Self {
+        FlatLcdm { h0: 70.0, omega_m: 0.3 }
+    }
+}
+
+/// The distances and critical density of one lens–source pair.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LensDistances {
+    pub d_lens_mpc: f64,
+    pub d_source_mpc: f64,
+    pub d_lens_source_mpc: f64,
+    pub sigma_crit_msun_per_arcsec2: f64,
+}
+
+impl FlatLcdm {
+    pub fn new(h0: f64, omega_m: f64) -> Result<Self, PhysicsError> {
+        if !(h0.is_finite() && h0 > 0.0) {
+            return Err(PhysicsError::invalid("h0", format!("must be positive, got {h0}")));
+        }
+        if !(omega_m.is_finite() && (0.0..=1.0).contains(&omega_m)) {
+            return Err(PhysicsError::invalid("omega_m", format!("must be in [0, 1], got {omega_m}")));
+        }
+        Ok(FlatLcdm { h0, omega_m })
+    }
+
+    fn e_of_z(&self, z: f64) -> f64 {
+        (self.omega_m * (1.0 + z).powi(3) + 1.0 - self.omega_m).sqrt()
+    }
+
+    /// Line-of-sight comoving distance to redshift z, Mpc.
+    pub fn comoving_distance(&self, z: f64) -> f64 {
+        let n = SIMPSON_INTERVALS;
+        let h = z / n as f64;
+        let f = |zz: f64| 1.0 / self.e_of_z(zz);
+        let mut sum = f(0.0) + f(z);
+        for k in 1..n {
+            sum += if k % 2 == 1 { 4.0 } else { 2.0 } * f(k as f64 * h);
+        }
+        C_KMS / self.h0 * sum * h / 3.0
+    }
+
+    /// Angular-diameter distance to z, Mpc.
+    pub fn angular_diameter_distance(&self, z: f64) -> f64 {
+        self.comoving_distance(z) / (1.0 + z)
+    }
+
+    /// Angular-diameter distance from z1 to z2 > z1 (flat universe), Mpc.
+    pub fn angular_diameter_distance_z1z2(&self, z1: f64, z2: f64) -> f64 {
+        (self.comoving_distance(z2) - self.comoving_distance(z1)) / (1.0 + z2)
+    }
+
+    /// D_d, D_s, D_ds and Σ_crit for a lens at `z_lens` and a source at `z_source`.
+    pub fn lens_distances(&self, z_lens: f64, z_source: f64) -> Result<LensDistances, PhysicsError> {
+        if !(z_lens.is_finite() && z_lens > 0.0) {
+            return Err(PhysicsError::invalid("z_lens", format!("must be positive, got {z_lens}")));
+        }
+        if !(z_source.is_finite() && z_source > z_lens) {
+            return Err(PhysicsError::invalid("z_source", format!("must exceed z_lens = {z_lens}, got {z_source}")));
+        }
+        let d_d = self.angular_diameter_distance(z_lens);
+        let d_s = self.angular_diameter_distance(z_source);
+        let d_ds = self.angular_diameter_distance_z1z2(z_lens, z_source);
+        // Σ_crit = c²/(4πG) · D_s/(D_d D_ds), in kg/m², then per arcsec² at D_d.
+        let sigma_si = C_MS * C_MS / (4.0 * std::f64::consts::PI * G_SI) * d_s / (d_d * d_ds * MPC_M);
+        let arcsec_m = d_d * MPC_M * ARCSEC_RAD;
+        Ok(LensDistances {
+            d_lens_mpc: d_d,
+            d_source_mpc: d_s,
+            d_lens_source_mpc: d_ds,
+            sigma_crit_msun_per_arcsec2: sigma_si * arcsec_m * arcsec_m / MSUN_KG,
+        })
+    }
+}
+
+impl LensDistances {
+    /// Mass inside the Einstein radius, M(<θ_E) = π θ_E² Σ_crit, M☉.
+    pub fn einstein_mass_msun(&self, theta_e_arcsec: f64) -> f64 {
+        std::f64::consts::PI * theta_e_arcsec * theta_e_arcsec * self.sigma_crit_msun_per_arcsec2
+    }
+
+    /// SIS velocity dispersion for an Einstein radius: σ_v = c √(θ_E D_s/(4π D_ds)), km/s.
+    pub fn sigma_v_sis_kms(&self, theta_e_arcsec: f64) -> f64 {
+        C_KMS * (theta_e_arcsec * ARCSEC_RAD * self.d_source_mpc / (4.0 * std::f64::consts::PI * self.d_lens_source_mpc)).sqrt()
+    }
+
+    /// SIS Einstein radius for a velocity dispersion: θ_E = 4π (σ_v/c)² D_ds/D_s, arcsec.
+    pub fn theta_e_sis_arcsec(&self, sigma_v_kms: f64) -> f64 {
+        4.0 * std::f64::consts::PI * (sigma_v_kms / C_KMS).powi(2) * self.d_lens_source_mpc / self.d_source_mpc / ARCSEC_RAD
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rxj1131_published_values() {
+        // REFERENCE.md §2 / AstroRIM Table 1: z = (0.295, 0.658), θ_E = 1.9″.
+        let d = FlatLcdm::default().lens_distances(0.295, 0.658).unwrap();
+        let sv = d.sigma_v_sis_kms(1.9);
+        let m = d.einstein_mass_msun(1.9);
+        assert!((sv - 360.7).abs() < 0.5, "σ_v = {sv}");
+        assert!((m / 7.95e11 - 1.0).abs() < 5e-3, "M_E = {m:e}");
+    }
+
+    #[test]
+    fn sigma_v_and_theta_e_invert_each_other() {
+        let d = FlatLcdm::new(67.7, 0.31).unwrap().lens_distances(0.5, 2.0).unwrap();
+        assert!((d.theta_e_sis_arcsec(d.sigma_v_sis_kms(1.23)) - 1.23).abs() < 1e-12);
+    }
+
+    #[test]
+    fn einstein_de_sitter_has_a_closed_form() {
+        // Ω_m = 1: D_C = 2c/H0 (1 − 1/√(1+z)).
+        let c = FlatLcdm::new(70.0, 1.0).unwrap();
+        let z: f64 = 1.7;
+        let exact = 2.0 * C_KMS / 70.0 * (1.0 - 1.0 / (1.0 + z).sqrt());
+        assert!((c.comoving_distance(z) / exact - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn rejects_unordered_redshifts() {
+        let e = FlatLcdm::default().lens_distances(0.5, 0.4).unwrap_err();
+        assert!(e.to_string().starts_with("z_source"));
+    }
+}
