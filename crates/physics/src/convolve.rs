@@ -72,10 +72,24 @@ pub fn convolve_fft(image: &Image, kernel: &Kernel) -> Image {
 }
 
 /// In-place unnormalized 2-D FFT of a row-major `ny × nx` array.
-fn fft2(planner: &mut FftPlanner<f64>, data: &mut [Complex<f64>], nx: usize, ny: usize, inverse: bool) {
-    let row_fft = if inverse { planner.plan_fft_inverse(nx) } else { planner.plan_fft_forward(nx) };
+fn fft2(
+    planner: &mut FftPlanner<f64>,
+    data: &mut [Complex<f64>],
+    nx: usize,
+    ny: usize,
+    inverse: bool,
+) {
+    let row_fft = if inverse {
+        planner.plan_fft_inverse(nx)
+    } else {
+        planner.plan_fft_forward(nx)
+    };
     row_fft.process(data);
-    let col_fft = if inverse { planner.plan_fft_inverse(ny) } else { planner.plan_fft_forward(ny) };
+    let col_fft = if inverse {
+        planner.plan_fft_inverse(ny)
+    } else {
+        planner.plan_fft_forward(ny)
+    };
     let mut column = vec![Complex::new(0.0, 0.0); ny];
     for j in 0..nx {
         for i in 0..ny {
@@ -98,10 +112,24 @@ mod tests {
     fn fft_equals_direct_for_asymmetric_kernels() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         for &(nx, ny, k) in &[(17, 12, 5), (8, 8, 1), (20, 31, 9), (5, 7, 11)] {
-            let image = Image { nx, ny, data: (0..nx * ny).map(|_| rng.gen_range(-1.0..1.0)).collect() };
-            let kernel = Kernel::from_pixels(k, k, (0..k * k).map(|_| rng.gen_range(0.0..1.0)).collect()).unwrap();
-            let (a, b) = (convolve_direct(&image, &kernel), convolve_fft(&image, &kernel));
-            let err = a.data.iter().zip(&b.data).map(|(u, v)| (u - v).abs()).fold(0.0, f64::max);
+            let image = Image {
+                nx,
+                ny,
+                data: (0..nx * ny).map(|_| rng.gen_range(-1.0..1.0)).collect(),
+            };
+            let kernel =
+                Kernel::from_pixels(k, k, (0..k * k).map(|_| rng.gen_range(0.0..1.0)).collect())
+                    .unwrap();
+            let (a, b) = (
+                convolve_direct(&image, &kernel),
+                convolve_fft(&image, &kernel),
+            );
+            let err = a
+                .data
+                .iter()
+                .zip(&b.data)
+                .map(|(u, v)| (u - v).abs())
+                .fold(0.0, f64::max);
             assert!(err < 1e-13, "{nx}×{ny}, k = {k}: {err}");
         }
     }
@@ -111,7 +139,8 @@ mod tests {
         // A point at the centre reproduces the kernel itself (not its mirror).
         let mut image = Image::zeros(5, 5);
         image.data[12] = 1.0;
-        let kernel = Kernel::from_pixels(3, 3, vec![0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0]).unwrap();
+        let kernel =
+            Kernel::from_pixels(3, 3, vec![0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0]).unwrap();
         let out = convolve_direct(&image, &kernel);
         assert!((out.at(1, 2) - 0.25).abs() < 1e-15);
         assert!((out.at(3, 3) - 0.75).abs() < 1e-15);

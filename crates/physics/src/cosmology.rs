@@ -34,7 +34,10 @@ pub struct FlatLcdm {
 
 impl Default for FlatLcdm {
     fn default() -> Self {
-        FlatLcdm { h0: 70.0, omega_m: 0.3 }
+        FlatLcdm {
+            h0: 70.0,
+            omega_m: 0.3,
+        }
     }
 }
 
@@ -50,10 +53,16 @@ pub struct LensDistances {
 impl FlatLcdm {
     pub fn new(h0: f64, omega_m: f64) -> Result<Self, PhysicsError> {
         if !(h0.is_finite() && h0 > 0.0) {
-            return Err(PhysicsError::invalid("h0", format!("must be positive, got {h0}")));
+            return Err(PhysicsError::invalid(
+                "h0",
+                format!("must be positive, got {h0}"),
+            ));
         }
         if !(omega_m.is_finite() && (0.0..=1.0).contains(&omega_m)) {
-            return Err(PhysicsError::invalid("omega_m", format!("must be in [0, 1], got {omega_m}")));
+            return Err(PhysicsError::invalid(
+                "omega_m",
+                format!("must be in [0, 1], got {omega_m}"),
+            ));
         }
         Ok(FlatLcdm { h0, omega_m })
     }
@@ -85,18 +94,29 @@ impl FlatLcdm {
     }
 
     /// D_d, D_s, D_ds and Σ_crit for a lens at `z_lens` and a source at `z_source`.
-    pub fn lens_distances(&self, z_lens: f64, z_source: f64) -> Result<LensDistances, PhysicsError> {
+    pub fn lens_distances(
+        &self,
+        z_lens: f64,
+        z_source: f64,
+    ) -> Result<LensDistances, PhysicsError> {
         if !(z_lens.is_finite() && z_lens > 0.0) {
-            return Err(PhysicsError::invalid("z_lens", format!("must be positive, got {z_lens}")));
+            return Err(PhysicsError::invalid(
+                "z_lens",
+                format!("must be positive, got {z_lens}"),
+            ));
         }
         if !(z_source.is_finite() && z_source > z_lens) {
-            return Err(PhysicsError::invalid("z_source", format!("must exceed z_lens = {z_lens}, got {z_source}")));
+            return Err(PhysicsError::invalid(
+                "z_source",
+                format!("must exceed z_lens = {z_lens}, got {z_source}"),
+            ));
         }
         let d_d = self.angular_diameter_distance(z_lens);
         let d_s = self.angular_diameter_distance(z_source);
         let d_ds = self.angular_diameter_distance_z1z2(z_lens, z_source);
         // Σ_crit = c²/(4πG) · D_s/(D_d D_ds), in kg/m², then per arcsec² at D_d.
-        let sigma_si = C_MS * C_MS / (4.0 * std::f64::consts::PI * G_SI) * d_s / (d_d * d_ds * MPC_M);
+        let sigma_si =
+            C_MS * C_MS / (4.0 * std::f64::consts::PI * G_SI) * d_s / (d_d * d_ds * MPC_M);
         let arcsec_m = d_d * MPC_M * ARCSEC_RAD;
         Ok(LensDistances {
             d_lens_mpc: d_d,
@@ -115,12 +135,17 @@ impl LensDistances {
 
     /// SIS velocity dispersion for an Einstein radius: σ_v = c √(θ_E D_s/(4π D_ds)), km/s.
     pub fn sigma_v_sis_kms(&self, theta_e_arcsec: f64) -> f64 {
-        C_KMS * (theta_e_arcsec * ARCSEC_RAD * self.d_source_mpc / (4.0 * std::f64::consts::PI * self.d_lens_source_mpc)).sqrt()
+        C_KMS
+            * (theta_e_arcsec * ARCSEC_RAD * self.d_source_mpc
+                / (4.0 * std::f64::consts::PI * self.d_lens_source_mpc))
+                .sqrt()
     }
 
     /// SIS Einstein radius for a velocity dispersion: θ_E = 4π (σ_v/c)² D_ds/D_s, arcsec.
     pub fn theta_e_sis_arcsec(&self, sigma_v_kms: f64) -> f64 {
-        4.0 * std::f64::consts::PI * (sigma_v_kms / C_KMS).powi(2) * self.d_lens_source_mpc / self.d_source_mpc / ARCSEC_RAD
+        4.0 * std::f64::consts::PI * (sigma_v_kms / C_KMS).powi(2) * self.d_lens_source_mpc
+            / self.d_source_mpc
+            / ARCSEC_RAD
     }
 }
 
@@ -140,7 +165,10 @@ mod tests {
 
     #[test]
     fn sigma_v_and_theta_e_invert_each_other() {
-        let d = FlatLcdm::new(67.7, 0.31).unwrap().lens_distances(0.5, 2.0).unwrap();
+        let d = FlatLcdm::new(67.7, 0.31)
+            .unwrap()
+            .lens_distances(0.5, 2.0)
+            .unwrap();
         assert!((d.theta_e_sis_arcsec(d.sigma_v_sis_kms(1.23)) - 1.23).abs() < 1e-12);
     }
 

@@ -26,9 +26,20 @@ pub struct Kernel {
 /// Analytic PSF shapes; widths in arcsec.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PsfShape {
-    Gaussian { fwhm: f64, e1: f64, e2: f64 },
-    Moffat { fwhm: f64, beta: f64, e1: f64, e2: f64 },
-    Airy { fwhm: f64 },
+    Gaussian {
+        fwhm: f64,
+        e1: f64,
+        e2: f64,
+    },
+    Moffat {
+        fwhm: f64,
+        beta: f64,
+        e1: f64,
+        e2: f64,
+    },
+    Airy {
+        fwhm: f64,
+    },
 }
 
 impl PsfShape {
@@ -56,7 +67,9 @@ impl PsfShape {
 
     fn fwhm(&self) -> f64 {
         match *self {
-            PsfShape::Gaussian { fwhm, .. } | PsfShape::Moffat { fwhm, .. } | PsfShape::Airy { fwhm } => fwhm,
+            PsfShape::Gaussian { fwhm, .. }
+            | PsfShape::Moffat { fwhm, .. }
+            | PsfShape::Airy { fwhm } => fwhm,
         }
     }
 
@@ -78,16 +91,25 @@ impl PsfShape {
     fn validate(&self) -> Result<(), PhysicsError> {
         let fwhm = self.fwhm();
         if !(fwhm.is_finite() && fwhm > 0.0) {
-            return Err(PhysicsError::invalid("psf.fwhm", format!("must be a positive number of arcsec, got {fwhm}")));
+            return Err(PhysicsError::invalid(
+                "psf.fwhm",
+                format!("must be a positive number of arcsec, got {fwhm}"),
+            ));
         }
         if let PsfShape::Moffat { beta, .. } = *self {
             if !(beta.is_finite() && beta > 1.0) {
-                return Err(PhysicsError::invalid("psf.beta", format!("Moffat β must exceed 1, got {beta}")));
+                return Err(PhysicsError::invalid(
+                    "psf.beta",
+                    format!("Moffat β must exceed 1, got {beta}"),
+                ));
             }
         }
         let (e1, e2) = self.ellipticity();
         if !(e1.is_finite() && e2.is_finite()) || e1.hypot(e2) >= 1.0 {
-            return Err(PhysicsError::invalid("psf.e1", "ellipticity must satisfy √(e1²+e2²) < 1"));
+            return Err(PhysicsError::invalid(
+                "psf.e1",
+                "ellipticity must satisfy √(e1²+e2²) < 1",
+            ));
         }
         Ok(())
     }
@@ -98,25 +120,46 @@ impl Kernel {
     /// have a positive sum.
     pub fn from_pixels(nx: usize, ny: usize, data: Vec<f64>) -> Result<Self, PhysicsError> {
         if nx != ny {
-            return Err(PhysicsError::invalid("psf.kernel", format!("must be square, got {ny} rows × {nx} columns")));
+            return Err(PhysicsError::invalid(
+                "psf.kernel",
+                format!("must be square, got {ny} rows × {nx} columns"),
+            ));
         }
-        if nx % 2 == 0 || nx == 0 {
-            return Err(PhysicsError::invalid("psf.kernel", format!("side must be odd, got {nx}")));
+        if nx.is_multiple_of(2) {
+            return Err(PhysicsError::invalid(
+                "psf.kernel",
+                format!("side must be odd, got {nx}"),
+            ));
         }
         if nx > MAX_KERNEL_SIZE {
-            return Err(PhysicsError::invalid("psf.kernel", format!("side {nx} exceeds {MAX_KERNEL_SIZE}")));
+            return Err(PhysicsError::invalid(
+                "psf.kernel",
+                format!("side {nx} exceeds {MAX_KERNEL_SIZE}"),
+            ));
         }
         if data.len() != nx * ny {
-            return Err(PhysicsError::invalid("psf.kernel", "rows have unequal lengths"));
+            return Err(PhysicsError::invalid(
+                "psf.kernel",
+                "rows have unequal lengths",
+            ));
         }
         if data.iter().any(|v| !v.is_finite()) {
-            return Err(PhysicsError::invalid("psf.kernel", "contains NaN or infinite values"));
+            return Err(PhysicsError::invalid(
+                "psf.kernel",
+                "contains NaN or infinite values",
+            ));
         }
         let sum: f64 = data.iter().sum();
         if sum <= 0.0 {
-            return Err(PhysicsError::invalid("psf.kernel", "must have a positive sum"));
+            return Err(PhysicsError::invalid(
+                "psf.kernel",
+                "must have a positive sum",
+            ));
         }
-        Ok(Kernel { size: nx, data: data.into_iter().map(|v| v / sum).collect() })
+        Ok(Kernel {
+            size: nx,
+            data: data.into_iter().map(|v| v / sum).collect(),
+        })
     }
 
     /// Normalizes an image used as a kernel (e.g. one read from FITS).
@@ -128,17 +171,25 @@ impl Kernel {
     /// odd and covers ±2 FWHM (Gaussian) or ±4 FWHM (Moffat, Airy), at least 3.
     pub fn analytic(shape: PsfShape, pixel_scale: f64) -> Result<Self, PhysicsError> {
         shape.validate()?;
-        let half = (shape.extent_in_fwhm() * shape.fwhm() / pixel_scale).ceil().max(1.0) as usize;
+        let half = (shape.extent_in_fwhm() * shape.fwhm() / pixel_scale)
+            .ceil()
+            .max(1.0) as usize;
         let size = 2 * half + 1;
         if size > MAX_KERNEL_SIZE {
-            return Err(PhysicsError::invalid("psf.fwhm", format!("{} arcsec is too wide for pixels of {pixel_scale} arcsec", shape.fwhm())));
+            return Err(PhysicsError::invalid(
+                "psf.fwhm",
+                format!(
+                    "{} arcsec is too wide for pixels of {pixel_scale} arcsec",
+                    shape.fwhm()
+                ),
+            ));
         }
         Ok(Kernel::sample(shape, pixel_scale, size))
     }
 
     /// Samples an analytic PSF on a `size × size` kernel (size odd).
     pub fn sample(shape: PsfShape, pixel_scale: f64, size: usize) -> Self {
-        assert!(size % 2 == 1, "kernel size must be odd");
+        assert!(!size.is_multiple_of(2), "kernel size must be odd");
         let (e1, e2) = shape.ellipticity();
         let (q, phi) = e1e2_to_q_phi(e1, e2);
         let frame = Frame::new(0.0, 0.0, phi);
@@ -160,7 +211,10 @@ impl Kernel {
             }
         }
         let sum: f64 = data.iter().sum();
-        Kernel { size, data: data.into_iter().map(|v| v / sum).collect() }
+        Kernel {
+            size,
+            data: data.into_iter().map(|v| v / sum).collect(),
+        }
     }
 
     /// Side length in pixels (odd).
@@ -175,7 +229,11 @@ impl Kernel {
 
     /// The kernel as an image.
     pub fn to_image(&self) -> Image {
-        Image { nx: self.size, ny: self.size, data: self.data.clone() }
+        Image {
+            nx: self.size,
+            ny: self.size,
+            data: self.data.clone(),
+        }
     }
 }
 
@@ -198,17 +256,34 @@ mod tests {
     fn kernels_are_normalized_and_have_the_asked_fwhm() {
         let s = 0.01;
         for shape in [
-            PsfShape::Gaussian { fwhm: 0.3, e1: 0.0, e2: 0.0 },
-            PsfShape::Moffat { fwhm: 0.3, beta: 3.0, e1: 0.0, e2: 0.0 },
+            PsfShape::Gaussian {
+                fwhm: 0.3,
+                e1: 0.0,
+                e2: 0.0,
+            },
+            PsfShape::Moffat {
+                fwhm: 0.3,
+                beta: 3.0,
+                e1: 0.0,
+                e2: 0.0,
+            },
             PsfShape::Airy { fwhm: 0.3 },
-            PsfShape::Moffat { fwhm: 0.2, beta: 2.5, e1: 0.1, e2: -0.05 },
+            PsfShape::Moffat {
+                fwhm: 0.2,
+                beta: 2.5,
+                e1: 0.1,
+                e2: -0.05,
+            },
         ] {
             let k = Kernel::analytic(shape, s).unwrap();
             assert!((k.data().iter().sum::<f64>() - 1.0).abs() < 1e-12);
             assert_eq!(k.size() % 2, 1);
             if shape.ellipticity() == (0.0, 0.0) {
                 let got = fwhm_along_x(&k, s);
-                assert!((got - shape.fwhm()).abs() < 0.02 * shape.fwhm(), "{shape:?}: FWHM {got}");
+                assert!(
+                    (got - shape.fwhm()).abs() < 0.02 * shape.fwhm(),
+                    "{shape:?}: FWHM {got}"
+                );
             }
         }
     }
@@ -216,7 +291,15 @@ mod tests {
     #[test]
     fn elliptical_kernel_is_elongated_along_its_position_angle() {
         // e1 > 0: major axis along x.
-        let k = Kernel::sample(PsfShape::Gaussian { fwhm: 0.2, e1: 0.3, e2: 0.0 }, 0.02, 41);
+        let k = Kernel::sample(
+            PsfShape::Gaussian {
+                fwhm: 0.2,
+                e1: 0.3,
+                e2: 0.0,
+            },
+            0.02,
+            41,
+        );
         let c = 20;
         assert!(k.data()[c * 41 + c + 5] > k.data()[(c + 5) * 41 + c]);
     }
@@ -227,7 +310,24 @@ mod tests {
         assert!(Kernel::from_pixels(3, 1, vec![1.0; 3]).is_err());
         assert!(Kernel::from_pixels(3, 3, vec![0.0; 9]).is_err());
         assert!(Kernel::from_pixels(1, 1, vec![f64::NAN]).is_err());
-        assert!(Kernel::analytic(PsfShape::Gaussian { fwhm: -1.0, e1: 0.0, e2: 0.0 }, 0.05).is_err());
-        assert!(Kernel::analytic(PsfShape::Moffat { fwhm: 0.1, beta: 0.5, e1: 0.0, e2: 0.0 }, 0.05).is_err());
+        assert!(Kernel::analytic(
+            PsfShape::Gaussian {
+                fwhm: -1.0,
+                e1: 0.0,
+                e2: 0.0
+            },
+            0.05
+        )
+        .is_err());
+        assert!(Kernel::analytic(
+            PsfShape::Moffat {
+                fwhm: 0.1,
+                beta: 0.5,
+                e1: 0.0,
+                e2: 0.0
+            },
+            0.05
+        )
+        .is_err());
     }
 }

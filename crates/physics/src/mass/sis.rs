@@ -22,7 +22,11 @@ pub struct Sis {
 
 impl Sis {
     pub fn new(theta_e: f64, center_x: f64, center_y: f64) -> Self {
-        Sis { theta_e, center_x, center_y }
+        Sis {
+            theta_e,
+            center_x,
+            center_y,
+        }
     }
 }
 

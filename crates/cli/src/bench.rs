@@ -1,0 +1,67 @@
+//! `astrorim bench`: timings on this machine (single thread unless stated).
+
+use anyhow::{anyhow, Context, Result};
+use astrorim_physics::render::render;
+use astrorim_physics::scene::parse_scene;
+use clap::{Args, Subcommand};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    what: BenchTarget,
+}
+
+#[derive(Subcommand)]
+enum BenchTarget {
+    /// Time `render` on a scene (default: a 96×96, 4× supersampled SIE + shear scene).
+    Render {
+        /// Scene JSON; defaults to the built-in benchmark scene.
+        scene: Option<PathBuf>,
+        /// Number of timed repetitions.
+        #[arg(short, long, default_value_t = 50)]
+        repeats: usize,
+    },
+}
+
+/// The benchmark scene of issue #2: 96×96 pixels, 4× supersampling, SIE +
+/// shear, two Sérsic sources, Sérsic lens light, Moffat PSF.
+const DEFAULT_SCENE: &str = include_str!("../../../examples/sie_shear_sersic.json");
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    match args.what {
+        BenchTarget::Render { scene, repeats } => {
+            let text = match &scene {
+                Some(p) => std::fs::read_to_string(p)
+                    .with_context(|| format!("{}: cannot read", p.display()))?,
+                None => DEFAULT_SCENE.to_string(),
+            };
+            let scene = parse_scene(&text)
+                .map_err(|e| anyhow!("scene: {e}"))?
+                .into_scene(|f| -> Result<_> {
+                    Err(anyhow!(
+                        "psf.file {f}: FITS kernels are not supported in bench"
+                    ))
+                })?;
+            let repeats = repeats.max(1);
+            render(&scene);
+            let start = Instant::now();
+            let mut checksum = 0.0;
+            for _ in 0..repeats {
+                checksum += render(&scene).sum();
+            }
+            let per = start.elapsed().as_secs_f64() / repeats as f64;
+            let g = scene.grid;
+            println!(
+                "render {}×{} supersampling {}: {:.2} ms per image ({:.1} images/s, one thread; checksum {checksum:.6e})",
+                g.nx,
+                g.ny,
+                g.supersampling,
+                per * 1e3,
+                1.0 / per
+            );
+            Ok(())
+        }
+    }
+}

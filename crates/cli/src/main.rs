@@ -1,0 +1,48 @@
+//! `astrorim`: strong-lens rendering, simulation and reconstruction.
+//!
+//! Every failure prints one line, `astrorim: error: …`, naming the file or
+//! field at fault, and exits with status 2.
+
+mod bench;
+mod cosmo;
+mod render;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "astrorim",
+    version,
+    about = "Strong gravitational lensing: render, simulate and reconstruct lenses"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Render a lens scene described in JSON to a FITS image.
+    Render(render::RenderArgs),
+    /// Distances, critical density, velocity dispersion and Einstein mass for a lens.
+    Cosmo(cosmo::CosmoArgs),
+    /// Benchmarks on this machine.
+    Bench(bench::BenchArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Render(args) => render::run(args),
+        Command::Cosmo(args) => cosmo::run(args),
+        Command::Bench(args) => bench::run(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("astrorim: error: {}", format!("{e:#}").replace('\n', " "));
+            ExitCode::from(2)
+        }
+    }
+}

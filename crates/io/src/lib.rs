@@ -1,0 +1,8 @@
+//! File formats for astrorim: FITS images (read and write, named extensions,
+//! header keywords, pixel scale) and atomic writes.
+
+pub mod atomic;
+pub mod error;
+pub mod fits;
+
+pub use error::IoError;
