@@ -5,6 +5,7 @@
 
 use crate::psf::Kernel;
 use crate::Image;
+use realfft::RealFftPlanner;
 use rustfft::num_complex::Complex;
 use rustfft::FftPlanner;
 
@@ -36,71 +37,174 @@ pub fn convolve_direct(image: &Image, kernel: &Kernel) -> Image {
     out
 }
 
-/// FFT convolution (rustfft), equal to [`convolve_direct`] to rounding.
+/// FFT convolution, equal to [`convolve_direct`] to rounding.
 pub fn convolve_fft(image: &Image, kernel: &Kernel) -> Image {
-    let k = kernel.size();
+    let data = convolve_same(
+        &image.data,
+        image.nx,
+        image.ny,
+        kernel.data(),
+        kernel.size(),
+    );
+    Image {
+        nx: image.nx,
+        ny: image.ny,
+        data,
+    }
+}
+
+/// "Same"-size, zero-padded true convolution of a row-major `ny × nx` array
+/// with an odd `k × k` kernel, by real FFTs (realfft over rustfft), in f32 or
+/// f64. Plans are cached per thread, so repeated calls of one size are cheap.
+pub fn convolve_same<T: FftFloat>(
+    data: &[T],
+    nx: usize,
+    ny: usize,
+    kernel: &[T],
+    k: usize,
+) -> Vec<T> {
+    assert_eq!(data.len(), nx * ny);
+    assert_eq!(kernel.len(), k * k);
     let c = (k - 1) / 2;
-    // Linear (not circular) convolution needs at least nx + k − 1 columns.
-    let (px, py) = (image.nx + k - 1, image.ny + k - 1);
-    let mut planner = FftPlanner::<f64>::new();
-    let mut a = vec![Complex::new(0.0, 0.0); px * py];
-    for i in 0..image.ny {
-        for j in 0..image.nx {
-            a[i * px + j].re = image.data[i * image.nx + j];
-        }
+    // Linear (not circular) convolution needs at least n + k − 1 samples per axis.
+    let px = fast_length(nx + k - 1);
+    let py = fast_length(ny + k - 1);
+    let mut a = vec![T::zero(); px * py];
+    for i in 0..ny {
+        a[i * px..i * px + nx].copy_from_slice(&data[i * nx..(i + 1) * nx]);
     }
-    let mut b = vec![Complex::new(0.0, 0.0); px * py];
+    let mut b = vec![T::zero(); px * py];
     for i in 0..k {
-        for j in 0..k {
-            b[i * px + j].re = kernel.data()[i * k + j];
-        }
+        b[i * px..i * px + k].copy_from_slice(&kernel[i * k..(i + 1) * k]);
     }
-    fft2(&mut planner, &mut a, px, py, false);
-    fft2(&mut planner, &mut b, px, py, false);
-    for (u, v) in a.iter_mut().zip(&b) {
-        *u *= v;
-    }
-    fft2(&mut planner, &mut a, px, py, true);
-    let norm = 1.0 / (px * py) as f64;
-    let mut out = Image::zeros(image.nx, image.ny);
-    for i in 0..image.ny {
-        for j in 0..image.nx {
-            out.data[i * image.nx + j] = a[(i + c) * px + j + c].re * norm;
+    T::with_planner(|planner| {
+        let (fa, fb) = (
+            forward2(planner, &mut a, px, py),
+            forward2(planner, &mut b, px, py),
+        );
+        let product: Vec<Complex<T>> = fa.iter().zip(&fb).map(|(u, v)| *u * *v).collect();
+        let full = inverse2(planner, product, px, py);
+        let norm = T::one() / T::from_usize(px * py).expect("size fits");
+        let mut out = Vec::with_capacity(nx * ny);
+        for i in 0..ny {
+            out.extend(
+                full[(i + c) * px + c..(i + c) * px + c + nx]
+                    .iter()
+                    .map(|&v| v * norm),
+            );
         }
+        out
+    })
+}
+
+/// The smallest length ≥ n of the form 2^a 3^b 5^c (fast FFT sizes).
+fn fast_length(n: usize) -> usize {
+    (n..)
+        .find(|&m| {
+            let mut r = m;
+            for p in [2, 3, 5] {
+                while r % p == 0 {
+                    r /= p;
+                }
+            }
+            r == 1
+        })
+        .expect("a smooth number exists")
+}
+
+/// Forward 2-D FFT of a real `py × px` array: real FFT along rows, complex
+/// FFT along columns; returns the `py × (px/2 + 1)` half spectrum, row-major.
+fn forward2<T: FftFloat>(
+    planner: &mut Planners<T>,
+    data: &mut [T],
+    px: usize,
+    py: usize,
+) -> Vec<Complex<T>> {
+    let h = px / 2 + 1;
+    let r2c = planner.real.plan_fft_forward(px);
+    let mut spectrum = vec![Complex::new(T::zero(), T::zero()); py * h];
+    for (row, out) in data.chunks_exact_mut(px).zip(spectrum.chunks_exact_mut(h)) {
+        r2c.process(row, out).expect("lengths match the plan");
+    }
+    columns(
+        planner.complex.plan_fft_forward(py).as_ref(),
+        &mut spectrum,
+        h,
+        py,
+    );
+    spectrum
+}
+
+/// Inverse of [`forward2`] (unnormalized).
+fn inverse2<T: FftFloat>(
+    planner: &mut Planners<T>,
+    mut spectrum: Vec<Complex<T>>,
+    px: usize,
+    py: usize,
+) -> Vec<T> {
+    let h = px / 2 + 1;
+    columns(
+        planner.complex.plan_fft_inverse(py).as_ref(),
+        &mut spectrum,
+        h,
+        py,
+    );
+    let c2r = planner.real.plan_fft_inverse(px);
+    let mut out = vec![T::zero(); px * py];
+    for (row, spec) in out.chunks_exact_mut(px).zip(spectrum.chunks_exact_mut(h)) {
+        // The imaginary parts of the DC and Nyquist bins are rounding noise here.
+        spec[0].im = T::zero();
+        if px % 2 == 0 {
+            spec[h - 1].im = T::zero();
+        }
+        c2r.process(spec, row).expect("lengths match the plan");
     }
     out
 }
 
-/// In-place unnormalized 2-D FFT of a row-major `ny × nx` array.
-fn fft2(
-    planner: &mut FftPlanner<f64>,
-    data: &mut [Complex<f64>],
-    nx: usize,
-    ny: usize,
-    inverse: bool,
-) {
-    let row_fft = if inverse {
-        planner.plan_fft_inverse(nx)
-    } else {
-        planner.plan_fft_forward(nx)
-    };
-    row_fft.process(data);
-    let col_fft = if inverse {
-        planner.plan_fft_inverse(ny)
-    } else {
-        planner.plan_fft_forward(ny)
-    };
-    let mut column = vec![Complex::new(0.0, 0.0); ny];
-    for j in 0..nx {
-        for i in 0..ny {
-            column[i] = data[i * nx + j];
+/// Complex FFT of every column of a row-major `ny × nx` array, in place.
+fn columns<T: FftFloat>(fft: &dyn rustfft::Fft<T>, data: &mut [Complex<T>], nx: usize, ny: usize) {
+    let mut column = vec![Complex::new(T::zero(), T::zero()); ny * nx];
+    // Transpose, transform contiguous columns in one batch, transpose back.
+    for i in 0..ny {
+        for j in 0..nx {
+            column[j * ny + i] = data[i * nx + j];
         }
-        col_fft.process(&mut column);
-        for i in 0..ny {
-            data[i * nx + j] = column[i];
+    }
+    fft.process(&mut column);
+    for i in 0..ny {
+        for j in 0..nx {
+            data[i * nx + j] = column[j * ny + i];
         }
     }
 }
+
+/// Real and complex FFT planners of one float type.
+pub struct Planners<T: rustfft::FftNum> {
+    real: RealFftPlanner<T>,
+    complex: FftPlanner<T>,
+}
+
+/// f32 or f64, with a per-thread cache of FFT plans.
+pub trait FftFloat: rustfft::FftNum + num_traits::Float {
+    fn with_planner<R>(f: impl FnOnce(&mut Planners<Self>) -> R) -> R;
+}
+
+macro_rules! fft_float {
+    ($t:ty, $cache:ident) => {
+        thread_local! {
+            static $cache: std::cell::RefCell<Planners<$t>> =
+                std::cell::RefCell::new(Planners { real: RealFftPlanner::new(), complex: FftPlanner::new() });
+        }
+        impl FftFloat for $t {
+            fn with_planner<R>(f: impl FnOnce(&mut Planners<Self>) -> R) -> R {
+                $cache.with(|p| f(&mut p.borrow_mut()))
+            }
+        }
+    };
+}
+fft_float!(f32, PLANNERS_F32);
+fft_float!(f64, PLANNERS_F64);
 
 #[cfg(test)]
 mod tests {
@@ -132,6 +236,23 @@ mod tests {
                 .fold(0.0, f64::max);
             assert!(err < 1e-13, "{nx}×{ny}, k = {k}: {err}");
         }
+    }
+
+    #[test]
+    fn f32_path_matches_f64() {
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        let (nx, ny, k) = (37, 30, 7);
+        let image: Vec<f64> = (0..nx * ny).map(|_| rng.gen_range(0.0..1.0)).collect();
+        let kernel: Vec<f64> = (0..k * k).map(|_| rng.gen_range(0.0..1.0)).collect();
+        let a = convolve_same(&image, nx, ny, &kernel, k);
+        let to32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+        let b = convolve_same(&to32(&image), nx, ny, &to32(&kernel), k);
+        let err = a
+            .iter()
+            .zip(&b)
+            .map(|(u, v)| (u - *v as f64).abs())
+            .fold(0.0, f64::max);
+        assert!(err < 1e-4 * a.iter().cloned().fold(0.0, f64::max), "{err}");
     }
 
     #[test]

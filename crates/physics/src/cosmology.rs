@@ -127,6 +127,38 @@ impl FlatLcdm {
     }
 }
 
+impl FlatLcdm {
+    /// Critical density 3H(z)²/(8πG) in M☉/Mpc³.
+    pub fn critical_density_msun_per_mpc3(&self, z: f64) -> f64 {
+        let h_si = self.h0 * self.e_of_z(z) * 1e3 / MPC_M;
+        3.0 * h_si * h_si / (8.0 * std::f64::consts::PI * G_SI) * MPC_M.powi(3) / MSUN_KG
+    }
+
+    /// lenstronomy NFW parameters (Rs, alpha_Rs) in arcsec for a halo of
+    /// M200 (M☉, within the radius enclosing 200 ρ_crit(z_lens)) and
+    /// concentration c = r200/Rs: ρ_s = (200/3) ρ_crit c³/(ln(1+c) − c/(1+c)),
+    /// κ = Σ/Σ_crit = 2 ρ_s Rs F(X)/Σ_crit, so alpha_Rs = 4 (ρ_s Rs/Σ_crit) Rs_angle (1 + ln ½).
+    pub fn nfw_angles(
+        &self,
+        m200_msun: f64,
+        concentration: f64,
+        d: &LensDistances,
+        z_lens: f64,
+    ) -> (f64, f64) {
+        let rho_c = self.critical_density_msun_per_mpc3(z_lens);
+        let r200 = (3.0 * m200_msun / (4.0 * std::f64::consts::PI * 200.0 * rho_c)).cbrt();
+        let rs = r200 / concentration;
+        let c = concentration;
+        let rho_s = 200.0 / 3.0 * rho_c * c.powi(3) / ((1.0 + c).ln() - c / (1.0 + c));
+        let rs_angle = rs / d.d_lens_mpc / ARCSEC_RAD;
+        let sigma_crit_mpc2 = d.sigma_crit_msun_per_arcsec2 / (d.d_lens_mpc * ARCSEC_RAD).powi(2);
+        (
+            rs_angle,
+            4.0 * rho_s * rs / sigma_crit_mpc2 * rs_angle * (1.0 + 0.5f64.ln()),
+        )
+    }
+}
+
 impl LensDistances {
     /// Mass inside the Einstein radius, M(<θ_E) = π θ_E² Σ_crit, M☉.
     pub fn einstein_mass_msun(&self, theta_e_arcsec: f64) -> f64 {
@@ -179,6 +211,26 @@ mod tests {
         let z: f64 = 1.7;
         let exact = 2.0 * C_KMS / 70.0 * (1.0 - 1.0 / (1.0 + z).sqrt());
         assert!((c.comoving_distance(z) / exact - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn nfw_from_m200_encloses_its_mass() {
+        // The projected mass inside Rs: M_2D(Rs) = 4π ρ_s Rs³ (1 + ln ½) must equal
+        // alpha_Rs · Rs_angle · π Σ_crit (since M_2D(R) = π R α(R) Σ_crit).
+        let c = FlatLcdm::default();
+        let d = c.lens_distances(0.4, 1.5).unwrap();
+        let (m200, conc) = (1e13, 6.0);
+        let (rs_angle, alpha_rs) = c.nfw_angles(m200, conc, &d, 0.4);
+        let rho_c = c.critical_density_msun_per_mpc3(0.4);
+        let r200 = (3.0 * m200 / (4.0 * std::f64::consts::PI * 200.0 * rho_c)).cbrt();
+        let rs = r200 / conc;
+        let rho_s = 200.0 / 3.0 * rho_c * conc.powi(3) / ((1.0 + conc).ln() - conc / (1.0 + conc));
+        let m2d = 4.0 * std::f64::consts::PI * rho_s * rs.powi(3) * (1.0 + 0.5f64.ln());
+        let from_lensing =
+            std::f64::consts::PI * rs_angle * alpha_rs * d.sigma_crit_msun_per_arcsec2;
+        assert!((m2d / from_lensing - 1.0).abs() < 1e-12);
+        // ρ_crit today for H0 = 70: 1.36e11 M☉/Mpc³.
+        assert!((c.critical_density_msun_per_mpc3(0.0) / 1.3599e11 - 1.0).abs() < 1e-3);
     }
 
     #[test]

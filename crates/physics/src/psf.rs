@@ -65,7 +65,8 @@ impl PsfShape {
         }
     }
 
-    fn fwhm(&self) -> f64 {
+    /// Circularized FWHM in arcsec.
+    pub fn fwhm(&self) -> f64 {
         match *self {
             PsfShape::Gaussian { fwhm, .. }
             | PsfShape::Moffat { fwhm, .. }
@@ -88,7 +89,8 @@ impl PsfShape {
         }
     }
 
-    fn validate(&self) -> Result<(), PhysicsError> {
+    /// Checks widths, β and ellipticity; errors name the `psf.*` field.
+    pub fn validate(&self) -> Result<(), PhysicsError> {
         let fwhm = self.fwhm();
         if !(fwhm.is_finite() && fwhm > 0.0) {
             return Err(PhysicsError::invalid(
@@ -189,10 +191,29 @@ impl Kernel {
 
     /// Samples an analytic PSF on a `size × size` kernel (size odd).
     pub fn sample(shape: PsfShape, pixel_scale: f64, size: usize) -> Self {
-        assert!(!size.is_multiple_of(2), "kernel size must be odd");
+        Kernel::sample_shifted(shape, pixel_scale, size, (0.0, 0.0))
+    }
+
+    /// Samples an analytic PSF whose centre is displaced by `offset` (arcsec).
+    pub fn sample_shifted(
+        shape: PsfShape,
+        pixel_scale: f64,
+        size: usize,
+        offset: (f64, f64),
+    ) -> Self {
         let (e1, e2) = shape.ellipticity();
         let (q, phi) = e1e2_to_q_phi(e1, e2);
-        let frame = Frame::new(0.0, 0.0, phi);
+        let frame = Frame::new(offset.0, offset.1, phi);
+        Kernel::from_fn(pixel_scale, size, |x, y| {
+            let (xp, yp) = frame.to_profile(x, y);
+            shape.profile((q * xp * xp + yp * yp / q).sqrt())
+        })
+    }
+
+    /// Integrates `f(x, y)` (arcsec offsets from the kernel centre) over each
+    /// pixel of a `size × size` kernel by 5×5 sub-sampling, then normalizes.
+    pub fn from_fn(pixel_scale: f64, size: usize, f: impl Fn(f64, f64) -> f64) -> Self {
+        assert!(!size.is_multiple_of(2), "kernel size must be odd");
         let c = (size as f64 - 1.0) / 2.0;
         let n = KERNEL_SUBSAMPLING;
         let mut data = Vec::with_capacity(size * size);
@@ -203,8 +224,7 @@ impl Kernel {
                     for v in 0..n {
                         let x = (b as f64 - c + (v as f64 + 0.5) / n as f64 - 0.5) * pixel_scale;
                         let y = (a as f64 - c + (u as f64 + 0.5) / n as f64 - 0.5) * pixel_scale;
-                        let (xp, yp) = frame.to_profile(x, y);
-                        acc += shape.profile((q * xp * xp + yp * yp / q).sqrt());
+                        acc += f(x, y);
                     }
                 }
                 data.push(acc);
@@ -215,6 +235,15 @@ impl Kernel {
             size,
             data: data.into_iter().map(|v| v / sum).collect(),
         }
+    }
+
+    /// Odd kernel side covering ±2 FWHM (Gaussian) or ±4 FWHM (Moffat, Airy)
+    /// at `pixel_scale`, at least 3.
+    pub fn default_size(shape: PsfShape, pixel_scale: f64) -> usize {
+        2 * (shape.extent_in_fwhm() * shape.fwhm() / pixel_scale)
+            .ceil()
+            .max(1.0) as usize
+            + 1
     }
 
     /// Side length in pixels (odd).

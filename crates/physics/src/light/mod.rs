@@ -4,6 +4,8 @@
 mod gaussian;
 mod sersic;
 
+pub use sersic::sersic_k;
+
 pub use gaussian::Gaussian;
 pub use sersic::Sersic;
 
