@@ -23,6 +23,15 @@ enum BenchTarget {
         #[arg(short, long, default_value_t = 50)]
         repeats: usize,
     },
+    /// Simulator throughput per variant on one thread (images per second).
+    Simulate {
+        /// Samples per variant.
+        #[arg(short = 'n', long, default_value_t = 100)]
+        count: u64,
+        /// Variants to time, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "v1,v2,v3,v4,v5,v6,mix")]
+        variants: Vec<String>,
+    },
 }
 
 /// The benchmark scene of issue #2: 96×96 pixels, 4× supersampling, SIE +
@@ -31,19 +40,27 @@ const DEFAULT_SCENE: &str = include_str!("../../../examples/sie_shear_sersic.jso
 
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.what {
+        BenchTarget::Simulate { count, variants } => {
+            for v in variants {
+                let generator = astrorim_sim::dataset::Generator::named(&v, None)?;
+                let start = Instant::now();
+                let mut checksum = 0.0f64;
+                for k in 0..count.max(1) {
+                    checksum += generator.simulate(1, k).image.iter().map(|&x| x as f64).sum::<f64>();
+                }
+                let per = start.elapsed().as_secs_f64() / count.max(1) as f64;
+                println!("simulate {v}: {:.2} ms per image, {:.1} images/s on one thread (checksum {checksum:.4e})", per * 1e3, 1.0 / per);
+            }
+            Ok(())
+        }
         BenchTarget::Render { scene, repeats } => {
             let text = match &scene {
-                Some(p) => std::fs::read_to_string(p)
-                    .with_context(|| format!("{}: cannot read", p.display()))?,
+                Some(p) => std::fs::read_to_string(p).with_context(|| format!("{}: cannot read", p.display()))?,
                 None => DEFAULT_SCENE.to_string(),
             };
             let scene = parse_scene(&text)
                 .map_err(|e| anyhow!("scene: {e}"))?
-                .into_scene(|f| -> Result<_> {
-                    Err(anyhow!(
-                        "psf.file {f}: FITS kernels are not supported in bench"
-                    ))
-                })?;
+                .into_scene(|f| -> Result<_> { Err(anyhow!("psf.file {f}: FITS kernels are not supported in bench")) })?;
             let repeats = repeats.max(1);
             render(&scene);
             let start = Instant::now();

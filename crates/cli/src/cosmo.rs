@@ -61,25 +61,12 @@ pub fn run(args: CosmoArgs) -> Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        println!(
-            "flat ΛCDM  H0 = {} km/s/Mpc  Ωm = {}",
-            args.h0, args.omega_m
-        );
+        println!("flat ΛCDM  H0 = {} km/s/Mpc  Ωm = {}", args.h0, args.omega_m);
         println!("D_d    (lens)           {:>14.4} Mpc", report.d_lens_mpc);
         println!("D_s    (source)         {:>14.4} Mpc", report.d_source_mpc);
-        println!(
-            "D_ds   (lens → source)  {:>14.4} Mpc",
-            report.d_lens_source_mpc
-        );
-        println!(
-            "Σ_crit                  {:>14.6e} M☉/arcsec²",
-            report.sigma_crit_msun_per_arcsec2
-        );
-        if let (Some(t), Some(sv), Some(m)) = (
-            report.theta_e_arcsec,
-            report.sigma_v_sis_kms,
-            report.mass_einstein_msun,
-        ) {
+        println!("D_ds   (lens → source)  {:>14.4} Mpc", report.d_lens_source_mpc);
+        println!("Σ_crit                  {:>14.6e} M☉/arcsec²", report.sigma_crit_msun_per_arcsec2);
+        if let (Some(t), Some(sv), Some(m)) = (report.theta_e_arcsec, report.sigma_v_sis_kms, report.mass_einstein_msun) {
             println!("θ_E                     {t:>14.4} arcsec");
             println!("σ_v    (SIS)            {sv:>14.2} km/s");
             println!("M(<θ_E)                 {m:>14.6e} M☉");

@@ -6,16 +6,13 @@
 mod bench;
 mod cosmo;
 mod render;
+mod simulate;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(
-    name = "astrorim",
-    version,
-    about = "Strong gravitational lensing: render, simulate and reconstruct lenses"
-)]
+#[command(name = "astrorim", version, about = "Strong gravitational lensing: render, simulate and reconstruct lenses")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,6 +24,8 @@ enum Command {
     Render(render::RenderArgs),
     /// Distances, critical density, velocity dispersion and Einstein mass for a lens.
     Cosmo(cosmo::CosmoArgs),
+    /// Simulate training data (AstroRIM variants v1–v6, mix, or a preset file).
+    Simulate(simulate::SimulateArgs),
     /// Benchmarks on this machine.
     Bench(bench::BenchArgs),
 }
@@ -36,6 +35,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Render(args) => render::run(args),
         Command::Cosmo(args) => cosmo::run(args),
+        Command::Simulate(args) => simulate::run(args),
         Command::Bench(args) => bench::run(args),
     };
     match result {

@@ -30,8 +30,7 @@ enum SampleType {
 }
 
 pub fn run(args: RenderArgs) -> Result<()> {
-    let text = std::fs::read_to_string(&args.scene)
-        .with_context(|| format!("{}: cannot read", args.scene.display()))?;
+    let text = std::fs::read_to_string(&args.scene).with_context(|| format!("{}: cannot read", args.scene.display()))?;
     let spec = parse_scene(&text).map_err(|e| anyhow!("{}: {e}", args.scene.display()))?;
     let scene_dir = args.scene.parent().map(PathBuf::from).unwrap_or_default();
     let scene = spec
@@ -46,45 +45,17 @@ pub fn run(args: RenderArgs) -> Result<()> {
     let mut keywords = vec![
         Keyword::text("ORIGIN", "astrorim", "software that wrote this file"),
         Keyword::text("BUNIT", "flux/pixel", "surface brightness x pixel area"),
-        Keyword::int(
-            "SUPERSMP",
-            grid.supersampling as i64,
-            "supersampling factor per axis",
-        ),
+        Keyword::int("SUPERSMP", grid.supersampling as i64, "supersampling factor per axis"),
     ];
     if let Some(psf) = &scene.psf {
-        keywords.push(Keyword::int(
-            "PSFSIZE",
-            psf.size() as i64,
-            "PSF kernel side [pixels]",
-        ));
+        keywords.push(Keyword::int("PSFSIZE", psf.size() as i64, "PSF kernel side [pixels]"));
     }
-    let maps = if args.maps {
-        Some(lens_maps(&grid, &scene.lens))
-    } else {
-        None
-    };
-    let mut hdus = vec![HduOut {
-        name: None,
-        image: &image,
-        keywords,
-    }];
+    let maps = if args.maps { Some(lens_maps(&grid, &scene.lens)) } else { None };
+    let mut hdus = vec![HduOut { name: None, image: &image, keywords }];
     if let Some([ax, ay, kappa]) = &maps {
-        hdus.push(HduOut {
-            name: Some("ALPHA_X"),
-            image: ax,
-            keywords: vec![Keyword::text("BUNIT", "arcsec", "deflection along x")],
-        });
-        hdus.push(HduOut {
-            name: Some("ALPHA_Y"),
-            image: ay,
-            keywords: vec![Keyword::text("BUNIT", "arcsec", "deflection along y")],
-        });
-        hdus.push(HduOut {
-            name: Some("KAPPA"),
-            image: kappa,
-            keywords: vec![Keyword::text("BUNIT", "", "convergence")],
-        });
+        hdus.push(HduOut { name: Some("ALPHA_X"), image: ax, keywords: vec![Keyword::text("BUNIT", "arcsec", "deflection along x")] });
+        hdus.push(HduOut { name: Some("ALPHA_Y"), image: ay, keywords: vec![Keyword::text("BUNIT", "arcsec", "deflection along y")] });
+        hdus.push(HduOut { name: Some("KAPPA"), image: kappa, keywords: vec![Keyword::text("BUNIT", "", "convergence")] });
     }
     let precision = match args.precision {
         SampleType::F32 => Precision::F32,
@@ -92,10 +63,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
     };
     if let Some(parent) = args.output.parent().filter(|p| !p.as_os_str().is_empty()) {
         if !parent.is_dir() {
-            return Err(anyhow!(
-                "{}: output directory does not exist",
-                args.output.display()
-            ));
+            return Err(anyhow!("{}: output directory does not exist", args.output.display()));
         }
     }
     write_fits(&args.output, &hdus, precision, Some(grid.pixel_scale))?;

@@ -13,23 +13,11 @@ fn render_scene(scene: &str) -> (i32, String) {
     let scene_path = dir.path().join("scene.json");
     std::fs::write(&scene_path, scene).unwrap();
     let out_path = dir.path().join("out.fits");
-    let out = run_astrorim(&[
-        "render",
-        scene_path.to_str().unwrap(),
-        "-o",
-        out_path.to_str().unwrap(),
-    ]);
+    let out = run_astrorim(&["render", scene_path.to_str().unwrap(), "-o", out_path.to_str().unwrap()]);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     if !out.status.success() {
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(
-            leftovers,
-            vec![std::ffi::OsString::from("scene.json")],
-            "partial output left behind"
-        );
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(leftovers, vec![std::ffi::OsString::from("scene.json")], "partial output left behind");
     }
     (out.status.code().unwrap_or(-1), stderr)
 }
@@ -37,11 +25,7 @@ fn render_scene(scene: &str) -> (i32, String) {
 fn assert_rejected(scene: &str, expected: &str) {
     let (code, stderr) = render_scene(scene);
     assert_eq!(code, 2, "exit status for {scene}: {stderr}");
-    assert_eq!(
-        stderr.trim_end().lines().count(),
-        1,
-        "one line expected: {stderr}"
-    );
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line expected: {stderr}");
     assert!(stderr.contains(expected), "'{expected}' not in: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
@@ -50,61 +34,25 @@ fn assert_rejected(scene: &str, expected: &str) {
 fn malformed_scenes_are_rejected_with_the_field_named() {
     assert_rejected("{ not json", "invalid JSON");
     assert_rejected(r#"{"lens": []}"#, "grid");
-    assert_rejected(
-        r#"{"grid": {"nx": 0, "ny": 16, "pixel_scale": 0.1}}"#,
-        "grid.nx",
-    );
-    assert_rejected(
-        r#"{"grid": {"nx": 16, "ny": 16, "pixel_scale": -0.1}}"#,
-        "grid.pixel_scale",
-    );
-    assert_rejected(
-        &format!(r#"{{{GOOD_GRID}, "lens": [{{"type": "PJAFFE", "theta_E": 1}}]}}"#),
-        "lens[0].type",
-    );
-    assert_rejected(
-        &format!(r#"{{{GOOD_GRID}, "lens": [{{"type": "SIE", "e1": 0.1}}]}}"#),
-        "lens[0] (SIE).theta_E",
-    );
-    assert_rejected(
-        &format!(r#"{{{GOOD_GRID}, "source": [{{"type": "SERSIC", "amp": 1, "R_sersic": 0.1}}]}}"#),
-        "n_sersic",
-    );
-    assert_rejected(
-        &format!(r#"{{{GOOD_GRID}, "psf": {{"type": "PIXEL", "kernel": [[1, 2], [3, 4]]}}}}"#),
-        "psf.kernel",
-    );
-    assert_rejected(
-        &format!(r#"{{{GOOD_GRID}, "psf": {{"type": "PIXEL", "kernel": [[1, 2, 3]]}}}}"#),
-        "psf.kernel",
-    );
-    assert_rejected(
-        &format!(r#"{{{GOOD_GRID}, "psf": {{"type": "MOFFAT", "fwhm": 0.1}}}}"#),
-        "psf.beta",
-    );
-    assert_rejected(
-        &format!(r#"{{{GOOD_GRID}, "psf": {{"type": "FITS", "file": "nowhere.fits"}}}}"#),
-        "nowhere.fits",
-    );
+    assert_rejected(r#"{"grid": {"nx": 0, "ny": 16, "pixel_scale": 0.1}}"#, "grid.nx");
+    assert_rejected(r#"{"grid": {"nx": 16, "ny": 16, "pixel_scale": -0.1}}"#, "grid.pixel_scale");
+    assert_rejected(&format!(r#"{{{GOOD_GRID}, "lens": [{{"type": "PJAFFE", "theta_E": 1}}]}}"#), "lens[0].type");
+    assert_rejected(&format!(r#"{{{GOOD_GRID}, "lens": [{{"type": "SIE", "e1": 0.1}}]}}"#), "lens[0] (SIE).theta_E");
+    assert_rejected(&format!(r#"{{{GOOD_GRID}, "source": [{{"type": "SERSIC", "amp": 1, "R_sersic": 0.1}}]}}"#), "n_sersic");
+    assert_rejected(&format!(r#"{{{GOOD_GRID}, "psf": {{"type": "PIXEL", "kernel": [[1, 2], [3, 4]]}}}}"#), "psf.kernel");
+    assert_rejected(&format!(r#"{{{GOOD_GRID}, "psf": {{"type": "PIXEL", "kernel": [[1, 2, 3]]}}}}"#), "psf.kernel");
+    assert_rejected(&format!(r#"{{{GOOD_GRID}, "psf": {{"type": "MOFFAT", "fwhm": 0.1}}}}"#), "psf.beta");
+    assert_rejected(&format!(r#"{{{GOOD_GRID}, "psf": {{"type": "FITS", "file": "nowhere.fits"}}}}"#), "nowhere.fits");
 }
 
 #[test]
 fn corrupt_psf_fits_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("psf.fits"),
-        b"SIMPLE  =                    T / garbage",
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("psf.fits"), b"SIMPLE  =                    T / garbage").unwrap();
     let scene = format!(r#"{{{GOOD_GRID}, "psf": {{"type": "FITS", "file": "psf.fits"}}}}"#);
     std::fs::write(dir.path().join("scene.json"), scene).unwrap();
     let out_path = dir.path().join("out.fits");
-    let out = run_astrorim(&[
-        "render",
-        dir.path().join("scene.json").to_str().unwrap(),
-        "-o",
-        out_path.to_str().unwrap(),
-    ]);
+    let out = run_astrorim(&["render", dir.path().join("scene.json").to_str().unwrap(), "-o", out_path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("psf.fits"));
     assert!(!out_path.exists());
@@ -118,12 +66,7 @@ fn missing_scene_and_unwritable_output_are_rejected() {
     let dir = tempfile::tempdir().unwrap();
     let scene = dir.path().join("scene.json");
     std::fs::write(&scene, format!("{{{GOOD_GRID}}}")).unwrap();
-    let out = run_astrorim(&[
-        "render",
-        scene.to_str().unwrap(),
-        "-o",
-        "/nonexistent/dir/out.fits",
-    ]);
+    let out = run_astrorim(&["render", scene.to_str().unwrap(), "-o", "/nonexistent/dir/out.fits"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/dir/out.fits"));
 }
@@ -135,29 +78,13 @@ fn psf_kernel_from_fits_renders() {
     let kernel_scene = r#"{"grid": {"nx": 3, "ny": 3, "pixel_scale": 0.1}, "lens_light": [{"type": "GAUSSIAN", "amp": 1, "sigma": 0.1}]}"#;
     std::fs::write(dir.path().join("k.json"), kernel_scene).unwrap();
     let k = dir.path().join("k.fits");
-    assert!(run_astrorim(&[
-        "render",
-        dir.path().join("k.json").to_str().unwrap(),
-        "-o",
-        k.to_str().unwrap()
-    ])
-    .status
-    .success());
+    assert!(run_astrorim(&["render", dir.path().join("k.json").to_str().unwrap(), "-o", k.to_str().unwrap()]).status.success());
     let scene = format!(
         r#"{{{GOOD_GRID}, "lens_light": [{{"type": "GAUSSIAN", "amp": 1, "sigma": 0.2}}], "psf": {{"type": "FITS", "file": "k.fits"}}}}"#
     );
     std::fs::write(dir.path().join("s.json"), scene).unwrap();
-    let out = run_astrorim(&[
-        "render",
-        dir.path().join("s.json").to_str().unwrap(),
-        "-o",
-        dir.path().join("s.fits").to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_astrorim(&["render", dir.path().join("s.json").to_str().unwrap(), "-o", dir.path().join("s.fits").to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 
 #[test]
@@ -166,24 +93,8 @@ fn cosmo_rejects_unordered_redshifts_and_bad_cosmology() {
         vec!["cosmo", "--z-lens", "0.6", "--z-source", "0.5"],
         vec!["cosmo", "--z-lens", "0.5", "--z-source", "0.5"],
         vec!["cosmo", "--z-lens", "-0.1", "--z-source", "0.5"],
-        vec![
-            "cosmo",
-            "--z-lens",
-            "0.3",
-            "--z-source",
-            "1",
-            "--omega-m",
-            "1.5",
-        ],
-        vec![
-            "cosmo",
-            "--z-lens",
-            "0.3",
-            "--z-source",
-            "1",
-            "--theta-e",
-            "-1",
-        ],
+        vec!["cosmo", "--z-lens", "0.3", "--z-source", "1", "--omega-m", "1.5"],
+        vec!["cosmo", "--z-lens", "0.3", "--z-source", "1", "--theta-e", "-1"],
         vec!["cosmo", "--z-lens", "abc", "--z-source", "1"],
     ] {
         let out = run_astrorim(&args);
@@ -194,26 +105,10 @@ fn cosmo_rejects_unordered_redshifts_and_bad_cosmology() {
 
 #[test]
 fn cosmo_json_has_the_documented_keys() {
-    let out = run_astrorim(&[
-        "cosmo",
-        "--z-lens",
-        "0.295",
-        "--z-source",
-        "0.658",
-        "--theta-e",
-        "1.9",
-        "--json",
-    ]);
+    let out = run_astrorim(&["cosmo", "--z-lens", "0.295", "--z-source", "0.658", "--theta-e", "1.9", "--json"]);
     assert!(out.status.success());
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for key in [
-        "d_lens_mpc",
-        "d_source_mpc",
-        "d_lens_source_mpc",
-        "sigma_crit_msun_per_arcsec2",
-        "sigma_v_sis_kms",
-        "mass_einstein_msun",
-    ] {
+    for key in ["d_lens_mpc", "d_source_mpc", "d_lens_source_mpc", "sigma_crit_msun_per_arcsec2", "sigma_v_sis_kms", "mass_einstein_msun"] {
         assert!(v[key].as_f64().is_some(), "{key} missing");
     }
     // Published: RXJ1131, σ_v ≈ 360.7 km/s, M_E ≈ 7.95e11 M☉ (AstroRIM Table 1).

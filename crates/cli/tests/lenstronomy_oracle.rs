@@ -93,41 +93,18 @@ fn renders_and_deflections_match_lenstronomy() {
         let scene_path = dir.path().join(format!("{name}.json"));
         let fits_path = dir.path().join(format!("{name}.fits"));
         std::fs::write(&scene_path, serde_json::to_vec_pretty(&scene).unwrap()).unwrap();
-        let out = run_astrorim(&[
-            "render",
-            scene_path.to_str().unwrap(),
-            "-o",
-            fits_path.to_str().unwrap(),
-            "--maps",
-        ]);
-        assert!(
-            out.status.success(),
-            "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let out = run_astrorim(&["render", scene_path.to_str().unwrap(), "-o", fits_path.to_str().unwrap(), "--maps"]);
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
         args.push(scene_path.to_string_lossy().into_owned());
         args.push(fits_path.to_string_lossy().into_owned());
     }
-    let result = run_oracle(
-        &python,
-        "lenstronomy_compare.py",
-        &[vec!["render".to_string()], args].concat(),
-    );
+    let result = run_oracle(&python, "lenstronomy_compare.py", &[vec!["render".to_string()], args].concat());
     for (name, _) in scenes() {
-        let key = dir
-            .path()
-            .join(format!("{name}.json"))
-            .to_string_lossy()
-            .into_owned();
+        let key = dir.path().join(format!("{name}.json")).to_string_lossy().into_owned();
         let r = &result[&key];
-        let (img, alpha, kappa) = (
-            r["image_rel_l2"].as_f64().unwrap(),
-            r["alpha_max_abs"].as_f64().unwrap(),
-            r["kappa_rel_max"].as_f64().unwrap(),
-        );
-        eprintln!(
-            "{name}: image rel L2 {img:.2e}, max |Δα| {alpha:.2e} arcsec, max rel Δκ {kappa:.2e}"
-        );
+        let (img, alpha, kappa) =
+            (r["image_rel_l2"].as_f64().unwrap(), r["alpha_max_abs"].as_f64().unwrap(), r["kappa_rel_max"].as_f64().unwrap());
+        eprintln!("{name}: image rel L2 {img:.2e}, max |Δα| {alpha:.2e} arcsec, max rel Δκ {kappa:.2e}");
         assert!(img < 1e-4, "{name}: image relative L2 error {img}");
         assert!(alpha < 1e-6, "{name}: deflection error {alpha} arcsec");
         assert!(kappa < 1e-4, "{name}: convergence error {kappa}");
@@ -139,19 +116,8 @@ fn cosmology_matches_astropy() {
     let Some(python) = oracle_python() else {
         return;
     };
-    let keys = [
-        "d_lens_mpc",
-        "d_source_mpc",
-        "d_lens_source_mpc",
-        "sigma_crit_msun_per_arcsec2",
-        "sigma_v_sis_kms",
-        "mass_einstein_msun",
-    ];
-    for (h0, om, zl, zs, theta_e) in [
-        (70.0, 0.3, 0.295, 0.658, 1.9),
-        (67.7, 0.31, 0.2, 2.5, 0.7),
-        (73.0, 0.25, 0.9, 3.7, 1.3),
-    ] {
+    let keys = ["d_lens_mpc", "d_source_mpc", "d_lens_source_mpc", "sigma_crit_msun_per_arcsec2", "sigma_v_sis_kms", "mass_einstein_msun"];
+    for (h0, om, zl, zs, theta_e) in [(70.0, 0.3, 0.295, 0.658, 1.9), (67.7, 0.31, 0.2, 2.5, 0.7), (73.0, 0.25, 0.9, 3.7, 1.3)] {
         let out = run_astrorim(&[
             "cosmo",
             "--z-lens",
@@ -166,31 +132,16 @@ fn cosmology_matches_astropy() {
             &om.to_string(),
             "--json",
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         let ours: Value = serde_json::from_slice(&out.stdout).unwrap();
         let theirs = run_oracle(
             &python,
             "lenstronomy_compare.py",
-            &[
-                "cosmo",
-                &h0.to_string(),
-                &om.to_string(),
-                &zl.to_string(),
-                &zs.to_string(),
-                &theta_e.to_string(),
-            ]
-            .map(String::from),
+            &["cosmo", &h0.to_string(), &om.to_string(), &zl.to_string(), &zs.to_string(), &theta_e.to_string()].map(String::from),
         );
         for key in keys {
             let (a, b) = (ours[key].as_f64().unwrap(), theirs[key].as_f64().unwrap());
-            assert!(
-                (a / b - 1.0).abs() < 1e-6,
-                "{key} at z = ({zl}, {zs}): astrorim {a} vs astropy {b}"
-            );
+            assert!((a / b - 1.0).abs() < 1e-6, "{key} at z = ({zl}, {zs}): astrorim {a} vs astropy {b}");
         }
     }
 }

@@ -8,19 +8,13 @@ use std::path::{Path, PathBuf};
 /// The temporary name used while `path` is being written: `.NAME.PID.tmp` in
 /// the same directory (same filesystem, so the rename is atomic).
 pub fn temporary_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
 /// Calls `write` with a temporary path, then renames it to `path`. On error
 /// the temporary file is removed and `path` is left untouched.
-pub fn write_atomic<T>(
-    path: &Path,
-    write: impl FnOnce(&Path) -> Result<T, IoError>,
-) -> Result<T, IoError> {
+pub fn write_atomic<T>(path: &Path, write: impl FnOnce(&Path) -> Result<T, IoError>) -> Result<T, IoError> {
     let tmp = temporary_path(path);
     // A stale temporary file from a killed run of the same PID is not ours to keep.
     let _ = std::fs::remove_file(&tmp);
@@ -28,10 +22,7 @@ pub fn write_atomic<T>(
         Ok(value) => {
             std::fs::rename(&tmp, path).map_err(|e| {
                 let _ = std::fs::remove_file(&tmp);
-                IoError::file(
-                    path,
-                    format!("cannot move the finished file into place: {e}"),
-                )
+                IoError::file(path, format!("cannot move the finished file into place: {e}"))
             })?;
             Ok(value)
         }
@@ -44,9 +35,7 @@ pub fn write_atomic<T>(
 
 /// Writes bytes atomically.
 pub fn write_bytes(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
-    write_atomic(path, |tmp| {
-        std::fs::write(tmp, bytes).map_err(|e| IoError::file(path, format!("cannot write: {e}")))
-    })
+    write_atomic(path, |tmp| std::fs::write(tmp, bytes).map_err(|e| IoError::file(path, format!("cannot write: {e}"))))
 }
 
 #[cfg(test)]

@@ -11,9 +11,6 @@ pub enum IoError {
 
 impl IoError {
     pub fn file(path: &Path, message: impl std::fmt::Display) -> Self {
-        IoError::File {
-            path: path.to_path_buf(),
-            message: message.to_string(),
-        }
+        IoError::File { path: path.to_path_buf(), message: message.to_string() }
     }
 }

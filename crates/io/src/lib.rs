@@ -4,5 +4,7 @@
 pub mod atomic;
 pub mod error;
 pub mod fits;
+pub mod npz;
+pub mod png;
 
 pub use error::IoError;

@@ -39,61 +39,26 @@ pub fn convolve_direct(image: &Image, kernel: &Kernel) -> Image {
 
 /// FFT convolution, equal to [`convolve_direct`] to rounding.
 pub fn convolve_fft(image: &Image, kernel: &Kernel) -> Image {
-    let data = convolve_same(
-        &image.data,
-        image.nx,
-        image.ny,
-        kernel.data(),
-        kernel.size(),
-    );
-    Image {
-        nx: image.nx,
-        ny: image.ny,
-        data,
-    }
+    let data = convolve_same(&image.data, image.nx, image.ny, kernel.data(), kernel.size());
+    Image { nx: image.nx, ny: image.ny, data }
 }
 
 /// "Same"-size, zero-padded true convolution of a row-major `ny × nx` array
 /// with an odd `k × k` kernel, by real FFTs (realfft over rustfft), in f32 or
 /// f64. Plans are cached per thread, so repeated calls of one size are cheap.
-pub fn convolve_same<T: FftFloat>(
-    data: &[T],
-    nx: usize,
-    ny: usize,
-    kernel: &[T],
-    k: usize,
-) -> Vec<T> {
+pub fn convolve_same<T: FftFloat>(data: &[T], nx: usize, ny: usize, kernel: &[T], k: usize) -> Vec<T> {
     assert_eq!(data.len(), nx * ny);
     assert_eq!(kernel.len(), k * k);
     let c = (k - 1) / 2;
     // Linear (not circular) convolution needs at least n + k − 1 samples per axis.
     let px = fast_length(nx + k - 1);
     let py = fast_length(ny + k - 1);
-    let mut a = vec![T::zero(); px * py];
-    for i in 0..ny {
-        a[i * px..i * px + nx].copy_from_slice(&data[i * nx..(i + 1) * nx]);
-    }
-    let mut b = vec![T::zero(); px * py];
-    for i in 0..k {
-        b[i * px..i * px + k].copy_from_slice(&kernel[i * k..(i + 1) * k]);
-    }
     T::with_planner(|planner| {
-        let (fa, fb) = (
-            forward2(planner, &mut a, px, py),
-            forward2(planner, &mut b, px, py),
-        );
+        let fa = forward2(planner, data, nx, ny, px, py);
+        let fb = forward2(planner, kernel, k, k, px, py);
         let product: Vec<Complex<T>> = fa.iter().zip(&fb).map(|(u, v)| *u * *v).collect();
-        let full = inverse2(planner, product, px, py);
         let norm = T::one() / T::from_usize(px * py).expect("size fits");
-        let mut out = Vec::with_capacity(nx * ny);
-        for i in 0..ny {
-            out.extend(
-                full[(i + c) * px + c..(i + c) * px + c + nx]
-                    .iter()
-                    .map(|&v| v * norm),
-            );
-        }
-        out
+        inverse2(planner, product, px, py, c..c + ny, c, nx, norm)
     })
 }
 
@@ -112,71 +77,61 @@ fn fast_length(n: usize) -> usize {
         .expect("a smooth number exists")
 }
 
-/// Forward 2-D FFT of a real `py × px` array: real FFT along rows, complex
-/// FFT along columns; returns the `py × (px/2 + 1)` half spectrum, row-major.
-fn forward2<T: FftFloat>(
-    planner: &mut Planners<T>,
-    data: &mut [T],
-    px: usize,
-    py: usize,
-) -> Vec<Complex<T>> {
+/// Forward 2-D FFT of a row-major `ny × nx` real array zero-padded to
+/// `py × px`: real FFTs along the `ny` non-zero rows, then complex FFTs along
+/// columns. Returns the half spectrum transposed: `(px/2 + 1) × py`,
+/// column-major in frequency, which is what [`inverse2`] takes.
+fn forward2<T: FftFloat>(planner: &mut Planners<T>, data: &[T], nx: usize, ny: usize, px: usize, py: usize) -> Vec<Complex<T>> {
     let h = px / 2 + 1;
     let r2c = planner.real.plan_fft_forward(px);
-    let mut spectrum = vec![Complex::new(T::zero(), T::zero()); py * h];
-    for (row, out) in data.chunks_exact_mut(px).zip(spectrum.chunks_exact_mut(h)) {
-        r2c.process(row, out).expect("lengths match the plan");
+    let mut row = vec![T::zero(); px];
+    let mut row_spec = vec![Complex::new(T::zero(), T::zero()); h];
+    let mut transposed = vec![Complex::new(T::zero(), T::zero()); h * py];
+    for i in 0..ny {
+        row[..nx].copy_from_slice(&data[i * nx..(i + 1) * nx]);
+        row[nx..].fill(T::zero());
+        r2c.process(&mut row, &mut row_spec).expect("lengths match the plan");
+        for (u, v) in row_spec.iter().enumerate() {
+            transposed[u * py + i] = *v;
+        }
     }
-    columns(
-        planner.complex.plan_fft_forward(py).as_ref(),
-        &mut spectrum,
-        h,
-        py,
-    );
-    spectrum
+    // Rows ny..py are zero and stay zero: no transform needed for them.
+    planner.complex.plan_fft_forward(py).process(&mut transposed);
+    transposed
 }
 
-/// Inverse of [`forward2`] (unnormalized).
+/// Inverse of [`forward2`] (scaled by `norm`), returning only rows `rows` and
+/// columns `col0..col0 + nx` of the `py × px` result.
+#[allow(clippy::too_many_arguments)]
 fn inverse2<T: FftFloat>(
     planner: &mut Planners<T>,
-    mut spectrum: Vec<Complex<T>>,
+    mut transposed: Vec<Complex<T>>,
     px: usize,
     py: usize,
+    rows: std::ops::Range<usize>,
+    col0: usize,
+    nx: usize,
+    norm: T,
 ) -> Vec<T> {
     let h = px / 2 + 1;
-    columns(
-        planner.complex.plan_fft_inverse(py).as_ref(),
-        &mut spectrum,
-        h,
-        py,
-    );
+    planner.complex.plan_fft_inverse(py).process(&mut transposed);
     let c2r = planner.real.plan_fft_inverse(px);
-    let mut out = vec![T::zero(); px * py];
-    for (row, spec) in out.chunks_exact_mut(px).zip(spectrum.chunks_exact_mut(h)) {
+    let mut spec = vec![Complex::new(T::zero(), T::zero()); h];
+    let mut row = vec![T::zero(); px];
+    let mut out = Vec::with_capacity(rows.len() * nx);
+    for i in rows {
+        for (u, v) in spec.iter_mut().enumerate() {
+            *v = transposed[u * py + i];
+        }
         // The imaginary parts of the DC and Nyquist bins are rounding noise here.
         spec[0].im = T::zero();
-        if px % 2 == 0 {
+        if px.is_multiple_of(2) {
             spec[h - 1].im = T::zero();
         }
-        c2r.process(spec, row).expect("lengths match the plan");
+        c2r.process(&mut spec, &mut row).expect("lengths match the plan");
+        out.extend(row[col0..col0 + nx].iter().map(|&v| v * norm));
     }
     out
-}
-
-/// Complex FFT of every column of a row-major `ny × nx` array, in place.
-fn columns<T: FftFloat>(fft: &dyn rustfft::Fft<T>, data: &mut [Complex<T>], nx: usize, ny: usize) {
-    let mut column = vec![Complex::new(T::zero(), T::zero()); ny * nx];
-    // Transpose, transform contiguous columns in one batch, transpose back.
-    for i in 0..ny {
-        for j in 0..nx {
-            column[j * ny + i] = data[i * nx + j];
-        }
-    }
-    fft.process(&mut column);
-    for i in 0..ny {
-        for j in 0..nx {
-            data[i * nx + j] = column[j * ny + i];
-        }
-    }
 }
 
 /// Real and complex FFT planners of one float type.
@@ -216,24 +171,10 @@ mod tests {
     fn fft_equals_direct_for_asymmetric_kernels() {
         let mut rng = ChaCha8Rng::seed_from_u64(3);
         for &(nx, ny, k) in &[(17, 12, 5), (8, 8, 1), (20, 31, 9), (5, 7, 11)] {
-            let image = Image {
-                nx,
-                ny,
-                data: (0..nx * ny).map(|_| rng.gen_range(-1.0..1.0)).collect(),
-            };
-            let kernel =
-                Kernel::from_pixels(k, k, (0..k * k).map(|_| rng.gen_range(0.0..1.0)).collect())
-                    .unwrap();
-            let (a, b) = (
-                convolve_direct(&image, &kernel),
-                convolve_fft(&image, &kernel),
-            );
-            let err = a
-                .data
-                .iter()
-                .zip(&b.data)
-                .map(|(u, v)| (u - v).abs())
-                .fold(0.0, f64::max);
+            let image = Image { nx, ny, data: (0..nx * ny).map(|_| rng.gen_range(-1.0..1.0)).collect() };
+            let kernel = Kernel::from_pixels(k, k, (0..k * k).map(|_| rng.gen_range(0.0..1.0)).collect()).unwrap();
+            let (a, b) = (convolve_direct(&image, &kernel), convolve_fft(&image, &kernel));
+            let err = a.data.iter().zip(&b.data).map(|(u, v)| (u - v).abs()).fold(0.0, f64::max);
             assert!(err < 1e-13, "{nx}×{ny}, k = {k}: {err}");
         }
     }
@@ -247,11 +188,7 @@ mod tests {
         let a = convolve_same(&image, nx, ny, &kernel, k);
         let to32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
         let b = convolve_same(&to32(&image), nx, ny, &to32(&kernel), k);
-        let err = a
-            .iter()
-            .zip(&b)
-            .map(|(u, v)| (u - *v as f64).abs())
-            .fold(0.0, f64::max);
+        let err = a.iter().zip(&b).map(|(u, v)| (u - *v as f64).abs()).fold(0.0, f64::max);
         assert!(err < 1e-4 * a.iter().cloned().fold(0.0, f64::max), "{err}");
     }
 
@@ -260,8 +197,7 @@ mod tests {
         // A point at the centre reproduces the kernel itself (not its mirror).
         let mut image = Image::zeros(5, 5);
         image.data[12] = 1.0;
-        let kernel =
-            Kernel::from_pixels(3, 3, vec![0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0]).unwrap();
+        let kernel = Kernel::from_pixels(3, 3, vec![0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 3.0]).unwrap();
         let out = convolve_direct(&image, &kernel);
         assert!((out.at(1, 2) - 0.25).abs() < 1e-15);
         assert!((out.at(3, 3) - 0.75).abs() < 1e-15);

@@ -34,10 +34,7 @@ pub struct FlatLcdm {
 
 impl Default for FlatLcdm {
     fn default() -> Self {
-        FlatLcdm {
-            h0: 70.0,
-            omega_m: 0.3,
-        }
+        FlatLcdm { h0: 70.0, omega_m: 0.3 }
     }
 }
 
@@ -53,16 +50,10 @@ pub struct LensDistances {
 impl FlatLcdm {
     pub fn new(h0: f64, omega_m: f64) -> Result<Self, PhysicsError> {
         if !(h0.is_finite() && h0 > 0.0) {
-            return Err(PhysicsError::invalid(
-                "h0",
-                format!("must be positive, got {h0}"),
-            ));
+            return Err(PhysicsError::invalid("h0", format!("must be positive, got {h0}")));
         }
         if !(omega_m.is_finite() && (0.0..=1.0).contains(&omega_m)) {
-            return Err(PhysicsError::invalid(
-                "omega_m",
-                format!("must be in [0, 1], got {omega_m}"),
-            ));
+            return Err(PhysicsError::invalid("omega_m", format!("must be in [0, 1], got {omega_m}")));
         }
         Ok(FlatLcdm { h0, omega_m })
     }
@@ -94,29 +85,18 @@ impl FlatLcdm {
     }
 
     /// D_d, D_s, D_ds and Σ_crit for a lens at `z_lens` and a source at `z_source`.
-    pub fn lens_distances(
-        &self,
-        z_lens: f64,
-        z_source: f64,
-    ) -> Result<LensDistances, PhysicsError> {
+    pub fn lens_distances(&self, z_lens: f64, z_source: f64) -> Result<LensDistances, PhysicsError> {
         if !(z_lens.is_finite() && z_lens > 0.0) {
-            return Err(PhysicsError::invalid(
-                "z_lens",
-                format!("must be positive, got {z_lens}"),
-            ));
+            return Err(PhysicsError::invalid("z_lens", format!("must be positive, got {z_lens}")));
         }
         if !(z_source.is_finite() && z_source > z_lens) {
-            return Err(PhysicsError::invalid(
-                "z_source",
-                format!("must exceed z_lens = {z_lens}, got {z_source}"),
-            ));
+            return Err(PhysicsError::invalid("z_source", format!("must exceed z_lens = {z_lens}, got {z_source}")));
         }
         let d_d = self.angular_diameter_distance(z_lens);
         let d_s = self.angular_diameter_distance(z_source);
         let d_ds = self.angular_diameter_distance_z1z2(z_lens, z_source);
         // Σ_crit = c²/(4πG) · D_s/(D_d D_ds), in kg/m², then per arcsec² at D_d.
-        let sigma_si =
-            C_MS * C_MS / (4.0 * std::f64::consts::PI * G_SI) * d_s / (d_d * d_ds * MPC_M);
+        let sigma_si = C_MS * C_MS / (4.0 * std::f64::consts::PI * G_SI) * d_s / (d_d * d_ds * MPC_M);
         let arcsec_m = d_d * MPC_M * ARCSEC_RAD;
         Ok(LensDistances {
             d_lens_mpc: d_d,
@@ -138,13 +118,7 @@ impl FlatLcdm {
     /// M200 (M☉, within the radius enclosing 200 ρ_crit(z_lens)) and
     /// concentration c = r200/Rs: ρ_s = (200/3) ρ_crit c³/(ln(1+c) − c/(1+c)),
     /// κ = Σ/Σ_crit = 2 ρ_s Rs F(X)/Σ_crit, so alpha_Rs = 4 (ρ_s Rs/Σ_crit) Rs_angle (1 + ln ½).
-    pub fn nfw_angles(
-        &self,
-        m200_msun: f64,
-        concentration: f64,
-        d: &LensDistances,
-        z_lens: f64,
-    ) -> (f64, f64) {
+    pub fn nfw_angles(&self, m200_msun: f64, concentration: f64, d: &LensDistances, z_lens: f64) -> (f64, f64) {
         let rho_c = self.critical_density_msun_per_mpc3(z_lens);
         let r200 = (3.0 * m200_msun / (4.0 * std::f64::consts::PI * 200.0 * rho_c)).cbrt();
         let rs = r200 / concentration;
@@ -152,10 +126,7 @@ impl FlatLcdm {
         let rho_s = 200.0 / 3.0 * rho_c * c.powi(3) / ((1.0 + c).ln() - c / (1.0 + c));
         let rs_angle = rs / d.d_lens_mpc / ARCSEC_RAD;
         let sigma_crit_mpc2 = d.sigma_crit_msun_per_arcsec2 / (d.d_lens_mpc * ARCSEC_RAD).powi(2);
-        (
-            rs_angle,
-            4.0 * rho_s * rs / sigma_crit_mpc2 * rs_angle * (1.0 + 0.5f64.ln()),
-        )
+        (rs_angle, 4.0 * rho_s * rs / sigma_crit_mpc2 * rs_angle * (1.0 + 0.5f64.ln()))
     }
 }
 
@@ -167,17 +138,12 @@ impl LensDistances {
 
     /// SIS velocity dispersion for an Einstein radius: σ_v = c √(θ_E D_s/(4π D_ds)), km/s.
     pub fn sigma_v_sis_kms(&self, theta_e_arcsec: f64) -> f64 {
-        C_KMS
-            * (theta_e_arcsec * ARCSEC_RAD * self.d_source_mpc
-                / (4.0 * std::f64::consts::PI * self.d_lens_source_mpc))
-                .sqrt()
+        C_KMS * (theta_e_arcsec * ARCSEC_RAD * self.d_source_mpc / (4.0 * std::f64::consts::PI * self.d_lens_source_mpc)).sqrt()
     }
 
     /// SIS Einstein radius for a velocity dispersion: θ_E = 4π (σ_v/c)² D_ds/D_s, arcsec.
     pub fn theta_e_sis_arcsec(&self, sigma_v_kms: f64) -> f64 {
-        4.0 * std::f64::consts::PI * (sigma_v_kms / C_KMS).powi(2) * self.d_lens_source_mpc
-            / self.d_source_mpc
-            / ARCSEC_RAD
+        4.0 * std::f64::consts::PI * (sigma_v_kms / C_KMS).powi(2) * self.d_lens_source_mpc / self.d_source_mpc / ARCSEC_RAD
     }
 }
 
@@ -197,10 +163,7 @@ mod tests {
 
     #[test]
     fn sigma_v_and_theta_e_invert_each_other() {
-        let d = FlatLcdm::new(67.7, 0.31)
-            .unwrap()
-            .lens_distances(0.5, 2.0)
-            .unwrap();
+        let d = FlatLcdm::new(67.7, 0.31).unwrap().lens_distances(0.5, 2.0).unwrap();
         assert!((d.theta_e_sis_arcsec(d.sigma_v_sis_kms(1.23)) - 1.23).abs() < 1e-12);
     }
 
@@ -226,8 +189,7 @@ mod tests {
         let rs = r200 / conc;
         let rho_s = 200.0 / 3.0 * rho_c * conc.powi(3) / ((1.0 + conc).ln() - conc / (1.0 + conc));
         let m2d = 4.0 * std::f64::consts::PI * rho_s * rs.powi(3) * (1.0 + 0.5f64.ln());
-        let from_lensing =
-            std::f64::consts::PI * rs_angle * alpha_rs * d.sigma_crit_msun_per_arcsec2;
+        let from_lensing = std::f64::consts::PI * rs_angle * alpha_rs * d.sigma_crit_msun_per_arcsec2;
         assert!((m2d / from_lensing - 1.0).abs() < 1e-12);
         // ρ_crit today for H0 = 70: 1.36e11 M☉/Mpc³.
         assert!((c.critical_density_msun_per_mpc3(0.0) / 1.3599e11 - 1.0).abs() < 1e-3);

@@ -26,10 +26,7 @@ pub fn shear_polar_to_cartesian(gamma: f64, phi: f64) -> (f64, f64) {
 
 /// (γ1, γ2) → polar (γ, φ).
 pub fn shear_cartesian_to_polar(gamma1: f64, gamma2: f64) -> (f64, f64) {
-    (
-        (gamma1 * gamma1 + gamma2 * gamma2).sqrt(),
-        gamma2.atan2(gamma1) / 2.0,
-    )
+    ((gamma1 * gamma1 + gamma2 * gamma2).sqrt(), gamma2.atan2(gamma1) / 2.0)
 }
 
 /// A rotation by φ about a centre: maps the sky frame into a profile's frame.
@@ -43,12 +40,7 @@ pub struct Frame {
 
 impl Frame {
     pub fn new(center_x: f64, center_y: f64, phi: f64) -> Self {
-        Frame {
-            center_x,
-            center_y,
-            cos: phi.cos(),
-            sin: phi.sin(),
-        }
+        Frame { center_x, center_y, cos: phi.cos(), sin: phi.sin() }
     }
 
     /// Sky (x, y) → profile frame (x', y').
@@ -56,10 +48,7 @@ impl Frame {
     pub fn to_profile(&self, x: f64, y: f64) -> (f64, f64) {
         let dx = x - self.center_x;
         let dy = y - self.center_y;
-        (
-            self.cos * dx + self.sin * dy,
-            -self.sin * dx + self.cos * dy,
-        )
+        (self.cos * dx + self.sin * dy, -self.sin * dx + self.cos * dy)
     }
 
     /// A vector in the profile frame → the sky frame (rotation by −φ).

@@ -11,9 +11,6 @@ pub enum PhysicsError {
 
 impl PhysicsError {
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        PhysicsError::Invalid {
-            field: field.into(),
-            message: message.into(),
-        }
+        PhysicsError::Invalid { field: field.into(), message: message.into() }
     }
 }

@@ -21,12 +21,7 @@ pub struct PixelGrid {
 
 impl PixelGrid {
     /// Validates the grid; errors name the offending field.
-    pub fn new(
-        nx: usize,
-        ny: usize,
-        pixel_scale: f64,
-        supersampling: usize,
-    ) -> Result<Self, PhysicsError> {
+    pub fn new(nx: usize, ny: usize, pixel_scale: f64, supersampling: usize) -> Result<Self, PhysicsError> {
         if nx == 0 {
             return Err(PhysicsError::invalid("grid.nx", "must be at least 1"));
         }
@@ -34,23 +29,12 @@ impl PixelGrid {
             return Err(PhysicsError::invalid("grid.ny", "must be at least 1"));
         }
         if !(pixel_scale.is_finite() && pixel_scale > 0.0) {
-            return Err(PhysicsError::invalid(
-                "grid.pixel_scale",
-                format!("must be a positive number of arcsec, got {pixel_scale}"),
-            ));
+            return Err(PhysicsError::invalid("grid.pixel_scale", format!("must be a positive number of arcsec, got {pixel_scale}")));
         }
         if supersampling == 0 || supersampling > 64 {
-            return Err(PhysicsError::invalid(
-                "grid.supersampling",
-                format!("must be an integer in 1..=64, got {supersampling}"),
-            ));
+            return Err(PhysicsError::invalid("grid.supersampling", format!("must be an integer in 1..=64, got {supersampling}")));
         }
-        Ok(PixelGrid {
-            nx,
-            ny,
-            pixel_scale,
-            supersampling,
-        })
+        Ok(PixelGrid { nx, ny, pixel_scale, supersampling })
     }
 
     /// Centre x (arcsec) of column `j`.
@@ -69,9 +53,7 @@ impl PixelGrid {
     /// axis: ((k + ½)/ss − ½)·s for k = 0..ss.
     pub fn subpixel_offsets(&self) -> Vec<f64> {
         let ss = self.supersampling as f64;
-        (0..self.supersampling)
-            .map(|k| ((k as f64 + 0.5) / ss - 0.5) * self.pixel_scale)
-            .collect()
+        (0..self.supersampling).map(|k| ((k as f64 + 0.5) / ss - 0.5) * self.pixel_scale).collect()
     }
 
     /// Pixel area in arcsec².
@@ -88,11 +70,7 @@ impl PixelGrid {
                 data.push(f(self.x_of_col(j), y));
             }
         }
-        Image {
-            nx: self.nx,
-            ny: self.ny,
-            data,
-        }
+        Image { nx: self.nx, ny: self.ny, data }
     }
 }
 
@@ -106,11 +84,7 @@ pub struct Image {
 
 impl Image {
     pub fn zeros(nx: usize, ny: usize) -> Self {
-        Image {
-            nx,
-            ny,
-            data: vec![0.0; nx * ny],
-        }
+        Image { nx, ny, data: vec![0.0; nx * ny] }
     }
 
     #[inline]

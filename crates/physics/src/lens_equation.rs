@@ -8,6 +8,9 @@
 
 use crate::mass::LensModel;
 
+/// An image-plane vertex and its source-plane image.
+type Vertex = ((f64, f64), (f64, f64));
+
 /// A triangulated image-plane grid mapped to the source plane.
 pub struct ImagePlaneMap {
     n: usize,
@@ -29,23 +32,12 @@ impl ImagePlaneMap {
                 beta.push(lens.ray_shoot(-half_width + j as f64 * h, -half_width + i as f64 * h));
             }
         }
-        ImagePlaneMap {
-            n,
-            half_width,
-            beta,
-            max_source_edge,
-        }
+        ImagePlaneMap { n, half_width, beta, max_source_edge }
     }
 
-    fn vertex(&self, i: usize, j: usize) -> ((f64, f64), (f64, f64)) {
+    fn vertex(&self, i: usize, j: usize) -> Vertex {
         let h = 2.0 * self.half_width / self.n as f64;
-        (
-            (
-                -self.half_width + j as f64 * h,
-                -self.half_width + i as f64 * h,
-            ),
-            self.beta[i * (self.n + 1) + j],
-        )
+        ((-self.half_width + j as f64 * h, -self.half_width + i as f64 * h), self.beta[i * (self.n + 1) + j])
     }
 
     /// Image-plane positions (arcsec) of the images of source point `beta`;
@@ -55,18 +47,10 @@ impl ImagePlaneMap {
         let mut images: Vec<(f64, f64)> = Vec::new();
         for i in 0..self.n {
             for j in 0..self.n {
-                let (a, b, c, d) = (
-                    self.vertex(i, j),
-                    self.vertex(i, j + 1),
-                    self.vertex(i + 1, j),
-                    self.vertex(i + 1, j + 1),
-                );
+                let (a, b, c, d) = (self.vertex(i, j), self.vertex(i, j + 1), self.vertex(i + 1, j), self.vertex(i + 1, j + 1));
                 for tri in [[a, b, d], [a, d, c]] {
                     if let Some(theta) = self.locate(&tri, beta) {
-                        if !images
-                            .iter()
-                            .any(|p| (p.0 - theta.0).hypot(p.1 - theta.1) < 2.0 * cell)
-                        {
+                        if !images.iter().any(|p| (p.0 - theta.0).hypot(p.1 - theta.1) < 2.0 * cell) {
                             images.push(theta);
                         }
                     }
@@ -78,7 +62,7 @@ impl ImagePlaneMap {
 
     /// The image-plane point of `tri` mapping to `beta`, if `beta` lies in
     /// the (not over-stretched) source-plane triangle.
-    fn locate(&self, tri: &[((f64, f64), (f64, f64)); 3], beta: (f64, f64)) -> Option<(f64, f64)> {
+    fn locate(&self, tri: &[Vertex; 3], beta: (f64, f64)) -> Option<(f64, f64)> {
         let [(t0, b0), (t1, b1), (t2, b2)] = *tri;
         let edge = |p: (f64, f64), q: (f64, f64)| (p.0 - q.0).hypot(p.1 - q.1);
         if edge(b0, b1).max(edge(b1, b2)).max(edge(b2, b0)) > self.max_source_edge {
@@ -93,10 +77,7 @@ impl ImagePlaneMap {
         if u < 0.0 || v < 0.0 || u + v > 1.0 {
             return None;
         }
-        Some((
-            t0.0 + u * (t1.0 - t0.0) + v * (t2.0 - t0.0),
-            t0.1 + u * (t1.1 - t0.1) + v * (t2.1 - t0.1),
-        ))
+        Some((t0.0 + u * (t1.0 - t0.0) + v * (t2.0 - t0.0), t0.1 + u * (t1.1 - t0.1) + v * (t2.1 - t0.1)))
     }
 }
 
@@ -112,12 +93,8 @@ mod tests {
         let images = map.images_of((0.3, 0.0));
         assert_eq!(images.len(), 2, "{images:?}");
         // SIS images at θ = β ± θ_E along the source direction.
-        assert!(images
-            .iter()
-            .any(|p| (p.0 - 1.3).abs() < 0.02 && p.1.abs() < 0.02));
-        assert!(images
-            .iter()
-            .any(|p| (p.0 + 0.7).abs() < 0.02 && p.1.abs() < 0.02));
+        assert!(images.iter().any(|p| (p.0 - 1.3).abs() < 0.02 && p.1.abs() < 0.02));
+        assert!(images.iter().any(|p| (p.0 + 0.7).abs() < 0.02 && p.1.abs() < 0.02));
         assert_eq!(map.images_of((1.5, 0.2)).len(), 1);
     }
 

@@ -8,9 +8,7 @@
 //! κ_s is the NFW characteristic convergence ρ0·Rs (so that κ = 2 κ_s F(X));
 //! with ρ0 = alpha_Rs/(4 Rs² (1 + ln ½)) this gives κ_s = alpha_Rs/(4 Rs (1 + ln ½)).
 
-use crate::ellipticity::{
-    e1e2_to_q_phi, q_phi_to_e1e2, shear_cartesian_to_polar, shear_polar_to_cartesian,
-};
+use crate::ellipticity::{e1e2_to_q_phi, q_phi_to_e1e2, shear_cartesian_to_polar, shear_polar_to_cartesian};
 use serde::{Deserialize, Serialize};
 
 /// SIE + external shear + NFW in lenstronomy's keywords (arcsec). The NFW is
@@ -44,17 +42,7 @@ pub struct AstroRimLens {
 }
 
 /// Names of the nine AstroRIM parameters in their canonical order.
-pub const ASTRORIM_NAMES: [&str; 9] = [
-    "b",
-    "q",
-    "phi",
-    "x0",
-    "y0",
-    "gamma",
-    "gamma_phi",
-    "kappa_s",
-    "r_s",
-];
+pub const ASTRORIM_NAMES: [&str; 9] = ["b", "q", "phi", "x0", "y0", "gamma", "gamma_phi", "kappa_s", "r_s"];
 
 /// Arcsec per normalized unit for an N-pixel grid of pixel scale s.
 pub fn arcsec_per_unit(n_pixels: usize, pixel_scale: f64) -> f64 {
@@ -68,11 +56,7 @@ impl LenstronomyLens {
         let u = arcsec_per_unit(n_pixels, pixel_scale);
         let (q, phi) = e1e2_to_q_phi(self.e1, self.e2);
         let (gamma, gamma_phi) = shear_cartesian_to_polar(self.gamma1, self.gamma2);
-        let kappa_s = if self.Rs > 0.0 {
-            self.alpha_Rs / (4.0 * self.Rs * NFW_NORM)
-        } else {
-            0.0
-        };
+        let kappa_s = if self.Rs > 0.0 { self.alpha_Rs / (4.0 * self.Rs * NFW_NORM) } else { 0.0 };
         AstroRimLens {
             b: self.theta_E / u,
             q,
@@ -107,17 +91,7 @@ impl AstroRimLens {
     }
 
     pub fn to_array(&self) -> [f64; 9] {
-        [
-            self.b,
-            self.q,
-            self.phi,
-            self.x0,
-            self.y0,
-            self.gamma,
-            self.gamma_phi,
-            self.kappa_s,
-            self.r_s,
-        ]
+        [self.b, self.q, self.phi, self.x0, self.y0, self.gamma, self.gamma_phi, self.kappa_s, self.r_s]
     }
 }
 

@@ -21,29 +21,11 @@ pub struct ParamSpec {
 
 impl ParamSpec {
     pub const fn required(name: &'static str, unit: &'static str, lower: f64, upper: f64) -> Self {
-        ParamSpec {
-            name,
-            unit,
-            lower,
-            upper,
-            default: None,
-        }
+        ParamSpec { name, unit, lower, upper, default: None }
     }
 
-    pub const fn optional(
-        name: &'static str,
-        unit: &'static str,
-        lower: f64,
-        upper: f64,
-        default: f64,
-    ) -> Self {
-        ParamSpec {
-            name,
-            unit,
-            lower,
-            upper,
-            default: Some(default),
-        }
+    pub const fn optional(name: &'static str, unit: &'static str, lower: f64, upper: f64, default: f64) -> Self {
+        ParamSpec { name, unit, lower, upper, default: Some(default) }
     }
 
     /// A position coordinate (arcsec), 0 when absent.
@@ -61,10 +43,7 @@ impl ParamSpec {
         if !value.is_finite() || value < self.lower || value > self.upper {
             return Err(PhysicsError::invalid(
                 format!("{context}.{}", self.name),
-                format!(
-                    "{value} is outside the valid range [{}, {}] {}",
-                    self.lower, self.upper, self.unit
-                ),
+                format!("{value} is outside the valid range [{}, {}] {}", self.lower, self.upper, self.unit),
             ));
         }
         Ok(value)
@@ -74,15 +53,8 @@ impl ParamSpec {
 /// Reads the parameters `specs` from a JSON object in spec order. Keys other
 /// than `type` and the specs' names are rejected so that typos are not
 /// silently replaced by defaults.
-pub fn parse_params(
-    obj: &Map<String, Value>,
-    specs: &[ParamSpec],
-    context: &str,
-) -> Result<Vec<f64>, PhysicsError> {
-    if let Some(unknown) = obj
-        .keys()
-        .find(|k| *k != "type" && !specs.iter().any(|s| s.name == k.as_str()))
-    {
+pub fn parse_params(obj: &Map<String, Value>, specs: &[ParamSpec], context: &str) -> Result<Vec<f64>, PhysicsError> {
+    if let Some(unknown) = obj.keys().find(|k| *k != "type" && !specs.iter().any(|s| s.name == k.as_str())) {
         let known: Vec<&str> = specs.iter().map(|s| s.name).collect();
         return Err(PhysicsError::invalid(
             format!("{context}.{unknown}"),
@@ -93,18 +65,12 @@ pub fn parse_params(
         .iter()
         .map(|spec| {
             let value = match obj.get(spec.name) {
-                Some(v) => v.as_f64().ok_or_else(|| {
-                    PhysicsError::invalid(
-                        format!("{context}.{}", spec.name),
-                        format!("expected a number, got {v}"),
-                    )
-                })?,
-                None => spec.default.ok_or_else(|| {
-                    PhysicsError::invalid(
-                        format!("{context}.{}", spec.name),
-                        "required parameter is missing",
-                    )
-                })?,
+                Some(v) => v
+                    .as_f64()
+                    .ok_or_else(|| PhysicsError::invalid(format!("{context}.{}", spec.name), format!("expected a number, got {v}")))?,
+                None => spec
+                    .default
+                    .ok_or_else(|| PhysicsError::invalid(format!("{context}.{}", spec.name), "required parameter is missing"))?,
             };
             spec.check(value, context)
         })
@@ -115,10 +81,7 @@ pub fn parse_params(
 mod tests {
     use super::*;
 
-    const SPECS: &[ParamSpec] = &[
-        ParamSpec::required("theta_E", "arcsec", 0.0, 100.0),
-        ParamSpec::position("center_x"),
-    ];
+    const SPECS: &[ParamSpec] = &[ParamSpec::required("theta_E", "arcsec", 0.0, 100.0), ParamSpec::position("center_x")];
 
     fn obj(s: &str) -> Map<String, Value> {
         serde_json::from_str(s).unwrap()
@@ -126,10 +89,7 @@ mod tests {
 
     #[test]
     fn parses_defaults_and_rejects_bad_values() {
-        assert_eq!(
-            parse_params(&obj(r#"{"theta_E": 1.2}"#), SPECS, "lens[0]").unwrap(),
-            vec![1.2, 0.0]
-        );
+        assert_eq!(parse_params(&obj(r#"{"theta_E": 1.2}"#), SPECS, "lens[0]").unwrap(), vec![1.2, 0.0]);
         let e = parse_params(&obj(r#"{"center_x": 1}"#), SPECS, "lens[0]").unwrap_err();
         assert!(e.to_string().starts_with("lens[0].theta_E"), "{e}");
         let e = parse_params(&obj(r#"{"theta_E": -1}"#), SPECS, "lens[0]").unwrap_err();

@@ -26,20 +26,9 @@ pub struct Kernel {
 /// Analytic PSF shapes; widths in arcsec.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum PsfShape {
-    Gaussian {
-        fwhm: f64,
-        e1: f64,
-        e2: f64,
-    },
-    Moffat {
-        fwhm: f64,
-        beta: f64,
-        e1: f64,
-        e2: f64,
-    },
-    Airy {
-        fwhm: f64,
-    },
+    Gaussian { fwhm: f64, e1: f64, e2: f64 },
+    Moffat { fwhm: f64, beta: f64, e1: f64, e2: f64 },
+    Airy { fwhm: f64 },
 }
 
 impl PsfShape {
@@ -68,9 +57,7 @@ impl PsfShape {
     /// Circularized FWHM in arcsec.
     pub fn fwhm(&self) -> f64 {
         match *self {
-            PsfShape::Gaussian { fwhm, .. }
-            | PsfShape::Moffat { fwhm, .. }
-            | PsfShape::Airy { fwhm } => fwhm,
+            PsfShape::Gaussian { fwhm, .. } | PsfShape::Moffat { fwhm, .. } | PsfShape::Airy { fwhm } => fwhm,
         }
     }
 
@@ -93,25 +80,16 @@ impl PsfShape {
     pub fn validate(&self) -> Result<(), PhysicsError> {
         let fwhm = self.fwhm();
         if !(fwhm.is_finite() && fwhm > 0.0) {
-            return Err(PhysicsError::invalid(
-                "psf.fwhm",
-                format!("must be a positive number of arcsec, got {fwhm}"),
-            ));
+            return Err(PhysicsError::invalid("psf.fwhm", format!("must be a positive number of arcsec, got {fwhm}")));
         }
         if let PsfShape::Moffat { beta, .. } = *self {
             if !(beta.is_finite() && beta > 1.0) {
-                return Err(PhysicsError::invalid(
-                    "psf.beta",
-                    format!("Moffat β must exceed 1, got {beta}"),
-                ));
+                return Err(PhysicsError::invalid("psf.beta", format!("Moffat β must exceed 1, got {beta}")));
             }
         }
         let (e1, e2) = self.ellipticity();
         if !(e1.is_finite() && e2.is_finite()) || e1.hypot(e2) >= 1.0 {
-            return Err(PhysicsError::invalid(
-                "psf.e1",
-                "ellipticity must satisfy √(e1²+e2²) < 1",
-            ));
+            return Err(PhysicsError::invalid("psf.e1", "ellipticity must satisfy √(e1²+e2²) < 1"));
         }
         Ok(())
     }
@@ -122,46 +100,25 @@ impl Kernel {
     /// have a positive sum.
     pub fn from_pixels(nx: usize, ny: usize, data: Vec<f64>) -> Result<Self, PhysicsError> {
         if nx != ny {
-            return Err(PhysicsError::invalid(
-                "psf.kernel",
-                format!("must be square, got {ny} rows × {nx} columns"),
-            ));
+            return Err(PhysicsError::invalid("psf.kernel", format!("must be square, got {ny} rows × {nx} columns")));
         }
         if nx.is_multiple_of(2) {
-            return Err(PhysicsError::invalid(
-                "psf.kernel",
-                format!("side must be odd, got {nx}"),
-            ));
+            return Err(PhysicsError::invalid("psf.kernel", format!("side must be odd, got {nx}")));
         }
         if nx > MAX_KERNEL_SIZE {
-            return Err(PhysicsError::invalid(
-                "psf.kernel",
-                format!("side {nx} exceeds {MAX_KERNEL_SIZE}"),
-            ));
+            return Err(PhysicsError::invalid("psf.kernel", format!("side {nx} exceeds {MAX_KERNEL_SIZE}")));
         }
         if data.len() != nx * ny {
-            return Err(PhysicsError::invalid(
-                "psf.kernel",
-                "rows have unequal lengths",
-            ));
+            return Err(PhysicsError::invalid("psf.kernel", "rows have unequal lengths"));
         }
         if data.iter().any(|v| !v.is_finite()) {
-            return Err(PhysicsError::invalid(
-                "psf.kernel",
-                "contains NaN or infinite values",
-            ));
+            return Err(PhysicsError::invalid("psf.kernel", "contains NaN or infinite values"));
         }
         let sum: f64 = data.iter().sum();
         if sum <= 0.0 {
-            return Err(PhysicsError::invalid(
-                "psf.kernel",
-                "must have a positive sum",
-            ));
+            return Err(PhysicsError::invalid("psf.kernel", "must have a positive sum"));
         }
-        Ok(Kernel {
-            size: nx,
-            data: data.into_iter().map(|v| v / sum).collect(),
-        })
+        Ok(Kernel { size: nx, data: data.into_iter().map(|v| v / sum).collect() })
     }
 
     /// Normalizes an image used as a kernel (e.g. one read from FITS).
@@ -173,17 +130,12 @@ impl Kernel {
     /// odd and covers ±2 FWHM (Gaussian) or ±4 FWHM (Moffat, Airy), at least 3.
     pub fn analytic(shape: PsfShape, pixel_scale: f64) -> Result<Self, PhysicsError> {
         shape.validate()?;
-        let half = (shape.extent_in_fwhm() * shape.fwhm() / pixel_scale)
-            .ceil()
-            .max(1.0) as usize;
+        let half = (shape.extent_in_fwhm() * shape.fwhm() / pixel_scale).ceil().max(1.0) as usize;
         let size = 2 * half + 1;
         if size > MAX_KERNEL_SIZE {
             return Err(PhysicsError::invalid(
                 "psf.fwhm",
-                format!(
-                    "{} arcsec is too wide for pixels of {pixel_scale} arcsec",
-                    shape.fwhm()
-                ),
+                format!("{} arcsec is too wide for pixels of {pixel_scale} arcsec", shape.fwhm()),
             ));
         }
         Ok(Kernel::sample(shape, pixel_scale, size))
@@ -191,31 +143,27 @@ impl Kernel {
 
     /// Samples an analytic PSF on a `size × size` kernel (size odd).
     pub fn sample(shape: PsfShape, pixel_scale: f64, size: usize) -> Self {
-        Kernel::sample_shifted(shape, pixel_scale, size, (0.0, 0.0))
+        Kernel::sample_shifted(shape, pixel_scale, size, (0.0, 0.0), KERNEL_SUBSAMPLING)
     }
 
-    /// Samples an analytic PSF whose centre is displaced by `offset` (arcsec).
-    pub fn sample_shifted(
-        shape: PsfShape,
-        pixel_scale: f64,
-        size: usize,
-        offset: (f64, f64),
-    ) -> Self {
+    /// Samples an analytic PSF whose centre is displaced by `offset` (arcsec),
+    /// integrating each kernel pixel with `subsampling²` samples.
+    pub fn sample_shifted(shape: PsfShape, pixel_scale: f64, size: usize, offset: (f64, f64), subsampling: usize) -> Self {
         let (e1, e2) = shape.ellipticity();
         let (q, phi) = e1e2_to_q_phi(e1, e2);
         let frame = Frame::new(offset.0, offset.1, phi);
-        Kernel::from_fn(pixel_scale, size, |x, y| {
+        Kernel::from_fn(pixel_scale, size, subsampling, |x, y| {
             let (xp, yp) = frame.to_profile(x, y);
             shape.profile((q * xp * xp + yp * yp / q).sqrt())
         })
     }
 
     /// Integrates `f(x, y)` (arcsec offsets from the kernel centre) over each
-    /// pixel of a `size × size` kernel by 5×5 sub-sampling, then normalizes.
-    pub fn from_fn(pixel_scale: f64, size: usize, f: impl Fn(f64, f64) -> f64) -> Self {
+    /// pixel of a `size × size` kernel by `subsampling²` samples, then normalizes.
+    pub fn from_fn(pixel_scale: f64, size: usize, subsampling: usize, f: impl Fn(f64, f64) -> f64) -> Self {
         assert!(!size.is_multiple_of(2), "kernel size must be odd");
         let c = (size as f64 - 1.0) / 2.0;
-        let n = KERNEL_SUBSAMPLING;
+        let n = subsampling.max(1);
         let mut data = Vec::with_capacity(size * size);
         for a in 0..size {
             for b in 0..size {
@@ -231,19 +179,13 @@ impl Kernel {
             }
         }
         let sum: f64 = data.iter().sum();
-        Kernel {
-            size,
-            data: data.into_iter().map(|v| v / sum).collect(),
-        }
+        Kernel { size, data: data.into_iter().map(|v| v / sum).collect() }
     }
 
     /// Odd kernel side covering ±2 FWHM (Gaussian) or ±4 FWHM (Moffat, Airy)
     /// at `pixel_scale`, at least 3.
     pub fn default_size(shape: PsfShape, pixel_scale: f64) -> usize {
-        2 * (shape.extent_in_fwhm() * shape.fwhm() / pixel_scale)
-            .ceil()
-            .max(1.0) as usize
-            + 1
+        2 * (shape.extent_in_fwhm() * shape.fwhm() / pixel_scale).ceil().max(1.0) as usize + 1
     }
 
     /// Side length in pixels (odd).
@@ -258,11 +200,7 @@ impl Kernel {
 
     /// The kernel as an image.
     pub fn to_image(&self) -> Image {
-        Image {
-            nx: self.size,
-            ny: self.size,
-            data: self.data.clone(),
-        }
+        Image { nx: self.size, ny: self.size, data: self.data.clone() }
     }
 }
 
@@ -285,34 +223,17 @@ mod tests {
     fn kernels_are_normalized_and_have_the_asked_fwhm() {
         let s = 0.01;
         for shape in [
-            PsfShape::Gaussian {
-                fwhm: 0.3,
-                e1: 0.0,
-                e2: 0.0,
-            },
-            PsfShape::Moffat {
-                fwhm: 0.3,
-                beta: 3.0,
-                e1: 0.0,
-                e2: 0.0,
-            },
+            PsfShape::Gaussian { fwhm: 0.3, e1: 0.0, e2: 0.0 },
+            PsfShape::Moffat { fwhm: 0.3, beta: 3.0, e1: 0.0, e2: 0.0 },
             PsfShape::Airy { fwhm: 0.3 },
-            PsfShape::Moffat {
-                fwhm: 0.2,
-                beta: 2.5,
-                e1: 0.1,
-                e2: -0.05,
-            },
+            PsfShape::Moffat { fwhm: 0.2, beta: 2.5, e1: 0.1, e2: -0.05 },
         ] {
             let k = Kernel::analytic(shape, s).unwrap();
             assert!((k.data().iter().sum::<f64>() - 1.0).abs() < 1e-12);
             assert_eq!(k.size() % 2, 1);
             if shape.ellipticity() == (0.0, 0.0) {
                 let got = fwhm_along_x(&k, s);
-                assert!(
-                    (got - shape.fwhm()).abs() < 0.02 * shape.fwhm(),
-                    "{shape:?}: FWHM {got}"
-                );
+                assert!((got - shape.fwhm()).abs() < 0.02 * shape.fwhm(), "{shape:?}: FWHM {got}");
             }
         }
     }
@@ -320,15 +241,7 @@ mod tests {
     #[test]
     fn elliptical_kernel_is_elongated_along_its_position_angle() {
         // e1 > 0: major axis along x.
-        let k = Kernel::sample(
-            PsfShape::Gaussian {
-                fwhm: 0.2,
-                e1: 0.3,
-                e2: 0.0,
-            },
-            0.02,
-            41,
-        );
+        let k = Kernel::sample(PsfShape::Gaussian { fwhm: 0.2, e1: 0.3, e2: 0.0 }, 0.02, 41);
         let c = 20;
         assert!(k.data()[c * 41 + c + 5] > k.data()[(c + 5) * 41 + c]);
     }
@@ -339,24 +252,7 @@ mod tests {
         assert!(Kernel::from_pixels(3, 1, vec![1.0; 3]).is_err());
         assert!(Kernel::from_pixels(3, 3, vec![0.0; 9]).is_err());
         assert!(Kernel::from_pixels(1, 1, vec![f64::NAN]).is_err());
-        assert!(Kernel::analytic(
-            PsfShape::Gaussian {
-                fwhm: -1.0,
-                e1: 0.0,
-                e2: 0.0
-            },
-            0.05
-        )
-        .is_err());
-        assert!(Kernel::analytic(
-            PsfShape::Moffat {
-                fwhm: 0.1,
-                beta: 0.5,
-                e1: 0.0,
-                e2: 0.0
-            },
-            0.05
-        )
-        .is_err());
+        assert!(Kernel::analytic(PsfShape::Gaussian { fwhm: -1.0, e1: 0.0, e2: 0.0 }, 0.05).is_err());
+        assert!(Kernel::analytic(PsfShape::Moffat { fwhm: 0.1, beta: 0.5, e1: 0.0, e2: 0.0 }, 0.05).is_err());
     }
 }

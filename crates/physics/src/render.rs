@@ -32,8 +32,7 @@ pub fn render_unconvolved(scene: &Scene) -> Image {
             for &dx in &offsets {
                 let (x, y) = (xc + dx, yc + dy);
                 let (bx, by) = scene.lens.ray_shoot(x, y);
-                acc += scene.source.surface_brightness(bx, by)
-                    + scene.lens_light.surface_brightness(x, y);
+                acc += scene.source.surface_brightness(bx, by) + scene.lens_light.surface_brightness(x, y);
             }
         }
         acc * weight
@@ -51,11 +50,7 @@ pub fn render(scene: &Scene) -> Image {
 
 /// Deflection (α_x, α_y) and convergence κ at pixel centres.
 pub fn lens_maps(grid: &PixelGrid, lens: &LensModel) -> [Image; 3] {
-    [
-        grid.map(|x, y| lens.deflection(x, y).0),
-        grid.map(|x, y| lens.deflection(x, y).1),
-        grid.map(|x, y| lens.kappa(x, y)),
-    ]
+    [grid.map(|x, y| lens.deflection(x, y).0), grid.map(|x, y| lens.deflection(x, y).1), grid.map(|x, y| lens.kappa(x, y))]
 }
 
 #[cfg(test)]
@@ -82,21 +77,12 @@ mod tests {
         let scene = Scene {
             grid: PixelGrid::new(32, 32, 0.1, 2).unwrap(),
             lens: LensModel::new(vec![Box::new(Sie::new(1.0, 0.1, 0.05, 0.0, 0.0))]),
-            source: LightModel::new(vec![Box::new(Gaussian::new(
-                2.0 * std::f64::consts::PI * 1e8,
-                1e4,
-                0.0,
-                0.0,
-            ))]),
+            source: LightModel::new(vec![Box::new(Gaussian::new(2.0 * std::f64::consts::PI * 1e8, 1e4, 0.0, 0.0))]),
             lens_light: LightModel::default(),
             psf: None,
         };
         let image = render(&scene);
         let expected = 1.0 * 0.01;
-        assert!(
-            image.data.iter().all(|v| (v - expected).abs() < 1e-9),
-            "{:?}",
-            &image.data[..4]
-        );
+        assert!(image.data.iter().all(|v| (v - expected).abs() < 1e-9), "{:?}", &image.data[..4]);
     }
 }

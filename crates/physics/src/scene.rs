@@ -41,10 +41,7 @@ pub struct SceneSpec {
 impl SceneSpec {
     /// Completes the scene, turning the PSF into a kernel; `read_kernel` loads
     /// `PsfSpec::File` kernels.
-    pub fn into_scene<E>(
-        self,
-        read_kernel: impl FnOnce(&str) -> Result<Kernel, E>,
-    ) -> Result<Scene, E>
+    pub fn into_scene<E>(self, read_kernel: impl FnOnce(&str) -> Result<Kernel, E>) -> Result<Scene, E>
     where
         E: From<PhysicsError>,
     {
@@ -54,74 +51,38 @@ impl SceneSpec {
             PsfSpec::Pixel(kernel) => Some(kernel),
             PsfSpec::File(path) => Some(read_kernel(&path)?),
         };
-        Ok(Scene {
-            grid: self.grid,
-            lens: self.lens,
-            source: self.source,
-            lens_light: self.lens_light,
-            psf,
-        })
+        Ok(Scene { grid: self.grid, lens: self.lens, source: self.source, lens_light: self.lens_light, psf })
     }
 }
 
 fn object<'a>(v: &'a Value, field: &str) -> Result<&'a Map<String, Value>, PhysicsError> {
-    v.as_object()
-        .ok_or_else(|| PhysicsError::invalid(field, "expected a JSON object"))
+    v.as_object().ok_or_else(|| PhysicsError::invalid(field, "expected a JSON object"))
 }
 
-fn reject_unknown(
-    obj: &Map<String, Value>,
-    known: &[&str],
-    field: &str,
-) -> Result<(), PhysicsError> {
+fn reject_unknown(obj: &Map<String, Value>, known: &[&str], field: &str) -> Result<(), PhysicsError> {
     match obj.keys().find(|k| !known.contains(&k.as_str())) {
         Some(k) => Err(PhysicsError::invalid(
-            if field.is_empty() {
-                k.clone()
-            } else {
-                format!("{field}.{k}")
-            },
+            if field.is_empty() { k.clone() } else { format!("{field}.{k}") },
             format!("unknown key (expected one of: {})", known.join(", ")),
         )),
         None => Ok(()),
     }
 }
 
-fn number(
-    obj: &Map<String, Value>,
-    key: &str,
-    field: &str,
-    default: Option<f64>,
-) -> Result<f64, PhysicsError> {
+fn number(obj: &Map<String, Value>, key: &str, field: &str, default: Option<f64>) -> Result<f64, PhysicsError> {
     match obj.get(key) {
-        Some(v) => v.as_f64().ok_or_else(|| {
-            PhysicsError::invalid(
-                format!("{field}.{key}"),
-                format!("expected a number, got {v}"),
-            )
-        }),
-        None => default.ok_or_else(|| {
-            PhysicsError::invalid(format!("{field}.{key}"), "required field is missing")
-        }),
+        Some(v) => v.as_f64().ok_or_else(|| PhysicsError::invalid(format!("{field}.{key}"), format!("expected a number, got {v}"))),
+        None => default.ok_or_else(|| PhysicsError::invalid(format!("{field}.{key}"), "required field is missing")),
     }
 }
 
-fn count(
-    obj: &Map<String, Value>,
-    key: &str,
-    field: &str,
-    default: Option<u64>,
-) -> Result<usize, PhysicsError> {
+fn count(obj: &Map<String, Value>, key: &str, field: &str, default: Option<u64>) -> Result<usize, PhysicsError> {
     match obj.get(key) {
-        Some(v) => v.as_u64().map(|n| n as usize).ok_or_else(|| {
-            PhysicsError::invalid(
-                format!("{field}.{key}"),
-                format!("expected a non-negative integer, got {v}"),
-            )
-        }),
-        None => default.map(|n| n as usize).ok_or_else(|| {
-            PhysicsError::invalid(format!("{field}.{key}"), "required field is missing")
-        }),
+        Some(v) => v
+            .as_u64()
+            .map(|n| n as usize)
+            .ok_or_else(|| PhysicsError::invalid(format!("{field}.{key}"), format!("expected a non-negative integer, got {v}"))),
+        None => default.map(|n| n as usize).ok_or_else(|| PhysicsError::invalid(format!("{field}.{key}"), "required field is missing")),
     }
 }
 
@@ -131,17 +92,9 @@ fn parse_grid(v: &Value) -> Result<PixelGrid, PhysicsError> {
     let nx = count(obj, "nx", "grid", None)?;
     let ny = count(obj, "ny", "grid", None)?;
     if nx.saturating_mul(ny) > 16384 * 16384 {
-        return Err(PhysicsError::invalid(
-            "grid.nx",
-            "grid larger than 16384² pixels",
-        ));
+        return Err(PhysicsError::invalid("grid.nx", "grid larger than 16384² pixels"));
     }
-    PixelGrid::new(
-        nx,
-        ny,
-        number(obj, "pixel_scale", "grid", None)?,
-        count(obj, "supersampling", "grid", Some(1))?,
-    )
+    PixelGrid::new(nx, ny, number(obj, "pixel_scale", "grid", None)?, count(obj, "supersampling", "grid", Some(1))?)
 }
 
 fn parse_list<T>(
@@ -151,15 +104,9 @@ fn parse_list<T>(
     parse: impl Fn(&Map<String, Value>, &str) -> Result<T, PhysicsError>,
 ) -> Result<Vec<T>, PhysicsError> {
     let Some(v) = root.get(key) else {
-        return if required {
-            Err(PhysicsError::invalid(key, "required list is missing"))
-        } else {
-            Ok(Vec::new())
-        };
+        return if required { Err(PhysicsError::invalid(key, "required list is missing")) } else { Ok(Vec::new()) };
     };
-    let items = v
-        .as_array()
-        .ok_or_else(|| PhysicsError::invalid(key, "expected a list of profiles"))?;
+    let items = v.as_array().ok_or_else(|| PhysicsError::invalid(key, "expected a list of profiles"))?;
     items
         .iter()
         .enumerate()
@@ -171,28 +118,19 @@ fn parse_list<T>(
 }
 
 fn parse_kernel_rows(v: &Value) -> Result<Kernel, PhysicsError> {
-    let rows = v
-        .as_array()
-        .ok_or_else(|| PhysicsError::invalid("psf.kernel", "expected a 2-D list of numbers"))?;
+    let rows = v.as_array().ok_or_else(|| PhysicsError::invalid("psf.kernel", "expected a 2-D list of numbers"))?;
     let ny = rows.len();
     let mut nx = 0;
     let mut data = Vec::new();
     for (i, row) in rows.iter().enumerate() {
-        let row = row.as_array().ok_or_else(|| {
-            PhysicsError::invalid(format!("psf.kernel[{i}]"), "expected a list of numbers")
-        })?;
+        let row = row.as_array().ok_or_else(|| PhysicsError::invalid(format!("psf.kernel[{i}]"), "expected a list of numbers"))?;
         if i == 0 {
             nx = row.len();
         } else if row.len() != nx {
-            return Err(PhysicsError::invalid(
-                format!("psf.kernel[{i}]"),
-                format!("has {} values, row 0 has {nx}", row.len()),
-            ));
+            return Err(PhysicsError::invalid(format!("psf.kernel[{i}]"), format!("has {} values, row 0 has {nx}", row.len())));
         }
         for (j, x) in row.iter().enumerate() {
-            data.push(x.as_f64().ok_or_else(|| {
-                PhysicsError::invalid(format!("psf.kernel[{i}][{j}]"), "expected a number")
-            })?);
+            data.push(x.as_f64().ok_or_else(|| PhysicsError::invalid(format!("psf.kernel[{i}][{j}]"), "expected a number"))?);
         }
     }
     Kernel::from_pixels(nx, ny, data)
@@ -200,16 +138,9 @@ fn parse_kernel_rows(v: &Value) -> Result<Kernel, PhysicsError> {
 
 fn parse_psf(v: &Value) -> Result<PsfSpec, PhysicsError> {
     let obj = object(v, "psf")?;
-    let kind = obj
-        .get("type")
-        .and_then(Value::as_str)
-        .ok_or_else(|| PhysicsError::invalid("psf.type", "missing PSF type"))?;
-    let ell = |obj| -> Result<(f64, f64), PhysicsError> {
-        Ok((
-            number(obj, "e1", "psf", Some(0.0))?,
-            number(obj, "e2", "psf", Some(0.0))?,
-        ))
-    };
+    let kind = obj.get("type").and_then(Value::as_str).ok_or_else(|| PhysicsError::invalid("psf.type", "missing PSF type"))?;
+    let ell =
+        |obj| -> Result<(f64, f64), PhysicsError> { Ok((number(obj, "e1", "psf", Some(0.0))?, number(obj, "e2", "psf", Some(0.0))?)) };
     Ok(match kind {
         "NONE" => {
             reject_unknown(obj, &["type"], "psf")?;
@@ -218,51 +149,32 @@ fn parse_psf(v: &Value) -> Result<PsfSpec, PhysicsError> {
         "GAUSSIAN" => {
             reject_unknown(obj, &["type", "fwhm", "e1", "e2"], "psf")?;
             let (e1, e2) = ell(obj)?;
-            PsfSpec::Analytic(PsfShape::Gaussian {
-                fwhm: number(obj, "fwhm", "psf", None)?,
-                e1,
-                e2,
-            })
+            PsfSpec::Analytic(PsfShape::Gaussian { fwhm: number(obj, "fwhm", "psf", None)?, e1, e2 })
         }
         "MOFFAT" => {
             reject_unknown(obj, &["type", "fwhm", "beta", "e1", "e2"], "psf")?;
             let (e1, e2) = ell(obj)?;
-            PsfSpec::Analytic(PsfShape::Moffat {
-                fwhm: number(obj, "fwhm", "psf", None)?,
-                beta: number(obj, "beta", "psf", None)?,
-                e1,
-                e2,
-            })
+            PsfSpec::Analytic(PsfShape::Moffat { fwhm: number(obj, "fwhm", "psf", None)?, beta: number(obj, "beta", "psf", None)?, e1, e2 })
         }
         "AIRY" => {
             reject_unknown(obj, &["type", "fwhm"], "psf")?;
-            PsfSpec::Analytic(PsfShape::Airy {
-                fwhm: number(obj, "fwhm", "psf", None)?,
-            })
+            PsfSpec::Analytic(PsfShape::Airy { fwhm: number(obj, "fwhm", "psf", None)? })
         }
         "PIXEL" => {
             reject_unknown(obj, &["type", "kernel"], "psf")?;
-            parse_kernel_rows(
-                obj.get("kernel").ok_or_else(|| {
-                    PhysicsError::invalid("psf.kernel", "required field is missing")
-                })?,
-            )
-            .map(PsfSpec::Pixel)?
+            parse_kernel_rows(obj.get("kernel").ok_or_else(|| PhysicsError::invalid("psf.kernel", "required field is missing"))?)
+                .map(PsfSpec::Pixel)?
         }
         "FITS" => {
             reject_unknown(obj, &["type", "file"], "psf")?;
-            let file = obj
-                .get("file")
-                .and_then(Value::as_str)
-                .ok_or_else(|| PhysicsError::invalid("psf.file", "expected a path string"))?;
+            let file =
+                obj.get("file").and_then(Value::as_str).ok_or_else(|| PhysicsError::invalid("psf.file", "expected a path string"))?;
             PsfSpec::File(file.to_string())
         }
         other => {
             return Err(PhysicsError::invalid(
                 "psf.type",
-                format!(
-                    "unknown PSF type '{other}' (known: NONE, GAUSSIAN, MOFFAT, AIRY, PIXEL, FITS)"
-                ),
+                format!("unknown PSF type '{other}' (known: NONE, GAUSSIAN, MOFFAT, AIRY, PIXEL, FITS)"),
             ))
         }
     })
@@ -270,14 +182,10 @@ fn parse_psf(v: &Value) -> Result<PsfSpec, PhysicsError> {
 
 /// Parses a scene from JSON text; errors name the offending field.
 pub fn parse_scene(text: &str) -> Result<SceneSpec, PhysicsError> {
-    let root: Value = serde_json::from_str(text)
-        .map_err(|e| PhysicsError::invalid("scene", format!("invalid JSON: {e}")))?;
+    let root: Value = serde_json::from_str(text).map_err(|e| PhysicsError::invalid("scene", format!("invalid JSON: {e}")))?;
     let root = object(&root, "scene")?;
     reject_unknown(root, &["grid", "lens", "source", "lens_light", "psf"], "")?;
-    let grid = parse_grid(
-        root.get("grid")
-            .ok_or_else(|| PhysicsError::invalid("grid", "required object is missing"))?,
-    )?;
+    let grid = parse_grid(root.get("grid").ok_or_else(|| PhysicsError::invalid("grid", "required object is missing"))?)?;
     let lens = LensModel::new(parse_list(root, "lens", false, mass::from_json)?);
     let source = LightModel::new(parse_list(root, "source", false, light::from_json)?);
     let lens_light = LightModel::new(parse_list(root, "lens_light", false, light::from_json)?);
@@ -285,13 +193,7 @@ pub fn parse_scene(text: &str) -> Result<SceneSpec, PhysicsError> {
         Some(v) => parse_psf(v)?,
         None => PsfSpec::None,
     };
-    Ok(SceneSpec {
-        grid,
-        lens,
-        source,
-        lens_light,
-        psf,
-    })
+    Ok(SceneSpec { grid, lens, source, lens_light, psf })
 }
 
 #[cfg(test)]
@@ -320,23 +222,16 @@ mod tests {
     fn errors_name_the_field() {
         assert!(err(r#"{"lens": []}"#).starts_with("grid:"));
         assert!(err(r#"{"grid": {"nx": 0, "ny": 3, "pixel_scale": 0.1}}"#).starts_with("grid.nx"));
-        assert!(err(r#"{"grid": {"nx": 3, "ny": 3, "pixel_scale": -0.1}}"#)
-            .starts_with("grid.pixel_scale"));
+        assert!(err(r#"{"grid": {"nx": 3, "ny": 3, "pixel_scale": -0.1}}"#).starts_with("grid.pixel_scale"));
         assert!(err(r#"{"grid": {"nx": 3, "ny": 3}}"#).starts_with("grid.pixel_scale"));
-        assert!(err(
-            r#"{"grid": {"nx": 3, "ny": 3, "pixel_scale": 0.1}, "lens": [{"type": "XYZ"}]}"#
-        )
-        .starts_with("lens[0].type"));
+        assert!(err(r#"{"grid": {"nx": 3, "ny": 3, "pixel_scale": 0.1}, "lens": [{"type": "XYZ"}]}"#).starts_with("lens[0].type"));
         assert!(err(r#"{"grid": {"nx": 3, "ny": 3, "pixel_scale": 0.1}, "source": [{"type": "SERSIC", "amp": 1}]}"#)
             .starts_with("source[0] (SERSIC).R_sersic"));
         assert!(err(r#"{"grid": {"nx": 3, "ny": 3, "pixel_scale": 0.1}, "psf": {"type": "PIXEL", "kernel": [[1, 1], [1, 1]]}}"#)
             .starts_with("psf.kernel"));
         assert!(err(r#"{"grid": {"nx": 3, "ny": 3, "pixel_scale": 0.1}, "psf": {"type": "PIXEL", "kernel": [[1, 1, 1]]}}"#)
             .starts_with("psf.kernel"));
-        assert!(
-            err(r#"{"grid": {"nx": 3, "ny": 3, "pixel_scale": 0.1}, "extra": 1}"#)
-                .starts_with("extra")
-        );
+        assert!(err(r#"{"grid": {"nx": 3, "ny": 3, "pixel_scale": 0.1}, "extra": 1}"#).starts_with("extra"));
         assert!(err("{not json").starts_with("scene: invalid JSON"));
     }
 }

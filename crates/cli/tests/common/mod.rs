@@ -10,11 +10,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// Packages the oracle environment needs, pinned so that results are stable.
-const REQUIREMENTS: &[&str] = &[
-    "lenstronomy==1.14.2",
-    "astropy==8.0.2",
-    "scikit-image==0.26.0",
-];
+const REQUIREMENTS: &[&str] = &["lenstronomy==1.14.2", "astropy==8.0.2", "scikit-image==0.26.0"];
 
 pub fn astrorim() -> Command {
     Command::new(env!("CARGO_BIN_EXE_astrorim"))
@@ -22,10 +18,7 @@ pub fn astrorim() -> Command {
 
 /// Runs `astrorim` with `args`, returning its output.
 pub fn run_astrorim(args: &[&str]) -> Output {
-    astrorim()
-        .args(args)
-        .output()
-        .expect("the astrorim binary runs")
+    astrorim().args(args).output().expect("the astrorim binary runs")
 }
 
 fn venv_dir() -> PathBuf {
@@ -76,24 +69,8 @@ pub fn oracle_python() -> Option<PathBuf> {
 
 /// Runs an oracle script with the environment's Python and parses its JSON stdout.
 pub fn run_oracle(python: &Path, script: &str, args: &[String]) -> serde_json::Value {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/oracle")
-        .join(script);
-    let out = Command::new(python)
-        .arg(&script)
-        .args(args)
-        .output()
-        .expect("oracle runs");
-    assert!(
-        out.status.success(),
-        "{} failed:\n{}",
-        script.display(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "oracle printed no JSON ({e}): {}",
-            String::from_utf8_lossy(&out.stdout)
-        )
-    })
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle").join(script);
+    let out = Command::new(python).arg(&script).args(args).output().expect("oracle runs");
+    assert!(out.status.success(), "{} failed:\n{}", script.display(), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("oracle printed no JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }

@@ -21,11 +21,7 @@ pub trait LightProfile: Send + Sync + std::fmt::Debug {
 
 /// The lenstronomy type names this crate knows, with their parameters.
 pub fn registry() -> &'static [(&'static str, &'static [ParamSpec])] {
-    &[
-        ("SERSIC", sersic::PARAMS_CIRCULAR),
-        ("SERSIC_ELLIPSE", sersic::PARAMS_ELLIPSE),
-        ("GAUSSIAN", gaussian::PARAMS),
-    ]
+    &[("SERSIC", sersic::PARAMS_CIRCULAR), ("SERSIC_ELLIPSE", sersic::PARAMS_ELLIPSE), ("GAUSSIAN", gaussian::PARAMS)]
 }
 
 /// Builds a profile from its type name and values in `PARAMS` order.
@@ -39,27 +35,13 @@ pub fn build(type_name: &str, p: &[f64]) -> Option<Box<dyn LightProfile>> {
 }
 
 /// Parses one `{"type": ..., lenstronomy keywords...}` object.
-pub fn from_json(
-    obj: &Map<String, Value>,
-    context: &str,
-) -> Result<Box<dyn LightProfile>, PhysicsError> {
-    let type_name = obj
-        .get("type")
-        .and_then(Value::as_str)
-        .ok_or_else(|| PhysicsError::invalid(format!("{context}.type"), "missing profile type"))?;
-    let (_, specs) = registry()
-        .iter()
-        .find(|(name, _)| *name == type_name)
-        .ok_or_else(|| {
-            let known: Vec<&str> = registry().iter().map(|(n, _)| *n).collect();
-            PhysicsError::invalid(
-                format!("{context}.type"),
-                format!(
-                    "unknown light profile '{type_name}' (known: {})",
-                    known.join(", ")
-                ),
-            )
-        })?;
+pub fn from_json(obj: &Map<String, Value>, context: &str) -> Result<Box<dyn LightProfile>, PhysicsError> {
+    let type_name =
+        obj.get("type").and_then(Value::as_str).ok_or_else(|| PhysicsError::invalid(format!("{context}.type"), "missing profile type"))?;
+    let (_, specs) = registry().iter().find(|(name, _)| *name == type_name).ok_or_else(|| {
+        let known: Vec<&str> = registry().iter().map(|(n, _)| *n).collect();
+        PhysicsError::invalid(format!("{context}.type"), format!("unknown light profile '{type_name}' (known: {})", known.join(", ")))
+    })?;
     let values = parse_params(obj, specs, &format!("{context} ({type_name})"))?;
     Ok(build(type_name, &values).expect("every registered type builds"))
 }
@@ -76,10 +58,7 @@ impl LightModel {
     }
 
     pub fn surface_brightness(&self, x: f64, y: f64) -> f64 {
-        self.profiles
-            .iter()
-            .map(|p| p.surface_brightness(x, y))
-            .sum()
+        self.profiles.iter().map(|p| p.surface_brightness(x, y)).sum()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -97,8 +76,7 @@ mod tests {
         let mut sum = 0.0;
         for i in 0..n {
             for j in 0..n {
-                sum += p
-                    .surface_brightness(-half + (j as f64 + 0.5) * h, -half + (i as f64 + 0.5) * h);
+                sum += p.surface_brightness(-half + (j as f64 + 0.5) * h, -half + (i as f64 + 0.5) * h);
             }
         }
         sum * h * h
@@ -117,20 +95,14 @@ mod tests {
         let k: f64 = 1.9992 - 0.3271;
         let expected = 2.0 * std::f64::consts::PI * k.exp() * 0.09 / (k * k);
         let got = total_flux(&s, 8.0, 1600);
-        assert!(
-            (got - expected).abs() / expected < 1e-4,
-            "{got} vs {expected}"
-        );
+        assert!((got - expected).abs() / expected < 1e-4, "{got} vs {expected}");
     }
 
     #[test]
     fn elliptical_sersic_conserves_circularised_flux() {
         let round = Sersic::new(1.0, 0.3, 2.0, 0.0, 0.0, 0.0, 0.0);
         let flat = Sersic::new(1.0, 0.3, 2.0, 0.2, -0.1, 0.0, 0.0);
-        let (a, b) = (
-            total_flux(&round, 10.0, 2000),
-            total_flux(&flat, 10.0, 2000),
-        );
+        let (a, b) = (total_flux(&round, 10.0, 2000), total_flux(&flat, 10.0, 2000));
         assert!((a - b).abs() / a < 2e-3, "{a} vs {b}");
     }
 }

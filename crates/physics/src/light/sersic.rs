@@ -47,24 +47,9 @@ pub struct Sersic {
 }
 
 impl Sersic {
-    pub fn new(
-        amp: f64,
-        r_sersic: f64,
-        n_sersic: f64,
-        e1: f64,
-        e2: f64,
-        center_x: f64,
-        center_y: f64,
-    ) -> Self {
+    pub fn new(amp: f64, r_sersic: f64, n_sersic: f64, e1: f64, e2: f64, center_x: f64, center_y: f64) -> Self {
         let (q, phi) = e1e2_to_q_phi(e1, e2);
-        Sersic {
-            amp,
-            r_sersic,
-            inv_n: 1.0 / n_sersic,
-            k: sersic_k(n_sersic),
-            q,
-            frame: Frame::new(center_x, center_y, phi),
-        }
+        Sersic { amp, r_sersic, inv_n: 1.0 / n_sersic, k: sersic_k(n_sersic), q, frame: Frame::new(center_x, center_y, phi) }
     }
 }
 
@@ -72,9 +57,7 @@ impl LightProfile for Sersic {
     #[inline]
     fn surface_brightness(&self, x: f64, y: f64) -> f64 {
         let (xp, yp) = self.frame.to_profile(x, y);
-        let r = (self.q * xp * xp + yp * yp / self.q)
-            .sqrt()
-            .max(R_SMOOTHING);
+        let r = (self.q * xp * xp + yp * yp / self.q).sqrt().max(R_SMOOTHING);
         let frac = r / self.r_sersic;
         if frac > MAX_R_FRACTION {
             return 0.0;

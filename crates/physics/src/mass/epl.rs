@@ -39,12 +39,7 @@ pub struct Epl {
 impl Epl {
     pub fn new(theta_e: f64, gamma: f64, e1: f64, e2: f64, center_x: f64, center_y: f64) -> Self {
         let (q, phi) = e1e2_to_q_phi(e1, e2);
-        Epl {
-            frame: Frame::new(center_x, center_y, phi),
-            q,
-            b: theta_e * q.sqrt(),
-            t: gamma - 1.0,
-        }
+        Epl { frame: Frame::new(center_x, center_y, phi), q, b: theta_e * q.sqrt(), t: gamma - 1.0 }
     }
 
     fn deflection_major_axis(&self, x: f64, y: f64) -> (f64, f64) {

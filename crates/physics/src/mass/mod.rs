@@ -29,13 +29,7 @@ pub trait MassProfile: Send + Sync + std::fmt::Debug {
 
 /// The lenstronomy type names this crate knows, with their parameters.
 pub fn registry() -> &'static [(&'static str, &'static [ParamSpec])] {
-    &[
-        ("SIE", sie::PARAMS),
-        ("SIS", sis::PARAMS),
-        ("SHEAR", shear::PARAMS),
-        ("NFW", nfw::PARAMS),
-        ("EPL", epl::PARAMS),
-    ]
+    &[("SIE", sie::PARAMS), ("SIS", sis::PARAMS), ("SHEAR", shear::PARAMS), ("NFW", nfw::PARAMS), ("EPL", epl::PARAMS)]
 }
 
 /// Builds a profile from its lenstronomy type name and parameter values in
@@ -52,27 +46,13 @@ pub fn build(type_name: &str, p: &[f64]) -> Option<Box<dyn MassProfile>> {
 }
 
 /// Parses one `{"type": ..., lenstronomy keywords...}` object.
-pub fn from_json(
-    obj: &Map<String, Value>,
-    context: &str,
-) -> Result<Box<dyn MassProfile>, PhysicsError> {
-    let type_name = obj
-        .get("type")
-        .and_then(Value::as_str)
-        .ok_or_else(|| PhysicsError::invalid(format!("{context}.type"), "missing profile type"))?;
-    let (_, specs) = registry()
-        .iter()
-        .find(|(name, _)| *name == type_name)
-        .ok_or_else(|| {
-            let known: Vec<&str> = registry().iter().map(|(n, _)| *n).collect();
-            PhysicsError::invalid(
-                format!("{context}.type"),
-                format!(
-                    "unknown mass profile '{type_name}' (known: {})",
-                    known.join(", ")
-                ),
-            )
-        })?;
+pub fn from_json(obj: &Map<String, Value>, context: &str) -> Result<Box<dyn MassProfile>, PhysicsError> {
+    let type_name =
+        obj.get("type").and_then(Value::as_str).ok_or_else(|| PhysicsError::invalid(format!("{context}.type"), "missing profile type"))?;
+    let (_, specs) = registry().iter().find(|(name, _)| *name == type_name).ok_or_else(|| {
+        let known: Vec<&str> = registry().iter().map(|(n, _)| *n).collect();
+        PhysicsError::invalid(format!("{context}.type"), format!("unknown mass profile '{type_name}' (known: {})", known.join(", ")))
+    })?;
     let values = parse_params(obj, specs, &format!("{context} ({type_name})"))?;
     Ok(build(type_name, &values).expect("every registered type builds"))
 }
@@ -121,27 +101,18 @@ mod tests {
     fn all_profiles() -> Vec<(&'static str, Box<dyn MassProfile>)> {
         vec![
             ("SIE", Box::new(Sie::new(1.2, 0.15, -0.1, 0.05, -0.1))),
-            (
-                "SIE round-ish",
-                Box::new(Sie::new(0.9, 1e-4, 0.0, 0.0, 0.0)),
-            ),
+            ("SIE round-ish", Box::new(Sie::new(0.9, 1e-4, 0.0, 0.0, 0.0))),
             ("SIS", Box::new(Sis::new(1.1, 0.1, 0.2))),
             ("SHEAR", Box::new(Shear::new(0.04, -0.03, 0.1, 0.0))),
             ("NFW", Box::new(Nfw::new(3.0, 0.4, -0.1, 0.05))),
             ("EPL", Box::new(Epl::new(1.3, 2.2, 0.1, 0.2, 0.0, 0.1))),
-            (
-                "EPL shallow",
-                Box::new(Epl::new(0.8, 1.7, -0.25, 0.05, 0.1, 0.0)),
-            ),
+            ("EPL shallow", Box::new(Epl::new(0.8, 1.7, -0.25, 0.05, 0.1, 0.0))),
         ]
     }
 
     #[test]
     fn registry_covers_every_profile_type() {
-        let mut seen: Vec<&str> = all_profiles()
-            .iter()
-            .map(|(n, _)| n.split(' ').next().unwrap())
-            .collect();
+        let mut seen: Vec<&str> = all_profiles().iter().map(|(n, _)| n.split(' ').next().unwrap()).collect();
         seen.dedup();
         seen.sort();
         let mut registered: Vec<&str> = registry().iter().map(|(n, _)| *n).collect();
@@ -163,51 +134,29 @@ mod tests {
                 let (ax, ay) = p.deflection(x, y);
                 let dpx = (p.potential(x + h, y) - p.potential(x - h, y)) / (2.0 * h);
                 let dpy = (p.potential(x, y + h) - p.potential(x, y - h)) / (2.0 * h);
-                assert!(
-                    (ax - dpx).abs() < 1e-6 * (1.0 + ax.abs()),
-                    "{name}: α_x {ax} vs ∂ψ/∂x {dpx} at ({x},{y})"
-                );
-                assert!(
-                    (ay - dpy).abs() < 1e-6 * (1.0 + ay.abs()),
-                    "{name}: α_y {ay} vs ∂ψ/∂y {dpy} at ({x},{y})"
-                );
+                assert!((ax - dpx).abs() < 1e-6 * (1.0 + ax.abs()), "{name}: α_x {ax} vs ∂ψ/∂x {dpx} at ({x},{y})");
+                assert!((ay - dpy).abs() < 1e-6 * (1.0 + ay.abs()), "{name}: α_y {ay} vs ∂ψ/∂y {dpy} at ({x},{y})");
                 let div = (p.deflection(x + h, y).0 - p.deflection(x - h, y).0) / (2.0 * h)
                     + (p.deflection(x, y + h).1 - p.deflection(x, y - h).1) / (2.0 * h);
                 let k = p.kappa(x, y);
-                assert!(
-                    (k - 0.5 * div).abs() < 1e-5 * (1.0 + k.abs()),
-                    "{name}: κ {k} vs ½∇·α {} at ({x},{y})",
-                    0.5 * div
-                );
+                assert!((k - 0.5 * div).abs() < 1e-5 * (1.0 + k.abs()), "{name}: κ {k} vs ½∇·α {} at ({x},{y})", 0.5 * div);
             }
         }
     }
 
     #[test]
     fn finite_at_centre_and_near_degenerate_points() {
-        let points = [
-            (0.0, 0.0),
-            (1e-12, 0.0),
-            (0.0, -1e-12),
-            (3.0, 0.0),
-            (0.0, 3.0 + 1e-13),
-        ];
+        let points = [(0.0, 0.0), (1e-12, 0.0), (0.0, -1e-12), (3.0, 0.0), (0.0, 3.0 + 1e-13)];
         for (name, p) in all_profiles() {
             for &(x, y) in &points {
                 let (ax, ay) = p.deflection(x, y);
                 let v = [ax, ay, p.kappa(x, y), p.potential(x, y)];
-                assert!(
-                    v.iter().all(|v| v.is_finite()),
-                    "{name} not finite at ({x},{y}): {v:?}"
-                );
+                assert!(v.iter().all(|v| v.is_finite()), "{name} not finite at ({x},{y}): {v:?}");
             }
         }
         let round = Sie::new(1.0, 0.0, 0.0, 0.0, 0.0);
         let (ax, ay) = round.deflection(0.6, 0.8);
-        assert!(
-            (ax - 0.6).abs() < 1e-6 && (ay - 0.8).abs() < 1e-6,
-            "q → 1 SIE must approach the SIS"
-        );
+        assert!((ax - 0.6).abs() < 1e-6 && (ay - 0.8).abs() < 1e-6, "q → 1 SIE must approach the SIS");
     }
 
     #[test]
@@ -216,10 +165,7 @@ mod tests {
         let epl = Epl::new(1.3, 2.0, 0.2, -0.15, 0.1, -0.05);
         for &(x, y) in &[(0.4, 1.1), (-1.5, 0.2), (0.05, -0.7), (2.0, 2.0)] {
             let (a, b) = (sie.deflection(x, y), epl.deflection(x, y));
-            assert!(
-                (a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9,
-                "{a:?} vs {b:?}"
-            );
+            assert!((a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9, "{a:?} vs {b:?}");
             assert!((sie.kappa(x, y) - epl.kappa(x, y)).abs() < 1e-10);
             assert!((sie.potential(x, y) - epl.potential(x, y)).abs() < 1e-9);
         }
@@ -227,22 +173,12 @@ mod tests {
 
     #[test]
     fn parses_json_and_names_bad_fields() {
-        let obj: Map<String, Value> =
-            serde_json::from_str(r#"{"type": "SIE", "theta_E": 1.0, "e1": 0.1, "e2": 0.0}"#)
-                .unwrap();
+        let obj: Map<String, Value> = serde_json::from_str(r#"{"type": "SIE", "theta_E": 1.0, "e1": 0.1, "e2": 0.0}"#).unwrap();
         let p = from_json(&obj, "lens[0]").unwrap();
         assert!(p.kappa(1.0, 0.0) > 0.0);
-        let obj: Map<String, Value> =
-            serde_json::from_str(r#"{"type": "PEMD", "theta_E": 1.0}"#).unwrap();
-        assert!(from_json(&obj, "lens[1]")
-            .unwrap_err()
-            .to_string()
-            .starts_with("lens[1].type"));
-        let obj: Map<String, Value> =
-            serde_json::from_str(r#"{"type": "NFW", "Rs": -1.0, "alpha_Rs": 1.0}"#).unwrap();
-        assert!(from_json(&obj, "lens[2]")
-            .unwrap_err()
-            .to_string()
-            .contains("Rs"));
+        let obj: Map<String, Value> = serde_json::from_str(r#"{"type": "PEMD", "theta_E": 1.0}"#).unwrap();
+        assert!(from_json(&obj, "lens[1]").unwrap_err().to_string().starts_with("lens[1].type"));
+        let obj: Map<String, Value> = serde_json::from_str(r#"{"type": "NFW", "Rs": -1.0, "alpha_Rs": 1.0}"#).unwrap();
+        assert!(from_json(&obj, "lens[2]").unwrap_err().to_string().contains("Rs"));
     }
 }

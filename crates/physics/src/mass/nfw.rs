@@ -38,12 +38,7 @@ pub struct Nfw {
 impl Nfw {
     pub fn new(rs: f64, alpha_rs: f64, center_x: f64, center_y: f64) -> Self {
         let rho0 = alpha_rs / (4.0 * rs * rs * (1.0 + 0.5f64.ln()));
-        Nfw {
-            rs,
-            rho0,
-            center_x,
-            center_y,
-        }
+        Nfw { rs, rho0, center_x, center_y }
     }
 }
 
@@ -138,10 +133,7 @@ mod tests {
         for &d in &[1e-12, 1e-8, 1e-5, 9e-3, 1.1e-2] {
             for f in [l_of, f_of, g_of, h_of] {
                 let (below, above) = (f(1.0 - d), f(1.0 + d));
-                assert!(
-                    (below - above).abs() < 3.0 * d,
-                    "jump {below} vs {above} at d = {d}"
-                );
+                assert!((below - above).abs() < 3.0 * d, "jump {below} vs {above} at d = {d}");
             }
         }
         assert!((f_of(1.0) - 1.0 / 3.0).abs() < 1e-15);

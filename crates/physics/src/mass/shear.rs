@@ -4,12 +4,8 @@
 use super::MassProfile;
 use crate::params::ParamSpec;
 
-pub(super) const PARAMS: &[ParamSpec] = &[
-    ParamSpec::component("gamma1"),
-    ParamSpec::component("gamma2"),
-    ParamSpec::position("ra_0"),
-    ParamSpec::position("dec_0"),
-];
+pub(super) const PARAMS: &[ParamSpec] =
+    &[ParamSpec::component("gamma1"), ParamSpec::component("gamma2"), ParamSpec::position("ra_0"), ParamSpec::position("dec_0")];
 
 #[derive(Debug, Clone)]
 pub struct Shear {
@@ -21,22 +17,14 @@ pub struct Shear {
 
 impl Shear {
     pub fn new(gamma1: f64, gamma2: f64, ra_0: f64, dec_0: f64) -> Self {
-        Shear {
-            gamma1,
-            gamma2,
-            ra_0,
-            dec_0,
-        }
+        Shear { gamma1, gamma2, ra_0, dec_0 }
     }
 }
 
 impl MassProfile for Shear {
     fn deflection(&self, x: f64, y: f64) -> (f64, f64) {
         let (dx, dy) = (x - self.ra_0, y - self.dec_0);
-        (
-            self.gamma1 * dx + self.gamma2 * dy,
-            self.gamma2 * dx - self.gamma1 * dy,
-        )
+        (self.gamma1 * dx + self.gamma2 * dy, self.gamma2 * dx - self.gamma1 * dy)
     }
 
     fn kappa(&self, _x: f64, _y: f64) -> f64 {

@@ -36,13 +36,7 @@ impl Sie {
     pub fn new(theta_e: f64, e1: f64, e2: f64, center_x: f64, center_y: f64) -> Self {
         let (q, phi) = e1e2_to_q_phi(e1, e2);
         let q = q.min(Q_MAX);
-        Sie {
-            frame: Frame::new(center_x, center_y, phi),
-            q,
-            b: theta_e * q.sqrt(),
-            s: 1e-10 / q.sqrt(),
-            theta_e,
-        }
+        Sie { frame: Frame::new(center_x, center_y, phi), q, b: theta_e * q.sqrt(), s: 1e-10 / q.sqrt(), theta_e }
     }
 
     /// Deflection in the major-axis frame.

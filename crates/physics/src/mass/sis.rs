@@ -4,11 +4,8 @@
 use super::MassProfile;
 use crate::params::ParamSpec;
 
-pub(super) const PARAMS: &[ParamSpec] = &[
-    ParamSpec::required("theta_E", "arcsec", 0.0, 1e3),
-    ParamSpec::position("center_x"),
-    ParamSpec::position("center_y"),
-];
+pub(super) const PARAMS: &[ParamSpec] =
+    &[ParamSpec::required("theta_E", "arcsec", 0.0, 1e3), ParamSpec::position("center_x"), ParamSpec::position("center_y")];
 
 /// Radius (arcsec) below which κ is evaluated at this radius to stay finite.
 const R_MIN: f64 = 1e-10;
@@ -22,11 +19,7 @@ pub struct Sis {
 
 impl Sis {
     pub fn new(theta_e: f64, center_x: f64, center_y: f64) -> Self {
-        Sis {
-            theta_e,
-            center_x,
-            center_y,
-        }
+        Sis { theta_e, center_x, center_y }
     }
 }
 
