@@ -138,6 +138,15 @@ pub fn bilinear(grid: &[f32], n: usize, scale: f32, x: f32, y: f32) -> f32 {
     let half = (n as f32 - 1.0) / 2.0;
     let u = x / scale + half;
     let v = y / scale + half;
+    let last = (n - 1) as f32;
+    if u >= 0.0 && v >= 0.0 && u < last && v < last {
+        // Fully inside: u, v ≥ 0, so truncation is the floor.
+        let (j0, i0) = (u as usize, v as usize);
+        let (fx, fy) = (u - j0 as f32, v - i0 as f32);
+        let k = i0 * n + j0;
+        let (a, b, c, d) = (grid[k], grid[k + 1], grid[k + n], grid[k + n + 1]);
+        return (1.0 - fy) * (a + fx * (b - a)) + fy * (c + fx * (d - c));
+    }
     if !(u > -1.0 && v > -1.0 && u < n as f32 && v < n as f32) {
         return 0.0;
     }

@@ -12,7 +12,7 @@ use crate::draw::{Draw, PsfDraw, SersicDraw};
 use crate::preset::Preset;
 use crate::raytrace::{bilinear, FastLens};
 use astrorim_physics::convolve::convolve_same;
-use astrorim_physics::light::LightProfile;
+use astrorim_physics::light::{LightProfile, Sersic};
 use astrorim_physics::psf::{Kernel, PsfShape};
 use astrorim_physics::PixelGrid;
 
@@ -28,13 +28,14 @@ pub fn render_source(draw: &Draw, preset: &Preset) -> Vec<f32> {
     let grid = PixelGrid::new(n, n, scale, SOURCE_SUBSAMPLING).expect("valid source grid");
     let offsets = grid.subpixel_offsets();
     let src = &draw.source;
-    let profiles: Vec<_> = src.components.iter().map(|c| c.profile()).collect();
+    let r_max = (n as f64 * scale) * std::f64::consts::SQRT_2 + src.x.hypot(src.y) + 1.0;
+    let profiles: Vec<FastSersic> = src.components.iter().map(|c| FastSersic::new(c, 1.0, r_max + c.x.hypot(c.y))).collect();
     let smooth = grid.map(|xc, yc| {
         let mut acc = 0.0;
         for &dy in &offsets {
             for &dx in &offsets {
                 let (x, y) = (xc + dx, yc + dy);
-                let mut sb: f64 = profiles.iter().map(|p| p.surface_brightness(x, y)).sum();
+                let mut sb: f64 = profiles.iter().map(|p| p.eval(x as f32, y as f32) as f64).sum();
                 if let Some((amp, phi0, r_max)) = src.spiral {
                     let (u, v) = (x - src.x, y - src.y);
                     sb *= 1.0 + amp * (3.0 * v.atan2(u) + 5.0 * u.hypot(v) / r_max + phi0).sin();
@@ -48,9 +49,16 @@ pub fn render_source(draw: &Draw, preset: &Preset) -> Vec<f32> {
     let mut data = smooth.data;
     for &(amp, sigma, cx, cy) in &src.clumps {
         let (a, inv) = (amp * peak, 1.0 / (2.0 * sigma * sigma));
-        for i in 0..n {
+        // Beyond 6σ a clump adds less than 1e-8 of its peak.
+        let half = (n as f64 - 1.0) / 2.0;
+        let span = |c: f64| {
+            let lo = ((c - 6.0 * sigma) / scale + half).floor().max(0.0) as usize;
+            let hi = (((c + 6.0 * sigma) / scale + half).ceil() + 1.0).clamp(0.0, n as f64) as usize;
+            lo.min(hi)..hi
+        };
+        for i in span(cy) {
             let y = grid.y_of_row(i) - cy;
-            for j in 0..n {
+            for j in span(cx) {
                 let x = grid.x_of_col(j) - cx;
                 data[i * n + j] += a * (-(x * x + y * y) * inv).exp();
             }
@@ -122,7 +130,8 @@ pub fn render_expected(draw: &Draw, preset: &Preset) -> (Vec<f64>, Vec<f32>) {
     let xs: Vec<f32> = (0..ns).map(|j| (j as f32 - half) * super_scale as f32).collect();
     let mut ys = vec![0f32; ns];
     let (mut bx, mut by) = (vec![0f32; ns], vec![0f32; ns]);
-    let lens_light = draw.lens_light.map(|l| FastSersic::new(&l, s * s));
+    let diagonal = (ns as f64) * super_scale;
+    let lens_light = draw.lens_light.map(|l| FastSersic::new(&l, s * s, diagonal + l.x.hypot(l.y)));
     for i in 0..ns {
         ys.fill((i as f32 - half) * super_scale as f32);
         lens.ray_shoot(&xs, &ys, &mut bx, &mut by);
@@ -151,65 +160,98 @@ pub fn render_expected(draw: &Draw, preset: &Preset) -> (Vec<f64>, Vec<f32>) {
     let conv = convolve_same(&buf, ns, ns, &k32, kernel.size());
     let mut out = vec![0f64; n * n];
     let inv = 1.0 / (ss * ss) as f64;
-    for i in 0..ns {
-        for j in 0..ns {
-            out[(i / ss) * n + j / ss] += conv[i * ns + j] as f64;
+    for (i, row) in conv.chunks_exact(ns).enumerate() {
+        let out_row = &mut out[(i / ss) * n..(i / ss + 1) * n];
+        for (o, block) in out_row.iter_mut().zip(row.chunks_exact(ss)) {
+            *o += block.iter().map(|&v| v as f64).sum::<f64>();
         }
     }
     out.iter_mut().for_each(|v| *v *= inv);
     (out, source)
 }
 
-/// An elliptical Sérsic evaluated eight pixels at a time.
+/// An elliptical Sérsic tabulated along the elliptical radius: I is stored
+/// at uniform steps of t = √(R/R_max) (fine steps near the cusp at R = 0)
+/// and interpolated linearly, so each evaluation is two square roots and a
+/// table lookup instead of a power and an exponential. Tested against the
+/// analytic profile to 1e-3 relative beyond the central 0.01 arcsec.
 pub struct FastSersic {
-    amp: f32,
     cx: f32,
     cy: f32,
     cos: f32,
     sin: f32,
     q: f32,
-    inv_r: f32,
-    inv_n: f32,
-    k: f32,
+    inv_q: f32,
+    /// 1/R_max (arcsec⁻¹).
+    inv_r_max: f32,
+    table: Vec<f32>,
 }
 
+/// Table entries of [`FastSersic`].
+const SERSIC_TABLE: usize = 4096;
+
 impl FastSersic {
-    /// `area` converts surface brightness to the buffer's unit (× pixel area).
-    pub fn new(l: &SersicDraw, area: f64) -> Self {
+    /// `area` converts surface brightness to the buffer's unit (× pixel area);
+    /// the table covers R ≤ `r_max` arcsec and is zero beyond.
+    pub fn new(l: &SersicDraw, area: f64, r_max: f64) -> Self {
         let (q, phi) = astrorim_physics::ellipticity::e1e2_to_q_phi(l.e1, l.e2);
+        let round = Sersic::new(l.amp() * area, l.r_sersic, l.n, 0.0, 0.0, 0.0, 0.0);
+        let table = (0..=SERSIC_TABLE)
+            .map(|k| {
+                let t = k as f64 / SERSIC_TABLE as f64;
+                round.surface_brightness(t * t * r_max, 0.0) as f32
+            })
+            .chain(std::iter::once(0.0))
+            .collect();
         FastSersic {
-            amp: (l.amp() * area) as f32,
             cx: l.x as f32,
             cy: l.y as f32,
             cos: phi.cos() as f32,
             sin: phi.sin() as f32,
             q: q as f32,
-            inv_r: (1.0 / l.r_sersic) as f32,
-            inv_n: (1.0 / l.n) as f32,
-            k: astrorim_physics::light::sersic_k(l.n) as f32,
+            inv_q: (1.0 / q) as f32,
+            inv_r_max: (1.0 / r_max) as f32,
+            table,
         }
     }
 
+    #[inline]
+    pub fn eval(&self, x: f32, y: f32) -> f32 {
+        let (dx, dy) = (x - self.cx, y - self.cy);
+        let xp = self.cos * dx + self.sin * dy;
+        let yp = self.cos * dy - self.sin * dx;
+        let r = (self.q * xp * xp + self.inv_q * yp * yp).sqrt() * self.inv_r_max;
+        let t = (r.sqrt() * SERSIC_TABLE as f32).min(SERSIC_TABLE as f32);
+        let k = t as usize;
+        let f = t - k as f32;
+        self.table[k] + f * (self.table[k + 1] - self.table[k])
+    }
+
+    /// Adds the profile along a row of x positions at height y.
     pub fn add_row(&self, xs: &[f32], y: f32, row: &mut [f32]) {
-        use wide::f32x8;
-        let dy = f32x8::splat(y - self.cy);
-        let (c, s) = (f32x8::splat(self.cos), f32x8::splat(self.sin));
-        let q = f32x8::splat(self.q);
-        let mut j = 0;
-        while j < xs.len() {
-            let mut lane = [0f32; 8];
-            let m = (xs.len() - j).min(8);
-            lane[..m].copy_from_slice(&xs[j..j + m]);
-            let dx = f32x8::from(lane) - f32x8::splat(self.cx);
-            let xp = c * dx + s * dy;
-            let yp = c * dy - s * dx;
-            let r = ((q * xp * xp + yp * yp / q).sqrt() * f32x8::splat(self.inv_r)).max(f32x8::splat(1e-5));
-            let pw = (r.ln() * f32x8::splat(self.inv_n)).exp();
-            let v = f32x8::splat(self.amp) * (f32x8::splat(-self.k) * (pw - f32x8::splat(1.0))).exp();
-            for (o, val) in row[j..j + m].iter_mut().zip(v.to_array()) {
-                *o += val;
+        for (o, &x) in row.iter_mut().zip(xs) {
+            *o += self.eval(x, y);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tabulated_sersic_matches_the_analytic_profile() {
+        let d = SersicDraw { flux: 100.0, r_sersic: 0.4, n: 4.0, e1: 0.15, e2: -0.1, x: 0.02, y: -0.03 };
+        let exact = d.profile();
+        let fast = FastSersic::new(&d, 1.0, 4.0);
+        for k in 0..2000 {
+            let (x, y) = (-2.0 + 4.0 * ((k * 37) % 2000) as f64 / 2000.0, -2.0 + 4.0 * k as f64 / 2000.0);
+            let r = (x - d.x).hypot(y - d.y);
+            if r < 0.01 {
+                continue;
             }
-            j += 8;
+            let (a, b) = (exact.surface_brightness(x, y), fast.eval(x as f32, y as f32) as f64);
+            assert!((a - b).abs() < 1e-3 * a, "({x}, {y}): {a} vs {b}");
         }
     }
 }
