@@ -4,6 +4,7 @@
 //! field at fault, and exits with status 2.
 
 mod bench;
+mod compare;
 mod cosmo;
 mod render;
 mod simulate;
@@ -26,6 +27,8 @@ enum Command {
     Cosmo(cosmo::CosmoArgs),
     /// Simulate training data (AstroRIM variants v1–v6, mix, or a preset file).
     Simulate(simulate::SimulateArgs),
+    /// MSE, SSIM (Gaussian and uniform-7) and PSNR between two FITS images.
+    Compare(compare::CompareArgs),
     /// Benchmarks on this machine.
     Bench(bench::BenchArgs),
 }
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Render(args) => render::run(args),
         Command::Cosmo(args) => cosmo::run(args),
         Command::Simulate(args) => simulate::run(args),
+        Command::Compare(args) => compare::run(args),
         Command::Bench(args) => bench::run(args),
     };
     match result {

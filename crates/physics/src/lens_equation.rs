@@ -64,6 +64,14 @@ impl ImagePlaneMap {
     /// the (not over-stretched) source-plane triangle.
     fn locate(&self, tri: &[Vertex; 3], beta: (f64, f64)) -> Option<(f64, f64)> {
         let [(t0, b0), (t1, b1), (t2, b2)] = *tri;
+        // Cheap rejection first: β outside the triangle's bounding box.
+        if beta.0 < b0.0.min(b1.0).min(b2.0)
+            || beta.0 > b0.0.max(b1.0).max(b2.0)
+            || beta.1 < b0.1.min(b1.1).min(b2.1)
+            || beta.1 > b0.1.max(b1.1).max(b2.1)
+        {
+            return None;
+        }
         let edge = |p: (f64, f64), q: (f64, f64)| (p.0 - q.0).hypot(p.1 - q.1);
         if edge(b0, b1).max(edge(b1, b2)).max(edge(b2, b0)) > self.max_source_edge {
             return None;

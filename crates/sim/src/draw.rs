@@ -526,7 +526,7 @@ fn variant_counts_images(preset: &Preset) -> bool {
 pub fn count_images(lens: &LensDraw, source: (f64, f64), theta_e: f64, fov: f64) -> u32 {
     let model = lens.model();
     let half = (0.5 * fov).max(2.5 * theta_e);
-    let n = ((2.0 * half / (0.02 * theta_e.max(0.05))).ceil() as usize).clamp(100, 600);
+    let n = ((2.0 * half / (0.03 * theta_e.max(0.05))).ceil() as usize).clamp(100, 300);
     let map = ImagePlaneMap::new(&model, half, n, (0.25 * theta_e).max(8.0 * half / n as f64));
     let d = 0.05 * theta_e;
     [(0.0, 0.0), (d, 0.0), (-d, 0.0), (0.0, d), (0.0, -d)]

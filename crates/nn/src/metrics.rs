@@ -1,0 +1,126 @@
+//! Image-quality metrics exactly as scikit-image 0.26 computes them
+//! (REFERENCE.md §4), on f64 row-major images.
+//!
+//! - `ssim_gaussian`: the AstroRIM paper's SSIM — Gaussian window σ = 1.5,
+//!   radius int(3.5σ + 0.5) = 5, no sample-covariance factor, crop 5 px;
+//! - `ssim_uniform7`: scikit-image's default — 7 × 7 mean filter,
+//!   covariance factor 49/48, crop 3 px;
+//!
+//! both with "reflect" boundaries (d c b a | a b c d), C1 = (0.01 R)²,
+//! C2 = (0.03 R)², R the data range.
+
+/// How images are scaled before comparison.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Normalize {
+    None,
+    /// Divide by the maximum.
+    Max,
+    /// Map [min, max] to [0, 1] (the paper's per-example normalization).
+    MinMax,
+}
+
+pub fn normalize(data: &[f64], how: Normalize) -> Vec<f64> {
+    let (lo, hi) = data.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+    match how {
+        Normalize::None => data.to_vec(),
+        Normalize::Max if hi != 0.0 => data.iter().map(|v| v / hi).collect(),
+        Normalize::MinMax if hi > lo => data.iter().map(|v| (v - lo) / (hi - lo)).collect(),
+        _ => vec![0.0; data.len()],
+    }
+}
+
+pub fn mse(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).powi(2)).sum::<f64>() / a.len() as f64
+}
+
+/// Peak signal-to-noise ratio in dB for data range `range`.
+pub fn psnr(a: &[f64], b: &[f64], range: f64) -> f64 {
+    10.0 * (range * range / mse(a, b)).log10()
+}
+
+/// Index into [0, n) with scipy.ndimage "reflect" boundaries.
+fn reflect(mut i: isize, n: isize) -> usize {
+    loop {
+        if i < 0 {
+            i = -i - 1;
+        } else if i >= n {
+            i = 2 * n - i - 1;
+        } else {
+            return i as usize;
+        }
+    }
+}
+
+/// Separable correlation with symmetric 1-D taps, reflect boundaries.
+fn filter(data: &[f64], nx: usize, ny: usize, taps: &[f64]) -> Vec<f64> {
+    let r = (taps.len() / 2) as isize;
+    let mut tmp = vec![0.0; nx * ny];
+    for i in 0..ny {
+        for j in 0..nx {
+            tmp[i * nx + j] =
+                taps.iter().enumerate().map(|(t, w)| w * data[i * nx + reflect(j as isize + t as isize - r, nx as isize)]).sum();
+        }
+    }
+    let mut out = vec![0.0; nx * ny];
+    for i in 0..ny {
+        for j in 0..nx {
+            out[i * nx + j] =
+                taps.iter().enumerate().map(|(t, w)| w * tmp[reflect(i as isize + t as isize - r, ny as isize) * nx + j]).sum();
+        }
+    }
+    out
+}
+
+fn ssim_with(x: &[f64], y: &[f64], nx: usize, ny: usize, taps: &[f64], cov_norm: f64, range: f64) -> f64 {
+    assert_eq!(x.len(), nx * ny);
+    assert_eq!(y.len(), nx * ny);
+    let pad = taps.len() / 2;
+    assert!(nx > 2 * pad && ny > 2 * pad, "images must be larger than the SSIM window");
+    let prod = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(u, v)| u * v).collect::<Vec<f64>>();
+    let (ux, uy) = (filter(x, nx, ny, taps), filter(y, nx, ny, taps));
+    let (uxx, uyy, uxy) = (filter(&prod(x, x), nx, ny, taps), filter(&prod(y, y), nx, ny, taps), filter(&prod(x, y), nx, ny, taps));
+    let (c1, c2) = ((0.01 * range).powi(2), (0.03 * range).powi(2));
+    let mut sum = 0.0;
+    let mut count = 0usize;
+    for i in pad..ny - pad {
+        for j in pad..nx - pad {
+            let k = i * nx + j;
+            let vx = cov_norm * (uxx[k] - ux[k] * ux[k]);
+            let vy = cov_norm * (uyy[k] - uy[k] * uy[k]);
+            let vxy = cov_norm * (uxy[k] - ux[k] * uy[k]);
+            let s = (2.0 * ux[k] * uy[k] + c1) * (2.0 * vxy + c2) / ((ux[k] * ux[k] + uy[k] * uy[k] + c1) * (vx + vy + c2));
+            sum += s;
+            count += 1;
+        }
+    }
+    sum / count as f64
+}
+
+/// SSIM with the Gaussian window of the AstroRIM paper.
+pub fn ssim_gaussian(x: &[f64], y: &[f64], nx: usize, ny: usize, range: f64) -> f64 {
+    let sigma: f64 = 1.5;
+    let r = (3.5 * sigma + 0.5) as isize;
+    let w: Vec<f64> = (-r..=r).map(|k| (-(k * k) as f64 / (2.0 * sigma * sigma)).exp()).collect();
+    let s: f64 = w.iter().sum();
+    let taps: Vec<f64> = w.into_iter().map(|v| v / s).collect();
+    ssim_with(x, y, nx, ny, &taps, 1.0, range)
+}
+
+/// SSIM with scikit-image's default 7 × 7 uniform window.
+pub fn ssim_uniform7(x: &[f64], y: &[f64], nx: usize, ny: usize, range: f64) -> f64 {
+    ssim_with(x, y, nx, ny, &[1.0 / 7.0; 7], 49.0 / 48.0, range)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_images_score_one_and_reflect_matches_scipy() {
+        let img: Vec<f64> = (0..400).map(|k| ((k * 7919) % 97) as f64 / 97.0).collect();
+        assert!((ssim_gaussian(&img, &img, 20, 20, 1.0) - 1.0).abs() < 1e-12);
+        assert!((ssim_uniform7(&img, &img, 20, 20, 1.0) - 1.0).abs() < 1e-12);
+        assert_eq!((-3..7).map(|i| reflect(i, 4)).collect::<Vec<_>>(), vec![2, 1, 0, 0, 1, 2, 3, 3, 2, 1]);
+        assert!((psnr(&[0.0, 1.0], &[0.1, 1.0], 1.0) - 10.0 * (1.0f64 / 0.005).log10()).abs() < 1e-12);
+    }
+}
