@@ -8,6 +8,7 @@ mod compare;
 mod cosmo;
 mod render;
 mod simulate;
+mod train;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -27,6 +28,10 @@ enum Command {
     Cosmo(cosmo::CosmoArgs),
     /// Simulate training data (AstroRIM variants v1–v6, mix, or a preset file).
     Simulate(simulate::SimulateArgs),
+    /// Train the known-lens RIM on simulated data.
+    Train(train::TrainArgs),
+    /// Evaluate a trained RIM against back-projection and Tikhonov baselines.
+    Evaluate(train::EvaluateArgs),
     /// MSE, SSIM (Gaussian and uniform-7) and PSNR between two FITS images.
     Compare(compare::CompareArgs),
     /// Benchmarks on this machine.
@@ -40,6 +45,8 @@ fn main() -> ExitCode {
         Command::Cosmo(args) => cosmo::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Train(args) => train::run_train(args),
+        Command::Evaluate(args) => train::run_evaluate(args),
         Command::Bench(args) => bench::run(args),
     };
     match result {

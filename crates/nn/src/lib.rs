@@ -13,5 +13,9 @@
 //!   them (Gaussian 11-tap and uniform 7×7 variants).
 
 pub mod device;
+pub mod evaluate;
 pub mod forward;
+pub mod known_lens;
 pub mod metrics;
+pub mod rim;
+pub mod train;

@@ -49,7 +49,7 @@ fn kernel() -> Kernel {
 }
 
 fn to_vec(t: Tensor<4>) -> Vec<f32> {
-    t.into_data().into_vec::<f32>().unwrap()
+    t.into_data().try_into_vec::<f32>().unwrap()
 }
 
 #[test]
@@ -96,7 +96,7 @@ fn deflection_matches_the_physics_profiles_through_the_parameter_map() {
     let l = lens();
     let op = ForwardOperator::new(N, 1, 8, 1.0, &device);
     let (ax, ay) = op.deflection(&theta_tensor(&l, &device));
-    let (ax, ay) = (ax.into_data().into_vec::<f32>().unwrap(), ay.into_data().into_vec::<f32>().unwrap());
+    let (ax, ay) = (ax.into_data().try_into_vec::<f32>().unwrap(), ay.into_data().try_into_vec::<f32>().unwrap());
     let model = LensModel::new(vec![
         Box::new(Sie::new(l.theta_E, l.e1, l.e2, l.center_x, l.center_y)),
         Box::new(Shear::new(l.gamma1, l.gamma2, 0.0, 0.0)),
@@ -135,7 +135,7 @@ fn adjoint_dot_product_test() {
         let x = at.clone().autodiff().require_grad();
         let inner = (op.forward(&x, &theta, &psf, None) * bt.clone()).sum();
         let grads = inner.backward();
-        let ftb = x.grad(&grads).unwrap().into_data().into_vec::<f32>().unwrap();
+        let ftb = x.grad(&grads).unwrap().into_data().try_into_vec::<f32>().unwrap();
         let rhs: f64 = a.iter().zip(&ftb).map(|(x, y)| *x as f64 * *y as f64).sum();
         assert!((lhs - rhs).abs() < 1e-4 * lhs.abs().max(rhs.abs()).max(1.0), "⟨Fa, b⟩ = {lhs}, ⟨a, Fᵀb⟩ = {rhs}");
     }
@@ -154,7 +154,7 @@ fn likelihood_gradient_matches_finite_differences() {
     let sigma: Vec<f32> = (0..N * N).map(|_| rng.gen_range(0.5..2.0)).collect();
     let t = |v: Vec<f32>, n: usize| Tensor::<4>::from_data(TensorData::new(v, [1, 1, n, n]), &device);
     let (yt, st) = (t(y.clone(), N), t(sigma.clone(), N));
-    let g = op.likelihood_gradient(&t(x.clone(), m), &theta, &psf, &yt, &st, None).into_data().into_vec::<f32>().unwrap();
+    let g = op.likelihood_gradient(&t(x.clone(), m), &theta, &psf, &yt, &st, None).into_data().try_into_vec::<f32>().unwrap();
     let chi2 = |xv: &[f32]| -> f64 {
         let f = to_vec(op.forward(&t(xv.to_vec(), m), &theta, &psf, None));
         f.iter().zip(&y).zip(&sigma).map(|((f, y), s)| 0.5 * ((*y as f64 - *f as f64) / *s as f64).powi(2)).sum()
@@ -198,7 +198,7 @@ fn parameter_gradient_matches_finite_differences() {
     let theta = Tensor::<2>::from_data(TensorData::new(base.to_vec(), [1, 9]), &device).autodiff().require_grad();
     let value = op.forward(&source, &theta, &psf, None).square().sum();
     let grads = value.backward();
-    let g = theta.grad(&grads).unwrap().into_data().into_vec::<f32>().unwrap();
+    let g = theta.grad(&grads).unwrap().into_data().try_into_vec::<f32>().unwrap();
     for (k, name) in [(0, "b"), (1, "q"), (2, "phi"), (3, "x0"), (5, "gamma"), (7, "kappa_s")] {
         let h = 2e-3f32;
         let (mut p, mut mn) = (base, base);

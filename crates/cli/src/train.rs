@@ -1,0 +1,103 @@
+//! `astrorim train --config FILE.toml` and `astrorim evaluate --model DIR --data DIR --out DIR`.
+
+use anyhow::{anyhow, Result};
+use astrorim_io::atomic::write_bytes;
+use astrorim_io::png::{Mosaic, Stretch};
+use astrorim_nn::evaluate::{evaluate, markdown, summarize};
+use astrorim_nn::train::{load_checkpoint, train, TrainConfig};
+use astrorim_sim::dataset::DatasetReader;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Training configuration (TOML: data, out, iterations, batch_size, steps, learning_rate, …).
+    #[arg(long)]
+    config: PathBuf,
+}
+
+pub fn run_train(args: TrainArgs) -> Result<()> {
+    let config = TrainConfig::from_toml(&args.config)?;
+    let device = astrorim_nn::device::default_device();
+    let bar = ProgressBar::new(config.steps as u64);
+    if std::io::stderr().is_terminal() {
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] step {pos}/{len}  {msg}  {per_sec}  ETA {eta}")
+                .expect("valid template"),
+        );
+    } else {
+        bar.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    let meta = train(&config, &device, &|step, loss| {
+        bar.set_position(step as u64);
+        bar.set_message(format!("loss {loss:.3e}"));
+    })?;
+    bar.finish_and_clear();
+    eprintln!(
+        "{}: step {}, train loss {:.4e}, validation loss {:.4e}",
+        config.out.display(),
+        meta.step,
+        meta.train_loss,
+        meta.validation_loss
+    );
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct EvaluateArgs {
+    /// Checkpoint directory (rim.safetensors + rim.json).
+    #[arg(long)]
+    model: PathBuf,
+    /// Dataset directory; the last chunks are used.
+    #[arg(long)]
+    data: PathBuf,
+    /// Report directory: per_sample.csv, summary.json, summary.md, examples.png.
+    #[arg(long)]
+    out: PathBuf,
+    /// Samples to evaluate.
+    #[arg(short = 'n', long, default_value_t = 32)]
+    count: usize,
+}
+
+pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
+    let device = astrorim_nn::device::default_device();
+    let (rim, meta) = load_checkpoint(&args.model, &device)?;
+    let reader = DatasetReader::open(&args.data)?;
+    let m = &reader.manifest;
+    if (m.image_size, m.source_size, m.psf_size) != (meta.image_size, meta.source_size, meta.psf_size) {
+        return Err(anyhow!(
+            "{}: dataset shapes differ from the model's ({}, {}, {})",
+            args.data.display(),
+            meta.image_size,
+            meta.source_size,
+            meta.psf_size
+        ));
+    }
+    if args.count == 0 {
+        return Err(anyhow!("n: must be at least 1"));
+    }
+    std::fs::create_dir_all(&args.out).map_err(|e| anyhow!("{}: cannot create: {e}", args.out.display()))?;
+    let (scores, recon) = evaluate(&rim, &reader, meta.iterations, args.count, &device)?;
+    let mut csv = String::from("index,method,mse,ssim,ssim_uniform7\n");
+    for s in &scores {
+        csv.push_str(&format!("{},{},{:.6e},{:.6},{:.6}\n", s.index, s.method, s.mse, s.ssim, s.ssim_uniform7));
+    }
+    write_bytes(&args.out.join("per_sample.csv"), csv.as_bytes())?;
+    let reports = summarize(&scores);
+    write_bytes(&args.out.join("summary.json"), serde_json::to_string_pretty(&reports)?.as_bytes())?;
+    let md = markdown(&reports);
+    write_bytes(&args.out.join("summary.md"), md.as_bytes())?;
+    let rows = recon.len().min(6);
+    let mut mosaic = Mosaic::new(4, rows, 160);
+    for (r, (_, truth, outs)) in recon.iter().take(rows).enumerate() {
+        mosaic.put(0, r, truth, m.source_size, m.source_size, Stretch::Asinh);
+        for (k, o) in outs.iter().enumerate() {
+            mosaic.put(k + 1, r, o, m.source_size, m.source_size, Stretch::Asinh);
+        }
+    }
+    mosaic.save(&args.out.join("examples.png"))?;
+    print!("{md}");
+    Ok(())
+}
