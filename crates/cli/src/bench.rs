@@ -23,6 +23,12 @@ enum BenchTarget {
         #[arg(short, long, default_value_t = 50)]
         repeats: usize,
     },
+    /// RIM inference latency (known-lens, 96×96 image, 96×96 source, 10 iterations) at batch 1 and 16.
+    Rim {
+        /// Timed repetitions per batch size.
+        #[arg(short, long, default_value_t = 5)]
+        repeats: usize,
+    },
     /// Simulator throughput per variant on one thread (images per second).
     Simulate {
         /// Samples per variant.
@@ -40,6 +46,7 @@ const DEFAULT_SCENE: &str = include_str!("../../../examples/sie_shear_sersic.jso
 
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.what {
+        BenchTarget::Rim { repeats } => bench_rim(repeats.max(1)),
         BenchTarget::Simulate { count, variants } => {
             for v in variants {
                 let generator = astrorim_sim::dataset::Generator::named(&v, None)?;
@@ -81,4 +88,36 @@ pub fn run(args: BenchArgs) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// Times `reconstruct` on v1 samples with an untrained RIM (the cost does not
+/// depend on the weights).
+fn bench_rim(repeats: usize) -> Result<()> {
+    use astrorim_nn::forward::ForwardOperator;
+    use astrorim_nn::known_lens::{batch, reconstruct, source_half_width};
+    use astrorim_sim::dataset::{generate, prepare, DatasetReader, Generator, RunSpec};
+    let dir = std::env::temp_dir().join(format!("astrorim-bench-rim-{}", std::process::id()));
+    let spec = RunSpec { generator: Generator::named("v1", None)?, count: 16, seed: 1, shard_size: 16, shard: None, out: dir.clone() };
+    let (chunks, _) = prepare(&spec)?;
+    generate(&spec, &chunks, &|_| {})?;
+    let reader = DatasetReader::open(&dir)?;
+    let chunk = reader.load(0)?;
+    let device = astrorim_nn::device::default_device();
+    let m = &reader.manifest;
+    let op = ForwardOperator::new(m.image_size, 1, m.source_size, source_half_width(&chunk, m.image_size, m.source_size), &device);
+    let rim = astrorim_nn::rim::Rim::new(&device);
+    for b in [1usize, 16] {
+        let rows: Vec<usize> = (0..b).collect();
+        let input = batch(&chunk, &rows, &op, m.psf_size, &device);
+        reconstruct(&rim, &op, &input, 10, &device);
+        let start = Instant::now();
+        for _ in 0..repeats {
+            let x = reconstruct(&rim, &op, &input, 10, &device).pop().expect("10 iterations");
+            x.into_data();
+        }
+        let per = start.elapsed().as_secs_f64() / repeats as f64;
+        println!("rim batch {b}: {:.1} ms per batch, {:.1} ms per image (10 iterations, 96×96)", per * 1e3, per * 1e3 / b as f64);
+    }
+    std::fs::remove_dir_all(&dir).ok();
+    Ok(())
 }
