@@ -56,11 +56,12 @@ pub fn batch(chunk: &Chunk, rows: &[usize], op: &ForwardOperator, psf_size: usiz
     }
 }
 
-/// Runs `iterations` RIM updates from x₀ = 0; returns every estimate.
+/// Runs `iterations` RIM updates starting from the noise-weighted
+/// back-projection (a cheap, physically scaled first guess); returns every estimate.
 pub fn reconstruct(rim: &Rim, op: &ForwardOperator, batch: &Batch, iterations: usize, device: &Device) -> Vec<Tensor<4>> {
     let b = batch.observed.dims()[0];
     let m = op.source_size;
-    let mut x = Tensor::<4>::zeros([b, 1, m, m], device);
+    let mut x = back_projection(op, batch, device);
     let mut state = rim.initial_state(b, m, device);
     let mut estimates = Vec::with_capacity(iterations);
     for _ in 0..iterations {
@@ -80,16 +81,20 @@ pub fn reconstruct(rim: &Rim, op: &ForwardOperator, batch: &Batch, iterations: u
     estimates
 }
 
+/// Fᵀ applied to an image batch: the vector–Jacobian product of the (linear) F.
+fn adjoint(op: &ForwardOperator, batch: &Batch, image: Tensor<4>, device: &Device) -> Tensor<4> {
+    let [b, _, m, _] = batch.target.dims();
+    let x = Tensor::<4>::zeros([b, 1, m, m], device).autodiff().require_grad();
+    let inner = (op.forward(&x, &batch.theta, &batch.psf, None) * image).sum();
+    x.grad(&inner.backward()).expect("source gradient").without_autodiff()
+}
+
 /// Noise-weighted back-projection: Fᵀ W (y − bg) / Fᵀ W F 1, W = σ⁻².
 pub fn back_projection(op: &ForwardOperator, batch: &Batch, device: &Device) -> Tensor<4> {
     let [b, _, m, _] = batch.target.dims();
     let ones = Tensor::<4>::ones([b, 1, m, m], device);
     let weight = batch.sigma.clone().square().recip();
-    let transpose = |image: Tensor<4>| -> Tensor<4> {
-        let x = Tensor::<4>::zeros([b, 1, m, m], device).autodiff().require_grad();
-        let inner = (op.forward(&x, &batch.theta, &batch.psf, None) * image).sum();
-        x.grad(&inner.backward()).expect("source gradient").without_autodiff()
-    };
+    let transpose = |image: Tensor<4>| adjoint(op, batch, image, device);
     let numerator = transpose((batch.observed.clone() - batch.background.clone()) * weight.clone());
     let coverage = transpose(op.forward(&ones, &batch.theta, &batch.psf, None) * weight);
     numerator / coverage.clamp_min(1e-12)
@@ -103,11 +108,7 @@ pub fn tikhonov(op: &ForwardOperator, batch: &Batch, lambda: f32, device: &Devic
     let weight = batch.sigma.clone().square().recip();
     let data = batch.observed.clone() - batch.background.clone();
     let f = |x: &Tensor<4>| op.forward(x, &batch.theta, &batch.psf, None);
-    let ft = |image: Tensor<4>| -> Tensor<4> {
-        let x = Tensor::<4>::zeros([b, 1, m, m], device).autodiff().require_grad();
-        let inner = (op.forward(&x, &batch.theta, &batch.psf, None) * image).sum();
-        x.grad(&inner.backward()).expect("source gradient").without_autodiff()
-    };
+    let ft = |image: Tensor<4>| adjoint(op, batch, image, device);
     let ones = Tensor::<4>::ones([b, 1, m, m], device);
     let reg = ft(f(&ones) * weight.clone()).mean().into_scalar::<f32>() * lambda;
     let mut x = Tensor::<4>::zeros([b, 1, m, m], device);

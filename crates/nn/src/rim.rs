@@ -5,7 +5,8 @@
 //! Update network (per iteration, source grid M × M):
 //! 3×3 stride-2 conv 2→16 (tanh) → ConvGRU(16 → 32) at M/2 → 4×4 stride-2
 //! transposed conv 32→8 (tanh) → ConvGRU(8 → 8) at M → 3×3 conv 8→1.
-//! Parameters: 288+16 + 2·(48·64·9+64)… ≈ 66 k in all ([`Rim::num_params`]).
+//! Parameters: embed 304, GRU1 27 712 + 13 856, up 4 104, GRU2 2 320 + 1 160,
+//! out 73 — 49 529 in all (below the ~300 k budget).
 //! Multiply–adds per iteration at M = 96 (each ×2 for FLOPs):
 //! embed 48²·2·16·9 = 0.66 M; GRU1 48²·48·96·9 = 95.6 M; up 96²·32·8·4 = 9.4 M;
 //! GRU2 96²·16·24·9 = 31.9 M; out 96²·8·9 = 0.66 M — ≈ 138 M MAC ≈ 0.28 GFLOP,
