@@ -197,11 +197,6 @@ impl Kernel {
     pub fn data(&self) -> &[f64] {
         &self.data
     }
-
-    /// The kernel as an image.
-    pub fn to_image(&self) -> Image {
-        Image { nx: self.size, ny: self.size, data: self.data.clone() }
-    }
 }
 
 #[cfg(test)]

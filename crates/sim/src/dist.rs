@@ -59,10 +59,11 @@ impl Dist {
         }
     }
 
-    /// Cumulative distribution function (for goodness-of-fit tests).
-    pub fn cdf(&self, x: f64) -> f64 {
+    /// Cumulative distribution function (for goodness-of-fit tests); None
+    /// for the Beta distribution, which has no closed form.
+    pub fn cdf(&self, x: f64) -> Option<f64> {
         let phi = |z: f64| 0.5 * libm::erfc(-z / std::f64::consts::SQRT_2);
-        match *self {
+        Some(match *self {
             Dist::Fixed(v) => (x >= v) as u8 as f64,
             Dist::Uniform([a, b]) => ((x - a) / (b - a)).clamp(0.0, 1.0),
             Dist::LogUniform([a, b]) => ((x.max(a).ln() - a.ln()) / (b.ln() - a.ln())).clamp(0.0, 1.0),
@@ -71,8 +72,8 @@ impl Dist {
                 let (pl, ph) = (phi((lo - m) / s), phi((hi - m) / s));
                 ((phi((x.clamp(lo, hi) - m) / s) - pl) / (ph - pl)).clamp(0.0, 1.0)
             }
-            Dist::Beta(_) => unimplemented!("no closed-form Beta CDF is needed"),
-        }
+            Dist::Beta(_) => return None,
+        })
     }
 
     /// Checks the parameters and that the support lies within [lo, hi];

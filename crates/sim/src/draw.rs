@@ -272,7 +272,7 @@ pub fn draw(preset: &Preset, variant: &str, index: u64, rng: &mut ChaCha8Rng) ->
         let max_r = (0.5 * source_fov * 0.6).max(0.0);
         let (dx, dy) = polar(rng, (radius * theta_e).min(max_r));
         let src = (cx + dx, cy + dy);
-        let n_images = if l.reject_multiple_images || variant_counts_images(preset) { count_images(&lens, src, theta_e, fov) } else { 0 };
+        let n_images = if l.reject_multiple_images { count_images(&lens, src, theta_e, fov) } else { 0 };
         if !l.reject_multiple_images || n_images <= 1 {
             break (lens, theta_e, sigma_v, src, n_images);
         }
@@ -514,12 +514,6 @@ pub fn draw(preset: &Preset, variant: &str, index: u64, rng: &mut ChaCha8Rng) ->
         attempts,
     };
     Draw { truth, pixel_scale: s, lens, source, lens_light, psf, stored_psf, detector, contaminants }
-}
-
-/// Whether image multiplicity is recorded for every draw of this preset
-/// (it costs a lens-equation solve, so only when the preset rejects on it).
-fn variant_counts_images(preset: &Preset) -> bool {
-    preset.lens.reject_multiple_images
 }
 
 /// Number of images of the source centre and of four trial points around it.
