@@ -29,7 +29,10 @@ pub fn source_half_width(chunk: &Chunk, image_size: usize, source_size: usize) -
 
 /// Builds a batch from samples `rows` of `chunk`. The lens light is taken as
 /// known: background = clean − F(x_true), i.e. everything in the noiseless
-/// image that the lensed source does not explain.
+/// image that the lensed source does not explain. Θ holds the main SIE,
+/// shear and NFW only, so this is the known-lens setting for presets without
+/// subhalos or a second lens (v1); on other presets the unmodelled mass would
+/// leak into the background, and they need the joint mode.
 pub fn batch(chunk: &Chunk, rows: &[usize], op: &ForwardOperator, psf_size: usize, device: &Device) -> Batch {
     let (n, m, k) = (op.image_size, op.source_size, psf_size);
     let take = |data: &[f32], side: usize, scale: &[f32]| -> Vec<f32> {
