@@ -77,6 +77,24 @@ pub fn parse_params(obj: &Map<String, Value>, specs: &[ParamSpec], context: &str
         .collect()
 }
 
+/// Reads a `{"type": ..., keywords...}` profile object against a registry of
+/// (type name, parameter specs): returns the registered type name and the
+/// values in spec order. `kind` ("mass", "light") names the registry in errors.
+pub fn parse_typed<'r>(
+    obj: &Map<String, Value>,
+    context: &str,
+    kind: &str,
+    registry: &'r [(&'static str, &'static [ParamSpec])],
+) -> Result<(&'r str, Vec<f64>), PhysicsError> {
+    let type_name =
+        obj.get("type").and_then(Value::as_str).ok_or_else(|| PhysicsError::invalid(format!("{context}.type"), "missing profile type"))?;
+    let (name, specs) = registry.iter().find(|(name, _)| *name == type_name).ok_or_else(|| {
+        let known: Vec<&str> = registry.iter().map(|(n, _)| *n).collect();
+        PhysicsError::invalid(format!("{context}.type"), format!("unknown {kind} profile '{type_name}' (known: {})", known.join(", ")))
+    })?;
+    Ok((name, parse_params(obj, specs, &format!("{context} ({type_name})"))?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

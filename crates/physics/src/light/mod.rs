@@ -9,7 +9,7 @@ pub use sersic::sersic_k;
 pub use gaussian::Gaussian;
 pub use sersic::Sersic;
 
-use crate::params::{parse_params, ParamSpec};
+use crate::params::{parse_typed, ParamSpec};
 use crate::PhysicsError;
 use serde_json::{Map, Value};
 
@@ -36,13 +36,7 @@ pub fn build(type_name: &str, p: &[f64]) -> Option<Box<dyn LightProfile>> {
 
 /// Parses one `{"type": ..., lenstronomy keywords...}` object.
 pub fn from_json(obj: &Map<String, Value>, context: &str) -> Result<Box<dyn LightProfile>, PhysicsError> {
-    let type_name =
-        obj.get("type").and_then(Value::as_str).ok_or_else(|| PhysicsError::invalid(format!("{context}.type"), "missing profile type"))?;
-    let (_, specs) = registry().iter().find(|(name, _)| *name == type_name).ok_or_else(|| {
-        let known: Vec<&str> = registry().iter().map(|(n, _)| *n).collect();
-        PhysicsError::invalid(format!("{context}.type"), format!("unknown light profile '{type_name}' (known: {})", known.join(", ")))
-    })?;
-    let values = parse_params(obj, specs, &format!("{context} ({type_name})"))?;
+    let (type_name, values) = parse_typed(obj, context, "light", registry())?;
     Ok(build(type_name, &values).expect("every registered type builds"))
 }
 

@@ -13,7 +13,7 @@ pub use shear::Shear;
 pub use sie::Sie;
 pub use sis::Sis;
 
-use crate::params::{parse_params, ParamSpec};
+use crate::params::{parse_typed, ParamSpec};
 use crate::PhysicsError;
 use serde_json::{Map, Value};
 
@@ -47,13 +47,7 @@ pub fn build(type_name: &str, p: &[f64]) -> Option<Box<dyn MassProfile>> {
 
 /// Parses one `{"type": ..., lenstronomy keywords...}` object.
 pub fn from_json(obj: &Map<String, Value>, context: &str) -> Result<Box<dyn MassProfile>, PhysicsError> {
-    let type_name =
-        obj.get("type").and_then(Value::as_str).ok_or_else(|| PhysicsError::invalid(format!("{context}.type"), "missing profile type"))?;
-    let (_, specs) = registry().iter().find(|(name, _)| *name == type_name).ok_or_else(|| {
-        let known: Vec<&str> = registry().iter().map(|(n, _)| *n).collect();
-        PhysicsError::invalid(format!("{context}.type"), format!("unknown mass profile '{type_name}' (known: {})", known.join(", ")))
-    })?;
-    let values = parse_params(obj, specs, &format!("{context} ({type_name})"))?;
+    let (type_name, values) = parse_typed(obj, context, "mass", registry())?;
     Ok(build(type_name, &values).expect("every registered type builds"))
 }
 
