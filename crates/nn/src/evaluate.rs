@@ -2,7 +2,7 @@
 //! baselines on held-out samples, with the AstroRIM paper's Table 2 summary.
 
 use crate::forward::ForwardOperator;
-use crate::known_lens::{back_projection, batch, reconstruct, source_half_width, tikhonov};
+use crate::known_lens::{back_projection, batch, reconstruct_from, source_half_width, tikhonov};
 use crate::metrics::{mse, normalize, ssim_gaussian, ssim_uniform7, Normalize};
 use crate::rim::Rim;
 use astrorim_sim::dataset::DatasetReader;
@@ -87,8 +87,10 @@ pub fn evaluate(
             }
             let rows: Vec<usize> = (start..(start + 4).min(chunk.count)).take(count - recon.len()).collect();
             let b = batch(&chunk, &rows, &op, m.psf_size, device);
-            let rim_x = reconstruct(rim, &op, &b, iterations, device).pop().expect("≥ 1 iteration");
-            let methods = [to_vec(rim_x), to_vec(back_projection(&op, &b, device)), to_vec(tikhonov(&op, &b, 1e-2, device))];
+            // The back-projection is both a baseline and the RIM's starting point.
+            let bp = back_projection(&op, &b, device);
+            let rim_x = reconstruct_from(rim, &op, &b, bp.clone(), iterations, device).pop().expect("≥ 1 iteration");
+            let methods = [to_vec(rim_x), to_vec(bp), to_vec(tikhonov(&op, &b, 1e-2, device))];
             let truth = to_vec(b.target.clone());
             let ms = m.source_size * m.source_size;
             for (k, &r) in rows.iter().enumerate() {

@@ -62,9 +62,21 @@ pub fn batch(chunk: &Chunk, rows: &[usize], op: &ForwardOperator, psf_size: usiz
 /// Runs `iterations` RIM updates starting from the noise-weighted
 /// back-projection (a cheap, physically scaled first guess); returns every estimate.
 pub fn reconstruct(rim: &Rim, op: &ForwardOperator, batch: &Batch, iterations: usize, device: &Device) -> Vec<Tensor<4>> {
+    reconstruct_from(rim, op, batch, back_projection(op, batch, device), iterations, device)
+}
+
+/// Runs `iterations` RIM updates from the estimate `x0` ([B, 1, M, M]).
+pub fn reconstruct_from(
+    rim: &Rim,
+    op: &ForwardOperator,
+    batch: &Batch,
+    x0: Tensor<4>,
+    iterations: usize,
+    device: &Device,
+) -> Vec<Tensor<4>> {
     let b = batch.observed.dims()[0];
     let m = op.source_size;
-    let mut x = back_projection(op, batch, device);
+    let mut x = x0;
     let mut state = rim.initial_state(b, m, device);
     let mut estimates = Vec::with_capacity(iterations);
     for _ in 0..iterations {
