@@ -109,14 +109,28 @@ fn bench_rim(repeats: usize) -> Result<()> {
     for b in [1usize, 16] {
         let rows: Vec<usize> = (0..b).collect();
         let input = batch(&chunk, &rows, &op, m.psf_size, &device);
-        reconstruct(&rim, &op, &input, 10, &device);
+        let f = input.operator(&op);
+        reconstruct(&rim, &f, &input, 10);
         let start = Instant::now();
         for _ in 0..repeats {
-            let x = reconstruct(&rim, &op, &input, 10, &device).pop().expect("10 iterations");
+            let x = reconstruct(&rim, &f, &input, 10).pop().expect("10 iterations");
             x.into_data();
         }
         let per = start.elapsed().as_secs_f64() / repeats as f64;
         println!("rim batch {b}: {:.1} ms per batch, {:.1} ms per image (10 iterations, 96×96)", per * 1e3, per * 1e3 / b as f64);
+        let x = input.target.clone();
+        let start = Instant::now();
+        for _ in 0..repeats * 10 {
+            f.likelihood_gradient(&x, &input.observed, &input.sigma).into_data();
+        }
+        let grad = start.elapsed().as_secs_f64() / (repeats * 10) as f64;
+        let state = rim.initial_state(b, m.source_size, &device);
+        let start = Instant::now();
+        for _ in 0..repeats * 10 {
+            rim.step(x.clone(), x.clone(), state.clone()).0.into_data();
+        }
+        let net = start.elapsed().as_secs_f64() / (repeats * 10) as f64;
+        println!("  per iteration: likelihood gradient {:.1} ms, update network {:.1} ms", grad * 1e3, net * 1e3);
     }
     std::fs::remove_dir_all(&dir).ok();
     Ok(())

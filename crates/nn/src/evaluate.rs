@@ -88,9 +88,10 @@ pub fn evaluate(
             let rows: Vec<usize> = (start..(start + 4).min(chunk.count)).take(count - recon.len()).collect();
             let b = batch(&chunk, &rows, &op, m.psf_size, device);
             // The back-projection is both a baseline and the RIM's starting point.
-            let bp = back_projection(&op, &b, device);
-            let rim_x = reconstruct_from(rim, &op, &b, bp.clone(), iterations, device).pop().expect("≥ 1 iteration");
-            let methods = [to_vec(rim_x), to_vec(bp), to_vec(tikhonov(&op, &b, 1e-2, device))];
+            let f = b.operator(&op);
+            let bp = back_projection(&f, &b);
+            let rim_x = reconstruct_from(rim, &f, &b, bp.clone(), iterations).pop().expect("≥ 1 iteration");
+            let methods = [to_vec(rim_x), to_vec(bp), to_vec(tikhonov(&f, &b, 1e-2))];
             let truth = to_vec(b.target.clone());
             let ms = m.source_size * m.source_size;
             for (k, &r) in rows.iter().enumerate() {

@@ -20,7 +20,7 @@
 
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::{ConvOptions, GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
-use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
 
 /// Largest axis ratio used: √(1 − q²) must stay representable in f32.
 const Q_MAX: f32 = 1.0 - 1e-4;
@@ -116,29 +116,47 @@ impl ForwardOperator {
         (ax, ay)
     }
 
-    /// The lensed, supersampled source before averaging: [B, 1, n, n].
-    pub fn lensed_supersampled(&self, source: &Tensor<4>, theta: &Tensor<2>) -> Tensor<4> {
+    /// The source-plane sampling grid of the sub-pixel centres, [B, n, n, 2],
+    /// in `grid_sample` units (the source grid spans [−1, 1]).
+    pub fn sampling_grid(&self, theta: &Tensor<2>) -> Tensor<4> {
         let (ax, ay) = self.deflection(theta);
         let bx = (self.x.clone() - ax) / self.source_half_width;
         let by = (self.y.clone() - ay) / self.source_half_width;
-        let grid = Tensor::stack::<4>(vec![bx, by], 3);
-        let options =
-            GridSampleOptions { mode: InterpolateMode::Bilinear, padding_mode: GridSamplePaddingMode::Zeros, align_corners: false };
-        source.clone().grid_sample_2d(grid, options)
+        Tensor::stack::<4>(vec![bx, by], 3)
+    }
+
+    /// The lensed, supersampled source before averaging: [B, 1, n, n].
+    pub fn lensed_supersampled(&self, source: &Tensor<4>, theta: &Tensor<2>) -> Tensor<4> {
+        sample(source, self.sampling_grid(theta))
     }
 
     /// F(x; Θ, PSF) + background: [B, 1, N, N]. `source` is [B, 1, M, M],
     /// `theta` [B, 9], `psf` [B, 1, k, k] (k odd, each summing to 1).
+    /// Differentiable in the source, Θ and the PSF.
     pub fn forward(&self, source: &Tensor<4>, theta: &Tensor<2>, psf: &Tensor<4>, background: Option<&Tensor<4>>) -> Tensor<4> {
+        self.image_from_grid(source, self.sampling_grid(theta), psf, background)
+    }
+
+    fn image_from_grid(&self, source: &Tensor<4>, grid: Tensor<4>, psf: &Tensor<4>, background: Option<&Tensor<4>>) -> Tensor<4> {
         let batch = source.dims()[0];
         let (n, ss) = (self.image_size, self.supersampling);
-        let lensed = self.lensed_supersampled(source, theta);
+        let lensed = sample(source, grid);
         let image = if ss == 1 { lensed } else { lensed.reshape([batch, n, ss, n, ss]).mean_dims(&[2, 4]).reshape([batch, 1, n, n]) };
         let blurred = convolve_per_image(image, psf);
         match background {
             Some(bg) => blurred + bg.clone(),
             None => blurred,
         }
+    }
+
+    /// F with Θ, the PSF and the background fixed (detached): the linear map
+    /// x ↦ F x that the RIM iterates against. The ray shooting is done once
+    /// here, and the bilinear sampling becomes an explicit sparse matrix.
+    pub fn bind(&self, theta: &Tensor<2>, psf: &Tensor<4>, background: Option<&Tensor<4>>) -> LinearOperator<'_> {
+        let strip = |t: &Tensor<4>| t.clone().detach().without_autodiff();
+        let grid = self.sampling_grid(&theta.clone().detach().without_autodiff());
+        let (index, weight) = bilinear_weights(grid, self.source_size);
+        LinearOperator { op: self, index, weight, psf: strip(psf), background: background.map(strip) }
     }
 
     /// ∇ₓ ½‖(y − F(x))/σ‖² by reverse-mode autodiff (the exact vector–Jacobian
@@ -152,12 +170,114 @@ impl ForwardOperator {
         sigma: &Tensor<4>,
         background: Option<&Tensor<4>>,
     ) -> Tensor<4> {
-        let x = source.clone().detach().autodiff().require_grad();
-        let residual = (observed.clone().detach() - self.forward(&x, &theta.clone().detach(), psf, background)) / sigma.clone();
-        let chi2 = residual.square().sum() * 0.5;
-        let grads = chi2.backward();
-        x.grad(&grads).expect("the source requires a gradient").without_autodiff()
+        self.bind(theta, psf, background).likelihood_gradient(source, observed, sigma)
     }
+}
+
+/// F(·; Θ, PSF) + background for fixed Θ, PSF and background (see
+/// [`ForwardOperator::bind`]); lives on the inner (non-autodiff) device.
+#[derive(Debug, Clone)]
+pub struct LinearOperator<'a> {
+    op: &'a ForwardOperator,
+    /// Flat source-pixel index of the four bilinear corners of every
+    /// sub-pixel, [B, 4·P] (P = (N·ss)², corner-major), and their weights.
+    index: Tensor<2, Int>,
+    weight: Tensor<2>,
+    psf: Tensor<4>,
+    background: Option<Tensor<4>>,
+}
+
+impl LinearOperator<'_> {
+    /// F x + background, [B, 1, N, N].
+    pub fn apply(&self, source: &Tensor<4>) -> Tensor<4> {
+        let image = self.apply_linear(source);
+        match &self.background {
+            Some(bg) => image + bg.clone(),
+            None => image,
+        }
+    }
+
+    /// F x without the background: sparse bilinear sampling, block mean, PSF.
+    pub fn apply_linear(&self, source: &Tensor<4>) -> Tensor<4> {
+        let [b, _, m, _] = source.dims();
+        let (n, ss) = (self.op.image_size, self.op.supersampling);
+        let p = n * ss * n * ss;
+        let corners = source.clone().reshape([b, m * m]).gather(1, self.index.clone()) * self.weight.clone();
+        let lensed = corners.reshape([b, 4, p]).sum_dim(1).reshape([b, 1, n * ss, n * ss]);
+        let image = if ss == 1 { lensed } else { lensed.reshape([b, n, ss, n, ss]).mean_dims(&[2, 4]).reshape([b, 1, n, n]) };
+        convolve_per_image(image, &self.psf)
+    }
+
+    /// Fᵀ applied to an image batch [B, 1, N, N], giving [B, 1, M, M]:
+    /// correlation with the PSF (the transpose of the convolution), the
+    /// transpose of the block mean (each value spread over its ss²
+    /// sub-pixels, ÷ ss²), then the transpose of the sampling matrix (a
+    /// scatter-add). Written out because burn's convolution backward also
+    /// forms the kernel gradient and costs ten times the forward pass; the
+    /// adjoint dot-product test checks it.
+    pub fn adjoint(&self, image: &Tensor<4>) -> Tensor<4> {
+        let [b, _, n, _] = image.dims();
+        let (m, ss) = (self.op.source_size, self.op.supersampling);
+        let p = n * ss * n * ss;
+        let correlated = convolve_per_image(image.clone().detach().without_autodiff(), &self.psf.clone().flip([2, 3]));
+        let spread = if ss == 1 {
+            correlated
+        } else {
+            correlated.reshape([b, n, 1, n, 1]).expand([b, n, ss, n, ss]).reshape([b, 1, n * ss, n * ss]) / (ss * ss) as f32
+        };
+        let values = spread.reshape([b, 1, p]).expand([b, 4, p]).reshape([b, 4 * p]) * self.weight.clone();
+        Tensor::<2>::zeros([b, m * m], &image.device())
+            .scatter(1, self.index.clone(), values, IndexingUpdateOp::Add)
+            .reshape([b, 1, m, m])
+    }
+
+    /// ∇ₓ ½‖(y − F x − bg)/σ‖² = −Fᵀ((y − F x − bg)/σ²), detached: [B, 1, M, M].
+    pub fn likelihood_gradient(&self, source: &Tensor<4>, observed: &Tensor<4>, sigma: &Tensor<4>) -> Tensor<4> {
+        let x = source.clone().detach().without_autodiff();
+        let weight = sigma.clone().detach().without_autodiff().square().recip();
+        let residual = observed.clone().detach().without_autodiff() - self.apply(&x);
+        self.adjoint(&(residual * weight)).neg()
+    }
+}
+
+/// The sparse form of [`sample`] on an M × M source: for each grid point
+/// its four corner pixels (flat index, corner-major [B, 4·P]) and weights,
+/// with grid_sample's conventions (align_corners = false, zero outside: an
+/// outside corner gets weight 0 and index 0).
+fn bilinear_weights(grid: Tensor<4>, m: usize) -> (Tensor<2, Int>, Tensor<2>) {
+    let [b, h, w, _] = grid.dims();
+    let device = grid.device();
+    let coords = grid.into_data().convert::<f32>().try_into_vec::<f32>().expect("float grid");
+    let p = h * w;
+    let mut index = vec![0i64; b * 4 * p];
+    let mut weight = vec![0f32; b * 4 * p];
+    for s in 0..b {
+        for k in 0..p {
+            let (gx, gy) = (coords[2 * (s * p + k)], coords[2 * (s * p + k) + 1]);
+            let u = ((gx + 1.0) * m as f32 - 1.0) / 2.0;
+            let v = ((gy + 1.0) * m as f32 - 1.0) / 2.0;
+            let (u0, v0) = (u.floor(), v.floor());
+            let (fu, fv) = (u - u0, v - v0);
+            let corners = [(u0, v0, (1.0 - fu) * (1.0 - fv)), (u0 + 1.0, v0, fu * (1.0 - fv)), (u0, v0 + 1.0, (1.0 - fu) * fv), (u0 + 1.0, v0 + 1.0, fu * fv)];
+            for (c, &(cu, cv, wt)) in corners.iter().enumerate() {
+                if cu >= 0.0 && cv >= 0.0 && cu < m as f32 && cv < m as f32 {
+                    let at = s * 4 * p + c * p + k;
+                    index[at] = cv as i64 * m as i64 + cu as i64;
+                    weight[at] = wt;
+                }
+            }
+        }
+    }
+    (
+        Tensor::from_data(TensorData::new(index, [b, 4 * p]), &device),
+        Tensor::from_data(TensorData::new(weight, [b, 4 * p]), &device),
+    )
+}
+
+/// Bilinear sampling of `source` [B, 1, M, M] at `grid` [B, n, n, 2] (zero outside).
+fn sample(source: &Tensor<4>, grid: Tensor<4>) -> Tensor<4> {
+    let options = GridSampleOptions { mode: InterpolateMode::Bilinear, padding_mode: GridSamplePaddingMode::Zeros, align_corners: false };
+    source.clone().grid_sample_2d(grid, options)
 }
 
 /// True 2-D convolution of each image with its own kernel, zero padding,

@@ -3,7 +3,7 @@
 //! source. Also the two baselines it must beat: the noise-weighted
 //! back-projection and a Wiener-like (Tikhonov) least-squares solution.
 
-use crate::forward::ForwardOperator;
+use crate::forward::{ForwardOperator, LinearOperator};
 use crate::rim::{normalize_gradient, Rim};
 use astrorim_sim::dataset::Chunk;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -59,35 +59,27 @@ pub fn batch(chunk: &Chunk, rows: &[usize], op: &ForwardOperator, psf_size: usiz
     }
 }
 
+impl Batch {
+    /// The known-lens operator of this batch: F(·; Θ, PSF) + background.
+    pub fn operator<'a>(&self, op: &'a ForwardOperator) -> LinearOperator<'a> {
+        op.bind(&self.theta, &self.psf, Some(&self.background))
+    }
+}
+
 /// Runs `iterations` RIM updates starting from the noise-weighted
 /// back-projection (a cheap, physically scaled first guess); returns every estimate.
-pub fn reconstruct(rim: &Rim, op: &ForwardOperator, batch: &Batch, iterations: usize, device: &Device) -> Vec<Tensor<4>> {
-    reconstruct_from(rim, op, batch, back_projection(op, batch, device), iterations, device)
+pub fn reconstruct(rim: &Rim, f: &LinearOperator, batch: &Batch, iterations: usize) -> Vec<Tensor<4>> {
+    reconstruct_from(rim, f, batch, back_projection(f, batch), iterations)
 }
 
 /// Runs `iterations` RIM updates from the estimate `x0` ([B, 1, M, M]).
-pub fn reconstruct_from(
-    rim: &Rim,
-    op: &ForwardOperator,
-    batch: &Batch,
-    x0: Tensor<4>,
-    iterations: usize,
-    device: &Device,
-) -> Vec<Tensor<4>> {
-    let b = batch.observed.dims()[0];
-    let m = op.source_size;
+pub fn reconstruct_from(rim: &Rim, f: &LinearOperator, batch: &Batch, x0: Tensor<4>, iterations: usize) -> Vec<Tensor<4>> {
+    let [b, _, m, _] = x0.dims();
     let mut x = x0;
-    let mut state = rim.initial_state(b, m, device);
+    let mut state = rim.initial_state(b, m, &x.device());
     let mut estimates = Vec::with_capacity(iterations);
     for _ in 0..iterations {
-        let g = op.likelihood_gradient(
-            &x.clone().detach().without_autodiff(),
-            &batch.theta,
-            &batch.psf,
-            &batch.observed,
-            &batch.sigma,
-            Some(&batch.background),
-        );
+        let g = f.likelihood_gradient(&x, &batch.observed, &batch.sigma);
         let (dx, s) = rim.step(x.clone(), normalize_gradient(g), state);
         state = s;
         x = x + dx;
@@ -96,44 +88,34 @@ pub fn reconstruct_from(
     estimates
 }
 
-/// Fᵀ applied to an image batch: the vector–Jacobian product of the (linear) F.
-fn adjoint(op: &ForwardOperator, batch: &Batch, image: Tensor<4>, device: &Device) -> Tensor<4> {
-    let [b, _, m, _] = batch.target.dims();
-    let x = Tensor::<4>::zeros([b, 1, m, m], device).autodiff().require_grad();
-    let inner = (op.forward(&x, &batch.theta, &batch.psf, None) * image).sum();
-    x.grad(&inner.backward()).expect("source gradient").without_autodiff()
-}
-
 /// Noise-weighted back-projection: Fᵀ W (y − bg) / Fᵀ W F 1, W = σ⁻².
-pub fn back_projection(op: &ForwardOperator, batch: &Batch, device: &Device) -> Tensor<4> {
+pub fn back_projection(f: &LinearOperator, batch: &Batch) -> Tensor<4> {
     let [b, _, m, _] = batch.target.dims();
-    let ones = Tensor::<4>::ones([b, 1, m, m], device);
+    let ones = Tensor::<4>::ones([b, 1, m, m], &batch.observed.device());
     let weight = batch.sigma.clone().square().recip();
-    let transpose = |image: Tensor<4>| adjoint(op, batch, image, device);
-    let numerator = transpose((batch.observed.clone() - batch.background.clone()) * weight.clone());
-    let coverage = transpose(op.forward(&ones, &batch.theta, &batch.psf, None) * weight);
+    let numerator = f.adjoint(&((batch.observed.clone() - batch.background.clone()) * weight.clone()));
+    let coverage = f.adjoint(&(f.apply_linear(&ones) * weight));
     numerator / coverage.clamp_min(1e-12)
 }
 
 /// Wiener-like (Tikhonov) solution argmin ‖(y − bg − F x)/σ‖² + λ‖x‖²,
 /// λ = `lambda` × the mean of diag(Fᵀ W F), by 30 steepest-descent steps
 /// with exact line search (the objective is quadratic).
-pub fn tikhonov(op: &ForwardOperator, batch: &Batch, lambda: f32, device: &Device) -> Tensor<4> {
+pub fn tikhonov(f: &LinearOperator, batch: &Batch, lambda: f32) -> Tensor<4> {
     let [b, _, m, _] = batch.target.dims();
+    let n = batch.observed.dims()[2];
+    let device = batch.observed.device();
     let weight = batch.sigma.clone().square().recip();
     let data = batch.observed.clone() - batch.background.clone();
-    let f = |x: &Tensor<4>| op.forward(x, &batch.theta, &batch.psf, None);
-    let ft = |image: Tensor<4>| adjoint(op, batch, image, device);
-    let ones = Tensor::<4>::ones([b, 1, m, m], device);
-    let reg = ft(f(&ones) * weight.clone()).mean().into_scalar::<f32>() * lambda;
-    let mut x = Tensor::<4>::zeros([b, 1, m, m], device);
+    let ones = Tensor::<4>::ones([b, 1, m, m], &device);
+    let reg = f.adjoint(&(f.apply_linear(&ones) * weight.clone())).mean().into_scalar::<f32>() * lambda;
+    let mut x = Tensor::<4>::zeros([b, 1, m, m], &device);
     for _ in 0..30 {
         // Gradient of ½‖…‖²_W + ½ reg ‖x‖².
-        let g = ft((f(&x) - data.clone()) * weight.clone()) + x.clone() * reg;
-        let fg = f(&g);
+        let g = f.adjoint(&((f.apply_linear(&x) - data.clone()) * weight.clone())) + x.clone() * reg;
+        let fg = f.apply_linear(&g);
         let num = g.clone().square().reshape([b, m * m]).sum_dim(1);
-        let den = (fg.square() * weight.clone()).reshape([b, op.image_size * op.image_size]).sum_dim(1)
-            + g.clone().square().reshape([b, m * m]).sum_dim(1) * reg;
+        let den = (fg.square() * weight.clone()).reshape([b, n * n]).sum_dim(1) + g.clone().square().reshape([b, m * m]).sum_dim(1) * reg;
         let step = (num / den.clamp_min(1e-30)).reshape([b, 1, 1, 1]);
         x = x - g * step;
     }

@@ -129,7 +129,7 @@ pub struct CheckpointMeta {
 }
 
 /// Architecture tag checked when loading.
-pub const ARCHITECTURE: &str = "astrorim-rim-v1 (embed16/gru32@M/2/up8/gru8@M)";
+pub const ARCHITECTURE: &str = "astrorim-rim-v2 (unet embed16/32, hardgru32@M/4, up16/8, out1x1)";
 
 /// Saves weights and metadata atomically (weights first, metadata last).
 pub fn save_checkpoint(dir: &Path, rim: &Rim, meta: &CheckpointMeta) -> Result<(), TrainError> {
@@ -215,7 +215,7 @@ pub fn train(config: &TrainConfig, device: &Device, progress: &dyn Fn(usize, f64
         let rows: Vec<usize> = (row..row + config.batch_size.min(chunk.count)).collect();
         row += rows.len();
         let b = batch(&chunk, &rows, &op, m.psf_size, device);
-        let estimates = reconstruct(&rim, &op, &b, config.iterations, device);
+        let estimates = reconstruct(&rim, &b.operator(&op), &b, config.iterations);
         let n = estimates.len() as f64;
         let loss = estimates.into_iter().map(|x| mse(x, b.target.clone())).reduce(|a, c| a + c).expect("≥ 1 iteration") / n;
         let value = loss.clone().into_scalar::<f32>() as f64;
@@ -229,7 +229,7 @@ pub fn train(config: &TrainConfig, device: &Device, progress: &dyn Fn(usize, f64
         progress(step, value);
         if step % config.checkpoint_every == 0 || step == config.steps {
             let valid = rim.valid();
-            let est = reconstruct(&valid, &op, &val_batch, config.iterations, device);
+            let est = reconstruct(&valid, &val_batch.operator(&op), &val_batch, config.iterations);
             let val_loss = mse(est.last().expect("≥ 1 iteration").clone(), val_batch.target.clone()).into_scalar::<f32>() as f64;
             let m_json = serde_json::to_value(&reader.manifest).expect("serializes");
             let record = CheckpointMeta {

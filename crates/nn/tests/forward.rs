@@ -138,6 +138,16 @@ fn adjoint_dot_product_test() {
         let ftb = x.grad(&grads).unwrap().into_data().try_into_vec::<f32>().unwrap();
         let rhs: f64 = a.iter().zip(&ftb).map(|(x, y)| *x as f64 * *y as f64).sum();
         assert!((lhs - rhs).abs() < 1e-4 * lhs.abs().max(rhs.abs()).max(1.0), "⟨Fa, b⟩ = {lhs}, ⟨a, Fᵀb⟩ = {rhs}");
+        // The bound operator (sparse sampling matrix, hand-written transpose)
+        // is the same map and the same transpose.
+        let f = op.bind(&theta, &psf, None);
+        let close = |u: &[f32], v: &[f32], what: &str| {
+            let scale = v.iter().fold(0f32, |m, x| m.max(x.abs()));
+            let worst = u.iter().zip(v).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+            assert!(worst < 1e-5 * scale, "{what}: max difference {worst} (scale {scale})");
+        };
+        close(&to_vec(f.apply_linear(&at)), &fa, "bound F a");
+        close(&to_vec(f.adjoint(&bt)), &ftb, "hand-written Fᵀ b");
     }
 }
 

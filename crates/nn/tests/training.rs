@@ -61,9 +61,9 @@ fn loss_falls_and_checkpoints_round_trip() {
     let chunk = reader.load(1).unwrap();
     let op = ForwardOperator::new(32, 1, 32, source_half_width(&chunk, 32, 32), &device);
     let b = batch(&chunk, &[0, 1], &op, 9, &device);
-    let a = reconstruct(&rim, &op, &b, meta.iterations, &device).pop().unwrap().into_data().try_into_vec::<f32>().unwrap();
+    let a = reconstruct(&rim, &b.operator(&op), &b, meta.iterations).pop().unwrap().into_data().try_into_vec::<f32>().unwrap();
     let (rim2, _) = load_checkpoint(&out, &device).unwrap();
-    let c = reconstruct(&rim2, &op, &b, meta.iterations, &device).pop().unwrap().into_data().try_into_vec::<f32>().unwrap();
+    let c = reconstruct(&rim2, &b.operator(&op), &b, meta.iterations).pop().unwrap().into_data().try_into_vec::<f32>().unwrap();
     assert_eq!(a, c);
 
     // Damaged checkpoints are refused with the file named.
@@ -75,7 +75,7 @@ fn loss_falls_and_checkpoints_round_trip() {
     std::fs::write(&weights, &bytes).unwrap();
     let meta_path = out.join("rim.json");
     let text = std::fs::read_to_string(&meta_path).unwrap();
-    std::fs::write(&meta_path, text.replace("astrorim-rim-v1", "other-net")).unwrap();
+    std::fs::write(&meta_path, text.replace(astrorim_nn::train::ARCHITECTURE, "other-net")).unwrap();
     let e = load_checkpoint(&out, &device).expect_err("another architecture must fail").to_string();
     assert!(e.contains("architecture"), "{e}");
 }

@@ -114,11 +114,10 @@ impl Kernel {
         if data.iter().any(|v| !v.is_finite()) {
             return Err(PhysicsError::invalid("psf.kernel", "contains NaN or infinite values"));
         }
-        let sum: f64 = data.iter().sum();
-        if sum <= 0.0 {
+        if data.iter().sum::<f64>() <= 0.0 {
             return Err(PhysicsError::invalid("psf.kernel", "must have a positive sum"));
         }
-        Ok(Kernel { size: nx, data: data.into_iter().map(|v| v / sum).collect() })
+        Ok(Kernel::normalized(nx, data))
     }
 
     /// Normalizes an image used as a kernel (e.g. one read from FITS).
@@ -178,6 +177,16 @@ impl Kernel {
                 data.push(acc);
             }
         }
+        Kernel::normalized(size, data)
+    }
+
+    /// Sets values below 1e-12 of the peak to zero, then scales the kernel to
+    /// unit sum. The dropped tails are far below any detector's dynamic range,
+    /// and stored as f32 they would be denormal numbers, which slow every
+    /// later convolution on a CPU tenfold.
+    fn normalized(size: usize, mut data: Vec<f64>) -> Self {
+        let floor = 1e-12 * data.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        data.iter_mut().filter(|v| v.abs() < floor).for_each(|v| *v = 0.0);
         let sum: f64 = data.iter().sum();
         Kernel { size, data: data.into_iter().map(|v| v / sum).collect() }
     }
