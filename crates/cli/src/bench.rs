@@ -94,7 +94,8 @@ pub fn run(args: BenchArgs) -> Result<()> {
 /// depend on the weights).
 fn bench_rim(repeats: usize) -> Result<()> {
     use astrorim_nn::forward::ForwardOperator;
-    use astrorim_nn::known_lens::{batch, reconstruct, source_half_width};
+    use astrorim_nn::data::{batch, source_half_width};
+    use astrorim_nn::known_lens::reconstruct;
     use astrorim_sim::dataset::{generate, prepare, DatasetReader, Generator, RunSpec};
     let dir = std::env::temp_dir().join(format!("astrorim-bench-rim-{}", std::process::id()));
     let spec = RunSpec { generator: Generator::named("v1", None)?, count: 16, seed: 1, shard_size: 16, shard: None, out: dir.clone() };
@@ -108,12 +109,12 @@ fn bench_rim(repeats: usize) -> Result<()> {
     let rim = astrorim_nn::rim::Rim::new(&device);
     for b in [1usize, 16] {
         let rows: Vec<usize> = (0..b).collect();
-        let input = batch(&chunk, &rows, &op, m.psf_size, &device);
+        let input = batch(&chunk, &rows, None, &op, m.psf_size, &device);
         let f = input.operator(&op);
-        reconstruct(&rim, &f, &input, 10);
+        reconstruct(&rim, &f, &input.observed, &input.sigma, 10);
         let start = Instant::now();
         for _ in 0..repeats {
-            let x = reconstruct(&rim, &f, &input, 10).pop().expect("10 iterations");
+            let x = reconstruct(&rim, &f, &input.observed, &input.sigma, 10).pop().expect("10 iterations");
             x.into_data();
         }
         let per = start.elapsed().as_secs_f64() / repeats as f64;

@@ -3,7 +3,7 @@
 use anyhow::{anyhow, Result};
 use astrorim_io::atomic::write_bytes;
 use astrorim_io::png::{Mosaic, Stretch};
-use astrorim_nn::evaluate::{evaluate, markdown, summarize};
+use astrorim_nn::evaluate::{evaluate, markdown, summarize, summarize_parameters};
 use astrorim_nn::train::{load_checkpoint, train, TrainConfig};
 use astrorim_sim::dataset::DatasetReader;
 use clap::Args;
@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct TrainArgs {
-    /// Training configuration (TOML: data, out, iterations, batch_size, steps, learning_rate, …).
+    /// Training configuration (TOML: data, out, mode, steps, batch_size, learning rates, λ's, …; see the README).
     #[arg(long)]
     config: PathBuf,
 }
@@ -24,36 +24,37 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     let bar = ProgressBar::new(config.steps as u64);
     if std::io::stderr().is_terminal() {
         bar.set_style(
-            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] step {pos}/{len}  {msg}  {per_sec}  ETA {eta}")
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] step {pos}/{len}  {msg}  ETA {eta}")
                 .expect("valid template"),
         );
     } else {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
-    let meta = train(&config, &device, &|step, loss| {
-        bar.set_position(step as u64);
-        bar.set_message(format!("loss {loss:.3e}"));
+    let meta = train(&config, &device, &|r| {
+        bar.set_position(r.step as u64);
+        bar.set_message(format!("loss {:.3e}  lr {:.2e}  {:.2} samples/s", r.loss, r.learning_rate_rim, r.samples_per_second));
     })?;
     bar.finish_and_clear();
     eprintln!(
-        "{}: step {}, train loss {:.4e}, validation loss {:.4e}",
+        "{}: step {}, train loss {:.4e}, validation loss {:.4e} (reconstruction MSE {:.4e})",
         config.out.display(),
         meta.step,
         meta.train_loss,
-        meta.validation_loss
+        meta.validation_loss,
+        meta.validation_mse
     );
     Ok(())
 }
 
 #[derive(Args)]
 pub struct EvaluateArgs {
-    /// Checkpoint directory (rim.safetensors + rim.json).
+    /// Model directory (model.safetensors + model.json, as `astrorim train` writes).
     #[arg(long)]
     model: PathBuf,
     /// Dataset directory; the last chunks are used.
     #[arg(long)]
     data: PathBuf,
-    /// Report directory: per_sample.csv, summary.json, summary.md, examples.png.
+    /// Report directory: per_sample.csv, parameters.csv (joint), summary.json, summary.md, examples.png.
     #[arg(long)]
     out: PathBuf,
     /// Samples to evaluate.
@@ -63,7 +64,7 @@ pub struct EvaluateArgs {
 
 pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
     let device = astrorim_nn::device::default_device();
-    let (rim, meta) = load_checkpoint(&args.model, &device)?;
+    let (model, meta) = load_checkpoint(&args.model, &device)?;
     let reader = DatasetReader::open(&args.data)?;
     let m = &reader.manifest;
     if (m.image_size, m.source_size, m.psf_size) != (meta.image_size, meta.source_size, meta.psf_size) {
@@ -79,19 +80,40 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         return Err(anyhow!("n: must be at least 1"));
     }
     std::fs::create_dir_all(&args.out).map_err(|e| anyhow!("{}: cannot create: {e}", args.out.display()))?;
-    let (scores, recon) = evaluate(&rim, &reader, meta.iterations, args.count, &device)?;
-    let mut csv = String::from("index,method,mse,ssim,ssim_uniform7\n");
-    for s in &scores {
-        csv.push_str(&format!("{},{},{:.6e},{:.6},{:.6}\n", s.index, s.method, s.mse, s.ssim, s.ssim_uniform7));
+    let result = evaluate(&model, meta.psf, &reader, meta.iterations, args.count, &device)?;
+    let mut csv = String::from("index,variant,method,mse,ssim,ssim_uniform7,psnr,flux_error\n");
+    for s in &result.scores {
+        csv.push_str(&format!(
+            "{},{},{},{:.6e},{:.6},{:.6},{:.4},{:.6}\n",
+            s.index, s.variant, s.method, s.mse, s.ssim, s.ssim_uniform7, s.psnr, s.flux_error
+        ));
     }
     write_bytes(&args.out.join("per_sample.csv"), csv.as_bytes())?;
-    let reports = summarize(&scores);
-    write_bytes(&args.out.join("summary.json"), serde_json::to_string_pretty(&reports)?.as_bytes())?;
-    let md = markdown(&reports);
+    if !result.parameters.is_empty() {
+        let names = ["b", "q", "phi", "x0", "y0", "gamma", "gamma_phi", "kappa_s", "r_s"];
+        let mut csv = String::from("index,variant");
+        for n in names {
+            csv.push_str(&format!(",{n}_true,{n}_predicted"));
+        }
+        csv.push('\n');
+        for p in &result.parameters {
+            csv.push_str(&format!("{},{}", p.index, p.variant));
+            for j in 0..9 {
+                csv.push_str(&format!(",{:.6},{:.6}", p.truth[j], p.predicted[j]));
+            }
+            csv.push('\n');
+        }
+        write_bytes(&args.out.join("parameters.csv"), csv.as_bytes())?;
+    }
+    let reports = summarize(&result.scores);
+    let parameters = summarize_parameters(&result.parameters);
+    let json = serde_json::json!({ "mode": meta.mode, "step": meta.step, "methods": reports, "parameters": parameters });
+    write_bytes(&args.out.join("summary.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
+    let md = markdown(&reports, parameters.as_ref());
     write_bytes(&args.out.join("summary.md"), md.as_bytes())?;
-    let rows = recon.len().min(6);
+    let rows = result.reconstructions.len().min(6);
     let mut mosaic = Mosaic::new(4, rows, 160);
-    for (r, (_, truth, outs)) in recon.iter().take(rows).enumerate() {
+    for (r, (_, _, truth, outs)) in result.reconstructions.iter().take(rows).enumerate() {
         mosaic.put(0, r, truth, m.source_size, m.source_size, Stretch::Asinh);
         for (k, o) in outs.iter().enumerate() {
             mosaic.put(k + 1, r, o, m.source_size, m.source_size, Stretch::Asinh);

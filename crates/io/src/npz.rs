@@ -123,6 +123,13 @@ impl NpyOwned {
         }
     }
 
+    /// The elements of a fixed-width byte-string array (`|S<w>`) as strings,
+    /// trailing NULs removed.
+    pub fn to_strings(&self) -> Option<Vec<String>> {
+        let width: usize = self.descr.strip_prefix("|S")?.parse().ok().filter(|&w| w > 0)?;
+        self.bytes.chunks_exact(width).map(|b| String::from_utf8(b.iter().copied().take_while(|&c| c != 0).collect()).ok()).collect()
+    }
+
     /// The elements as u64 (from `<u8`).
     pub fn to_u64(&self) -> Option<Vec<u64>> {
         (self.descr == "<u8").then(|| self.bytes.chunks_exact(8).map(|b| u64::from_le_bytes(b.try_into().unwrap())).collect())

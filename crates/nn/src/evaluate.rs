@@ -1,10 +1,16 @@
-//! Known-lens evaluation: the RIM against the back-projection and Tikhonov
-//! baselines on held-out samples, with the AstroRIM paper's Table 2 summary.
+//! Evaluation on held-out samples: the RIM against the back-projection it
+//! starts from and a Wiener-like (Tikhonov) solution with the same operator
+//! (true Θ in known-lens mode, the encoder's in joint mode), with the
+//! AstroRIM paper's Table 2 summary overall and per variant, flux errors and,
+//! in joint mode, per-parameter errors of the encoder.
 
+use crate::data::{batch, source_half_width};
+use crate::encoder::HEADS;
 use crate::forward::ForwardOperator;
-use crate::known_lens::{back_projection, batch, reconstruct_from, source_half_width, tikhonov};
-use crate::metrics::{mse, normalize, ssim_gaussian, ssim_uniform7, Normalize};
-use crate::rim::Rim;
+use crate::joint::PsfSource;
+use crate::known_lens::tikhonov;
+use crate::metrics::{mse, normalize, psnr, ssim_gaussian, ssim_uniform7, Normalize};
+use crate::model::AstroRim;
 use astrorim_sim::dataset::DatasetReader;
 use burn::tensor::{Device, Tensor};
 use serde::Serialize;
@@ -12,14 +18,28 @@ use serde::Serialize;
 /// Methods compared, in report order.
 pub const METHODS: [&str; 3] = ["rim", "back_projection", "tikhonov"];
 
-/// Scores of one sample under one method (images normalized to [0, 1]).
+/// Scores of one sample under one method. MSE, SSIM and PSNR on images
+/// normalized to [0, 1] (per example, as the paper); the flux error is
+/// (Σ estimate − Σ truth)/Σ truth before normalization.
 #[derive(Debug, Clone, Serialize)]
 pub struct SampleScore {
     pub index: u64,
+    pub variant: String,
     pub method: String,
     pub mse: f64,
     pub ssim: f64,
     pub ssim_uniform7: f64,
+    pub psnr: f64,
+    pub flux_error: f64,
+}
+
+/// True and predicted Θ of one sample (joint mode).
+#[derive(Debug, Clone, Serialize)]
+pub struct ParameterErrors {
+    pub index: u64,
+    pub variant: String,
+    pub truth: [f64; 9],
+    pub predicted: [f64; 9],
 }
 
 /// Table-2 statistics of one metric.
@@ -47,107 +67,182 @@ impl Summary {
 /// Per-method report.
 #[derive(Debug, Clone, Serialize)]
 pub struct MethodReport {
+    /// "all" or a variant label.
+    pub group: String,
     pub method: String,
     pub count: usize,
     pub ssim: Summary,
     pub ssim_uniform7: Summary,
     pub mse: Summary,
+    pub psnr: Summary,
+    pub abs_flux_error: Summary,
     pub frac_ssim_ge_090: f64,
     pub frac_ssim_ge_095: f64,
     pub frac_ssim_lt_080: f64,
 }
 
-fn to_vec(t: Tensor<4>) -> Vec<f32> {
-    t.into_data().try_into_vec::<f32>().expect("f32 tensor")
+fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 tensor")
 }
 
-/// Reconstructions of one batch: (index, truth, [rim, back-projection, tikhonov]) per sample.
-pub type Reconstructions = Vec<(u64, Vec<f32>, [Vec<f32>; 3])>;
+/// One evaluated sample: index, variant, truth and [rim, back-projection, tikhonov].
+pub type Reconstructions = Vec<(u64, String, Vec<f32>, [Vec<f32>; 3])>;
+
+/// Everything an evaluation produced.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluation {
+    pub scores: Vec<SampleScore>,
+    pub parameters: Vec<ParameterErrors>,
+    pub reconstructions: Reconstructions,
+}
 
 /// Evaluates `count` samples from the dataset's last chunks.
 pub fn evaluate(
-    rim: &Rim,
+    model: &AstroRim,
+    psf: PsfSource,
     reader: &DatasetReader,
     iterations: usize,
     count: usize,
     device: &Device,
-) -> Result<(Vec<SampleScore>, Reconstructions), astrorim_sim::SimError> {
+) -> Result<Evaluation, astrorim_sim::SimError> {
     let m = &reader.manifest;
-    let mut scores = Vec::new();
-    let mut recon = Vec::new();
+    let mut out = Evaluation::default();
+    let ms = m.source_size * m.source_size;
     for &c in reader.available_chunks().iter().rev() {
-        if recon.len() >= count {
+        if out.reconstructions.len() >= count {
             break;
         }
         let chunk = reader.load(c)?;
         let op = ForwardOperator::new(m.image_size, 1, m.source_size, source_half_width(&chunk, m.image_size, m.source_size), device);
         for start in (0..chunk.count).step_by(4) {
-            if recon.len() >= count {
+            if out.reconstructions.len() >= count {
                 break;
             }
-            let rows: Vec<usize> = (start..(start + 4).min(chunk.count)).take(count - recon.len()).collect();
-            let b = batch(&chunk, &rows, &op, m.psf_size, device);
-            // The back-projection is both a baseline and the RIM's starting point.
-            let f = b.operator(&op);
-            let bp = back_projection(&f, &b);
-            let rim_x = reconstruct_from(rim, &f, &b, bp.clone(), iterations).pop().expect("≥ 1 iteration");
-            let methods = [to_vec(rim_x), to_vec(bp), to_vec(tikhonov(&f, &b, 1e-2))];
+            let rows: Vec<usize> = (start..(start + 4).min(chunk.count)).take(count - out.reconstructions.len()).collect();
+            let b = batch(&chunk, &rows, None, &op, m.psf_size, device);
+            let r = model.reconstruct(&op, &b, psf, iterations);
+            let rim_x = r.estimates.last().expect("≥ 1 iteration").clone();
+            let methods = [to_vec(rim_x), to_vec(r.start.clone()), to_vec(tikhonov(&r.operator, &b.observed, &b.sigma, 1e-2))];
             let truth = to_vec(b.target.clone());
-            let ms = m.source_size * m.source_size;
-            for (k, &r) in rows.iter().enumerate() {
+            let theta_true = to_vec(b.theta.clone());
+            let theta_pred = r.prediction.as_ref().map(|(p, _)| to_vec(p.theta.clone()));
+            for (k, &row) in rows.iter().enumerate() {
                 let t: Vec<f64> = truth[k * ms..(k + 1) * ms].iter().map(|&v| v as f64).collect();
+                let true_flux: f64 = t.iter().sum();
                 let tn = normalize(&t, Normalize::MinMax);
                 let mut outs: [Vec<f32>; 3] = Default::default();
                 for (mi, est) in methods.iter().enumerate() {
                     let e: Vec<f64> = est[k * ms..(k + 1) * ms].iter().map(|&v| v as f64).collect();
                     let en = normalize(&e, Normalize::MinMax);
-                    scores.push(SampleScore {
-                        index: chunk.index[r],
+                    out.scores.push(SampleScore {
+                        index: chunk.index[row],
+                        variant: chunk.variant[row].clone(),
                         method: METHODS[mi].into(),
                         mse: mse(&tn, &en),
                         ssim: ssim_gaussian(&tn, &en, m.source_size, m.source_size, 1.0),
                         ssim_uniform7: ssim_uniform7(&tn, &en, m.source_size, m.source_size, 1.0),
+                        psnr: psnr(&tn, &en, 1.0),
+                        flux_error: (e.iter().sum::<f64>() - true_flux) / true_flux.abs().max(1e-12),
                     });
                     outs[mi] = est[k * ms..(k + 1) * ms].to_vec();
                 }
-                recon.push((chunk.index[r], truth[k * ms..(k + 1) * ms].to_vec(), outs));
+                if let Some(pred) = &theta_pred {
+                    let pick = |v: &[f32]| -> [f64; 9] { std::array::from_fn(|j| v[k * 9 + j] as f64) };
+                    out.parameters.push(ParameterErrors {
+                        index: chunk.index[row],
+                        variant: chunk.variant[row].clone(),
+                        truth: pick(&theta_true),
+                        predicted: pick(pred),
+                    });
+                }
+                out.reconstructions.push((chunk.index[row], chunk.variant[row].clone(), truth[k * ms..(k + 1) * ms].to_vec(), outs));
             }
         }
     }
-    Ok((scores, recon))
+    Ok(out)
 }
 
-/// Table-2 summaries per method.
+/// Per-parameter summary of the encoder (joint mode): mean absolute error
+/// of each Θ component, angles folded to their period π, and the median
+/// relative error of b (= of θ_E).
+#[derive(Debug, Clone, Serialize)]
+pub struct ParameterReport {
+    pub count: usize,
+    pub mean_abs_error: Vec<(String, f64)>,
+    pub median_relative_error_b: f64,
+}
+
+pub fn summarize_parameters(p: &[ParameterErrors]) -> Option<ParameterReport> {
+    if p.is_empty() {
+        return None;
+    }
+    let fold = |d: f64| (d + std::f64::consts::FRAC_PI_2).rem_euclid(std::f64::consts::PI) - std::f64::consts::FRAC_PI_2;
+    let mean_abs_error = (0..9)
+        .map(|j| {
+            let angle = matches!(HEADS[j].1, crate::encoder::Bound::Angle);
+            let e = p.iter().map(|x| if angle { fold(x.predicted[j] - x.truth[j]).abs() } else { (x.predicted[j] - x.truth[j]).abs() }).sum::<f64>();
+            (HEADS[j].0.to_string(), e / p.len() as f64)
+        })
+        .collect();
+    let rel: Vec<f64> = p.iter().map(|x| ((x.predicted[0] - x.truth[0]) / x.truth[0]).abs()).collect();
+    Some(ParameterReport { count: p.len(), mean_abs_error, median_relative_error_b: Summary::of(&rel).median })
+}
+
+/// Table-2 summaries per method, for all samples (group "all") and per variant.
 pub fn summarize(scores: &[SampleScore]) -> Vec<MethodReport> {
-    METHODS
-        .iter()
-        .map(|&method| {
-            let s: Vec<&SampleScore> = scores.iter().filter(|s| s.method == method).collect();
+    let mut groups = vec!["all".to_string()];
+    for s in scores {
+        if !groups.contains(&s.variant) {
+            groups.push(s.variant.clone());
+        }
+    }
+    groups[1..].sort();
+    let mut reports = Vec::new();
+    for group in &groups {
+        for &method in &METHODS {
+            let s: Vec<&SampleScore> = scores.iter().filter(|s| s.method == method && (group == "all" || &s.variant == group)).collect();
             let ssim: Vec<f64> = s.iter().map(|x| x.ssim).collect();
             let frac = |f: &dyn Fn(f64) -> bool| ssim.iter().filter(|&&v| f(v)).count() as f64 / ssim.len().max(1) as f64;
-            MethodReport {
+            let of = |f: &dyn Fn(&SampleScore) -> f64| Summary::of(&s.iter().map(|x| f(x)).collect::<Vec<_>>());
+            reports.push(MethodReport {
+                group: group.clone(),
                 method: method.into(),
                 count: s.len(),
                 ssim: Summary::of(&ssim),
-                ssim_uniform7: Summary::of(&s.iter().map(|x| x.ssim_uniform7).collect::<Vec<_>>()),
-                mse: Summary::of(&s.iter().map(|x| x.mse).collect::<Vec<_>>()),
+                ssim_uniform7: of(&|x| x.ssim_uniform7),
+                mse: of(&|x| x.mse),
+                psnr: of(&|x| x.psnr),
+                abs_flux_error: of(&|x| x.flux_error.abs()),
                 frac_ssim_ge_090: frac(&|v| v >= 0.90),
                 frac_ssim_ge_095: frac(&|v| v >= 0.95),
                 frac_ssim_lt_080: frac(&|v| v < 0.80),
-            }
-        })
-        .collect()
+            });
+        }
+    }
+    reports
 }
 
-/// The summary as a Markdown table in the form of the paper's Table 2.
-pub fn markdown(reports: &[MethodReport]) -> String {
-    let mut s = String::from("| method | N | SSIM mean ± std | SSIM median [P10, P90] | SSIM₇ mean | MSE mean ± std | MSE median [P10, P90] | SSIM ≥ 0.90 | ≥ 0.95 | < 0.80 |\n|---|---|---|---|---|---|---|---|---|---|\n");
+/// The summary as Markdown tables in the form of the paper's Table 2, one per group.
+pub fn markdown(reports: &[MethodReport], parameters: Option<&ParameterReport>) -> String {
+    let mut s = String::new();
+    let mut group = "";
     for r in reports {
+        if r.group != group {
+            group = &r.group;
+            s.push_str(&format!("\n### {group}\n\n| method | N | SSIM mean ± std | SSIM median [P10, P90] | SSIM₇ mean | MSE mean ± std | MSE median [P10, P90] | PSNR median | |flux err| median | SSIM ≥ 0.90 | ≥ 0.95 | < 0.80 |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"));
+        }
         s.push_str(&format!(
-            "| {} | {} | {:.3} ± {:.3} | {:.3} [{:.3}, {:.3}] | {:.3} | {:.2e} ± {:.2e} | {:.2e} [{:.2e}, {:.2e}] | {:.0}% | {:.0}% | {:.0}% |\n",
+            "| {} | {} | {:.3} ± {:.3} | {:.3} [{:.3}, {:.3}] | {:.3} | {:.2e} ± {:.2e} | {:.2e} [{:.2e}, {:.2e}] | {:.1} | {:.3} | {:.0}% | {:.0}% | {:.0}% |\n",
             r.method, r.count, r.ssim.mean, r.ssim.std, r.ssim.median, r.ssim.p10, r.ssim.p90, r.ssim_uniform7.mean, r.mse.mean, r.mse.std, r.mse.median, r.mse.p10, r.mse.p90,
-            100.0 * r.frac_ssim_ge_090, 100.0 * r.frac_ssim_ge_095, 100.0 * r.frac_ssim_lt_080
+            r.psnr.median, r.abs_flux_error.median, 100.0 * r.frac_ssim_ge_090, 100.0 * r.frac_ssim_ge_095, 100.0 * r.frac_ssim_lt_080
         ));
+    }
+    if let Some(p) = parameters {
+        s.push_str(&format!("\n### encoder parameters ({} samples; angles folded to period π)\n\n| parameter | mean absolute error |\n|---|---|\n", p.count));
+        for (name, e) in &p.mean_abs_error {
+            s.push_str(&format!("| {name} | {e:.4} |\n"));
+        }
+        s.push_str(&format!("\nmedian |Δb|/b (= |Δθ_E|/θ_E): {:.3}\n", p.median_relative_error_b));
     }
     s
 }

@@ -116,6 +116,27 @@ impl ForwardOperator {
         (ax, ay)
     }
 
+    /// A circular Sérsic lens light centred on the lens, [B, 1, N, N]:
+    /// I ∝ exp(−b_n((r/R_e)^{1/n} − 1)), b_n from Ciotti & Bertin (1999),
+    /// evaluated at the sub-pixel centres, block-averaged, and scaled so that
+    /// the image holds `flux` in total (flux within the field of view).
+    /// `light` is [B, 3] = (flux, R_e in normalized units, n); the centre is
+    /// Θ's (x0, y0). Differentiable in both.
+    pub fn sersic_light(&self, theta: &Tensor<2>, light: &Tensor<2>) -> Tensor<4> {
+        let batch = theta.dims()[0];
+        let (n, ss) = (self.image_size, self.supersampling);
+        let (flux, r_e, index) = (column(light, 0), column(light, 1), column(light, 2));
+        let dx = self.x.clone() - column(theta, 3);
+        let dy = self.y.clone() - column(theta, 4);
+        let r = (dx.square() + dy.square()).add_scalar(1e-12).sqrt();
+        let b_n = index.clone() * 2.0 - 1.0 / 3.0 + index.clone().recip() * (4.0 / 405.0) + index.clone().square().recip() * (46.0 / 25515.0);
+        let shape = (b_n.neg() * (((r / r_e).log() / index).exp() - 1.0)).exp();
+        let fine = shape.reshape([batch, 1, n * ss, n * ss]);
+        let image = if ss == 1 { fine } else { fine.reshape([batch, n, ss, n, ss]).mean_dims(&[2, 4]).reshape([batch, 1, n, n]) };
+        let total = image.clone().sum_dims(&[1, 2, 3]).clamp_min(1e-30);
+        image / total * flux.reshape([batch, 1, 1, 1])
+    }
+
     /// The source-plane sampling grid of the sub-pixel centres, [B, n, n, 2],
     /// in `grid_sample` units (the source grid spans [−1, 1]).
     pub fn sampling_grid(&self, theta: &Tensor<2>) -> Tensor<4> {
@@ -194,6 +215,20 @@ impl LinearOperator<'_> {
         match &self.background {
             Some(bg) => image + bg.clone(),
             None => image,
+        }
+    }
+
+    /// The shape [B, 1, M, M] of a source batch of `b` samples.
+    pub fn source_shape(&self, b: usize) -> [usize; 4] {
+        [b, 1, self.op.source_size, self.op.source_size]
+    }
+
+    /// y − background (detached), [B, 1, N, N].
+    pub fn data_minus_background(&self, observed: &Tensor<4>) -> Tensor<4> {
+        let y = observed.clone().detach().without_autodiff();
+        match &self.background {
+            Some(bg) => y - bg.clone(),
+            None => y,
         }
     }
 

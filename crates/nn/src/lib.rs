@@ -12,10 +12,14 @@
 //! - [`metrics`]: MSE, PSNR and SSIM exactly as scikit-image 0.26 computes
 //!   them (Gaussian 11-tap and uniform 7×7 variants).
 
+pub mod data;
 pub mod device;
+pub mod encoder;
 pub mod evaluate;
 pub mod forward;
+pub mod joint;
 pub mod known_lens;
 pub mod metrics;
+pub mod model;
 pub mod rim;
 pub mod train;

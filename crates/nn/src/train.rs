@@ -1,25 +1,44 @@
-//! Known-lens RIM training (`astrorim train --config FILE.toml`).
+//! Training (`astrorim train --config FILE.toml`), known-lens or joint.
 //!
-//! Loss: mean over the unrolled iterations of the MSE between estimate and
-//! true source (per-sample scaled, see [`crate::known_lens::batch`]). AdamW
-//! with burn's per-parameter gradient-norm clipping; chunks are streamed from
-//! the dataset one at a time, the last `validation_chunks` held out.
-//! Checkpoints: `rim.safetensors` (weights) + `rim.json` (architecture, config,
-//! data manifest, code version, step, metrics), written atomically; a
-//! `metrics.csv` row per checkpoint. `resume = true` reloads the weights and
-//! the step count (not the optimizer moments).
+//! Loss: the mean over the unrolled iterations of the MSE between estimate
+//! and true source (per-sample scaled, see [`crate::data::batch`]); in joint
+//! mode plus λ_fwd·forward fidelity + λ_PSF·residual-kernel TV (learned PSF
+//! only) + λ_param·range/prior penalties + λ_sup·supervised parameter loss.
+//! AdamW with separate learning rates for the RIM and the forward model,
+//! linear warm-up, reduce-on-plateau on the validation loss, global
+//! gradient-norm clipping over both parts, an EMA of the weights (used for
+//! validation and export), flips and quarter turns applied consistently to
+//! images, sources, PSFs and truth parameters.
+//!
+//! Data order: epoch e visits the training chunks in a permutation drawn
+//! from (seed, e) and each chunk's rows in a permutation drawn from
+//! (seed, e, chunk); a batch never straddles chunks (the remainder of a chunk
+//! is skipped), so only one chunk is in memory. Augmentations draw from
+//! (seed, step). Everything a step depends on is in the training state, so
+//! `resume = true` continues exactly where the last checkpoint left off.
+//!
+//! Output directory: `model.safetensors` + `model.json` (the EMA weights and
+//! their metadata: what evaluation and inference load), `metrics.csv` (one
+//! row per validation period) and `state/` (weights with parameter ids, EMA,
+//! both optimizers' moments, `state.json`), replaced as a whole by renaming.
 
+use crate::data::{batch, source_half_width, Batch, Symmetry};
 use crate::forward::ForwardOperator;
-use crate::known_lens::{batch, reconstruct, source_half_width};
-use crate::rim::Rim;
-use astrorim_io::atomic::{temporary_path, write_bytes};
-use astrorim_sim::dataset::DatasetReader;
-use burn::module::Module;
+use crate::joint::{forward_fidelity, parameter_penalty, supervised_penalty, PsfSource};
+use crate::model::{AstroRim, Mode};
+use astrorim_io::atomic::write_bytes;
+use astrorim_sim::dataset::{Chunk, DatasetReader};
+use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::{AdamWConfig, GradientsParams};
-use burn::store::{ModuleSnapshot, SafetensorsStore};
-use burn::tensor::Device;
+use burn::store::{BurnpackStore, ModuleSnapshot, SafetensorsStore};
+use burn::tensor::{Device, Tensor};
+use rand::seq::SliceRandom;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 /// Errors of training and checkpoints; messages name the file or field.
 #[derive(Debug, thiserror::Error)]
@@ -30,8 +49,12 @@ pub enum TrainError {
     Sim(#[from] astrorim_sim::SimError),
     #[error("{0}")]
     Io(#[from] astrorim_io::IoError),
-    #[error("non-finite loss at step {step} (batch from chunk {chunk}); the last good checkpoint is kept")]
-    NonFinite { step: usize, chunk: u64 },
+    #[error("non-finite loss at step {step} (batch of chunk {chunk}, rows {rows:?}); the last good checkpoint is kept")]
+    NonFinite { step: usize, chunk: u64, rows: Vec<usize> },
+}
+
+fn config_error(path: impl AsRef<Path>, message: impl std::fmt::Display) -> TrainError {
+    TrainError::Config(format!("{}: {message}", path.as_ref().display()))
 }
 
 /// Training configuration (TOML); unknown keys are errors.
@@ -42,221 +65,644 @@ pub struct TrainConfig {
     pub data: PathBuf,
     /// Output directory for checkpoints and metrics.
     pub out: PathBuf,
+    #[serde(default = "default_mode")]
+    pub mode: Mode,
+    /// PSF of the joint operator: the observation's kernel or the learned Moffat + residual.
+    #[serde(default = "default_psf")]
+    pub psf: PsfSource,
     #[serde(default = "default_iterations")]
     pub iterations: usize,
     #[serde(default = "default_batch")]
     pub batch_size: usize,
+    /// Optimizer steps in all (a resumed run stops at the same total).
     #[serde(default = "default_steps")]
     pub steps: usize,
-    #[serde(default = "default_lr")]
-    pub learning_rate: f64,
+    /// Learning rate of the RIM (paper: 5e-5).
+    #[serde(default = "default_lr_rim")]
+    pub learning_rate_rim: f64,
+    /// Learning rate of the encoder and learned PSF (paper: 5e-6).
+    #[serde(default = "default_lr_forward")]
+    pub learning_rate_forward: f64,
+    /// Steps of linear warm-up from 0.
+    #[serde(default)]
+    pub warmup_steps: usize,
+    /// Steps between validations (the scheduler's and early stopping's "epoch").
+    #[serde(default = "default_every")]
+    pub validate_every: usize,
+    /// Reduce both learning rates by `plateau_factor` after `plateau_patience`
+    /// validations without improvement.
+    #[serde(default = "default_plateau_factor")]
+    pub plateau_factor: f64,
+    #[serde(default = "default_plateau_patience")]
+    pub plateau_patience: usize,
+    /// Stop after this many validations without improvement (fine-tuning: 5).
+    #[serde(default)]
+    pub early_stopping_patience: Option<usize>,
+    /// Global gradient-norm limit.
     #[serde(default = "default_clip")]
-    pub grad_clip: f32,
+    pub grad_clip: f64,
     #[serde(default = "default_wd")]
     pub weight_decay: f32,
+    #[serde(default = "default_ema")]
+    pub ema_decay: f64,
+    #[serde(default = "default_lambda_fwd")]
+    pub lambda_fwd: f64,
+    #[serde(default = "default_lambda_small")]
+    pub lambda_psf: f64,
+    #[serde(default = "default_lambda_small")]
+    pub lambda_param: f64,
+    /// Weight of the supervised parameter loss (0: off).
+    #[serde(default)]
+    pub lambda_supervised: f64,
+    /// Flips and quarter turns.
+    #[serde(default = "default_true")]
+    pub augment: bool,
+    /// Seed of the data order and the augmentations.
+    #[serde(default)]
+    pub seed: u64,
+    /// Chunks held out for validation (the last ones).
     #[serde(default = "default_validation")]
     pub validation_chunks: u64,
-    #[serde(default = "default_every")]
-    pub checkpoint_every: usize,
+    /// Validation samples (from the first held-out chunk).
+    #[serde(default = "default_validation_samples")]
+    pub validation_samples: usize,
+    /// Fine-tune from this model directory (model.safetensors + model.json):
+    /// learning rates ÷ 10 and early stopping after 5 flat validations unless set.
+    #[serde(default)]
+    pub fine_tune_from: Option<PathBuf>,
+    /// Continue from `out/state` exactly.
     #[serde(default)]
     pub resume: bool,
 }
 
+fn default_mode() -> Mode {
+    Mode::KnownLens
+}
+fn default_psf() -> PsfSource {
+    PsfSource::Observed
+}
 fn default_iterations() -> usize {
     10
 }
 fn default_batch() -> usize {
-    4
+    8
 }
 fn default_steps() -> usize {
-    200
+    1000
 }
-fn default_lr() -> f64 {
-    1e-3
+fn default_lr_rim() -> f64 {
+    5e-5
 }
-fn default_clip() -> f32 {
+fn default_lr_forward() -> f64 {
+    5e-6
+}
+fn default_every() -> usize {
+    50
+}
+fn default_plateau_factor() -> f64 {
+    0.5
+}
+fn default_plateau_patience() -> usize {
+    6
+}
+fn default_clip() -> f64 {
     5.0
 }
 fn default_wd() -> f32 {
     1e-4
 }
+fn default_ema() -> f64 {
+    0.999
+}
+fn default_lambda_fwd() -> f64 {
+    0.5
+}
+fn default_lambda_small() -> f64 {
+    1e-3
+}
+fn default_true() -> bool {
+    true
+}
 fn default_validation() -> u64 {
     1
 }
-fn default_every() -> usize {
-    50
+fn default_validation_samples() -> usize {
+    16
 }
 
 impl TrainConfig {
     pub fn from_toml(path: &Path) -> Result<Self, TrainError> {
-        let text = std::fs::read_to_string(path).map_err(|e| TrainError::Config(format!("{}: cannot read: {e}", path.display())))?;
-        let c: TrainConfig = toml::from_str(&text).map_err(|e| TrainError::Config(format!("{}: {}", path.display(), e.message())))?;
-        let bad = |f: &str, m: &str| Err(TrainError::Config(format!("{}: {f}: {m}", path.display())));
+        let text = std::fs::read_to_string(path).map_err(|e| config_error(path, format!("cannot read: {e}")))?;
+        let c: TrainConfig = toml::from_str(&text).map_err(|e| config_error(path, toml_message(&text, &e)))?;
+        let bad = |f: &str, m: &str| Err(config_error(path, format!("{f}: {m}")));
+        let in_unit = |v: f64| v > 0.0 && v < 1.0;
         if c.iterations == 0 || c.iterations > 100 {
             return bad("iterations", "must be in 1..=100");
         }
         if c.batch_size == 0 {
             return bad("batch_size", "must be at least 1");
         }
-        if !(c.learning_rate > 0.0 && c.learning_rate < 1.0) {
-            return bad("learning_rate", "must be in (0, 1)");
+        if !in_unit(c.learning_rate_rim) {
+            return bad("learning_rate_rim", "must be in (0, 1)");
+        }
+        if !in_unit(c.learning_rate_forward) {
+            return bad("learning_rate_forward", "must be in (0, 1)");
+        }
+        if !in_unit(c.plateau_factor) {
+            return bad("plateau_factor", "must be in (0, 1)");
+        }
+        if !(c.ema_decay >= 0.0 && c.ema_decay < 1.0) {
+            return bad("ema_decay", "must be in [0, 1)");
         }
         if c.grad_clip.is_nan() || c.grad_clip <= 0.0 {
             return bad("grad_clip", "must be positive");
         }
-        if c.checkpoint_every == 0 {
-            return bad("checkpoint_every", "must be at least 1");
+        if !(c.weight_decay >= 0.0) {
+            return bad("weight_decay", "must be non-negative");
+        }
+        for (name, v) in [("lambda_fwd", c.lambda_fwd), ("lambda_psf", c.lambda_psf), ("lambda_param", c.lambda_param), ("lambda_supervised", c.lambda_supervised)] {
+            if !(v >= 0.0 && v.is_finite()) {
+                return bad(name, "must be finite and non-negative");
+            }
+        }
+        if c.validate_every == 0 {
+            return bad("validate_every", "must be at least 1");
+        }
+        if c.validation_samples == 0 {
+            return bad("validation_samples", "must be at least 1");
+        }
+        if c.mode == Mode::KnownLens && c.psf == PsfSource::Learned {
+            return bad("psf", "the learned PSF belongs to the joint mode");
+        }
+        if c.resume && c.fine_tune_from.is_some() {
+            return bad("fine_tune_from", "cannot be combined with resume (a resumed fine-tuning run resumes from its own state)");
         }
         Ok(c)
     }
+
+    /// Learning rates before warm-up and plateau scaling: ÷ 10 when fine-tuning.
+    fn base_rates(&self) -> (f64, f64) {
+        let f = if self.fine_tune_from.is_some() { 0.1 } else { 1.0 };
+        (self.learning_rate_rim * f, self.learning_rate_forward * f)
+    }
+
+    fn early_stopping(&self) -> Option<usize> {
+        self.early_stopping_patience.or(self.fine_tune_from.as_ref().map(|_| 5))
+    }
 }
 
-/// Checkpoint metadata, next to the weights.
+/// A TOML error as one line that names the offending key when the parser
+/// located one (serde's messages for bad values do not).
+fn toml_message(text: &str, e: &toml::de::Error) -> String {
+    let key = e.span().and_then(|span| {
+        let line = text[..span.start.min(text.len())].rsplit('\n').next().unwrap_or("").to_string() + &text[span.start.min(text.len())..];
+        let key = line.split('=').next()?.trim().to_string();
+        (!key.is_empty() && line.contains('=')).then_some(key)
+    });
+    match key {
+        Some(k) if !e.message().contains(&k) => format!("{k}: {}", e.message()),
+        _ => e.message().to_string(),
+    }
+}
+
+/// Checkpoint metadata, next to the exported weights.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckpointMeta {
     pub architecture: String,
-    pub mode: String,
+    pub mode: Mode,
+    pub psf: PsfSource,
     pub code_version: String,
     pub step: usize,
     pub iterations: usize,
     pub image_size: usize,
     pub source_size: usize,
     pub psf_size: usize,
+    /// How inputs are scaled before they reach the networks.
+    pub normalization: String,
     pub config: TrainConfig,
     pub data_manifest: serde_json::Value,
     pub train_loss: f64,
     pub validation_loss: f64,
+    pub validation_mse: f64,
 }
 
 /// Architecture tag checked when loading.
-pub const ARCHITECTURE: &str = "astrorim-rim-v2 (unet embed16/32, hardgru32@M/4, up16/8, out1x1)";
+pub const ARCHITECTURE: &str =
+    "astrorim-v2 (RIM: unet embed16/32, hardgru32@M/4, up16/8, out1x1; encoder: 4×[conv3-GN8-relu-pool] 32/64/96/128, fc8192-128-64, 12 heads)";
 
-/// Saves weights and metadata atomically (weights first, metadata last).
-pub fn save_checkpoint(dir: &Path, rim: &Rim, meta: &CheckpointMeta) -> Result<(), TrainError> {
-    let weights = dir.join("rim.safetensors");
-    let tmp = temporary_path(&weights);
-    let mut store = SafetensorsStore::from_file(tmp.clone());
-    rim.save_into(&mut store).map_err(|e| TrainError::Config(format!("{}: cannot save weights: {e}", weights.display())))?;
-    std::fs::rename(&tmp, &weights).map_err(|e| TrainError::Config(format!("{}: {e}", weights.display())))?;
-    write_bytes(&dir.join("rim.json"), serde_json::to_string_pretty(meta).expect("serializes").as_bytes())?;
-    Ok(())
+const NORMALIZATION: &str = "each observation, noise map, lens light and source divided by the observation's maximum pixel";
+
+/// Where the exported model lives in a run directory.
+pub fn model_paths(dir: &Path) -> (PathBuf, PathBuf) {
+    (dir.join("model.safetensors"), dir.join("model.json"))
 }
 
-/// Loads a checkpoint directory, checking the architecture tag.
-pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<(Rim, CheckpointMeta), TrainError> {
-    let meta_path = dir.join("rim.json");
-    let text = std::fs::read_to_string(&meta_path).map_err(|e| TrainError::Config(format!("{}: cannot read: {e}", meta_path.display())))?;
-    let meta: CheckpointMeta = serde_json::from_str(&text)
-        .map_err(|e| TrainError::Config(format!("{}: invalid checkpoint metadata ({e})", meta_path.display())))?;
+/// Loads an exported model (weights + metadata), checking the architecture.
+pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<(AstroRim, CheckpointMeta), TrainError> {
+    let (weights, meta_path) = model_paths(dir);
+    let text = std::fs::read_to_string(&meta_path).map_err(|e| config_error(&meta_path, format!("cannot read: {e}")))?;
+    let meta: CheckpointMeta = serde_json::from_str(&text).map_err(|e| config_error(&meta_path, format!("invalid checkpoint metadata ({e})")))?;
     if meta.architecture != ARCHITECTURE {
-        return Err(TrainError::Config(format!("{}: architecture '{}' is not '{ARCHITECTURE}'", meta_path.display(), meta.architecture)));
+        return Err(config_error(&meta_path, format!("architecture '{}' is not '{ARCHITECTURE}'", meta.architecture)));
     }
-    let weights = dir.join("rim.safetensors");
-    let mut rim = Rim::new(device);
+    let mut model = AstroRim::new(meta.mode, meta.psf_size, device, None);
     let mut store = SafetensorsStore::from_file(weights.clone());
-    let result = rim.load_from(&mut store).map_err(|e| TrainError::Config(format!("{}: unreadable weights ({e})", weights.display())))?;
-    if !result.errors.is_empty() || !result.missing.is_empty() {
-        return Err(TrainError::Config(format!(
-            "{}: weights do not match the architecture ({} missing, {} errors)",
-            weights.display(),
-            result.missing.len(),
-            result.errors.len()
-        )));
+    let result = model.load_from(&mut store).map_err(|e| config_error(&weights, format!("unreadable weights ({e})")))?;
+    if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
+        return Err(config_error(
+            &weights,
+            format!(
+                "weights do not match the metadata's architecture ({} missing, {} unexpected, {} errors)",
+                result.missing.len(),
+                result.unused.len(),
+                result.errors.len()
+            ),
+        ));
     }
-    Ok((rim, meta))
+    Ok((model, meta))
 }
 
-fn mse(a: burn::tensor::Tensor<4>, b: burn::tensor::Tensor<4>) -> burn::tensor::Tensor<1> {
+/// The scheduler, data cursor and counters: everything besides weights and
+/// optimizer moments that a step depends on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct TrainState {
+    step: usize,
+    epoch: u64,
+    /// Position in the epoch's chunk order and in the current chunk's rows.
+    chunk_position: usize,
+    row_position: usize,
+    /// Plateau multiplier of both learning rates.
+    lr_scale: f64,
+    best_validation: f64,
+    flat_validations: usize,
+    stopped_early: bool,
+    train_loss: f64,
+}
+
+/// Progress of one step, for progress bars.
+#[derive(Debug, Clone, Copy)]
+pub struct StepReport {
+    pub step: usize,
+    pub steps: usize,
+    pub loss: f64,
+    pub learning_rate_rim: f64,
+    pub samples_per_second: f64,
+}
+
+/// Sum of squared gradients over a module's parameters.
+struct SquaredNorm<'a> {
+    grads: &'a GradientsParams,
+    total: f64,
+}
+
+impl ModuleVisitor for SquaredNorm<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.get::<D>(param.id) {
+            self.total += g.square().sum().into_scalar::<f32>() as f64;
+        }
+    }
+}
+
+/// Multiplies every gradient of a module by `factor`.
+struct ScaleGrads<'a> {
+    grads: &'a mut GradientsParams,
+    factor: f32,
+}
+
+impl ModuleVisitor for ScaleGrads<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        if let Some(g) = self.grads.remove::<D>(param.id) {
+            self.grads.register(param.id, g * self.factor);
+        }
+    }
+}
+
+/// Flattened, detached parameter values by id.
+struct Snapshot(HashMap<ParamId, Tensor<1>>);
+
+impl ModuleVisitor for Snapshot {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let t = param.val().detach().without_autodiff();
+        let n = t.shape().num_elements();
+        self.0.insert(param.id, t.reshape([n]));
+    }
+}
+
+/// ema ← d·ema + (1 − d)·live, parameter by parameter (matched by id).
+struct EmaUpdate {
+    live: HashMap<ParamId, Tensor<1>>,
+    decay: f64,
+}
+
+impl ModuleMapper for EmaUpdate {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        let Some(live) = self.live.remove(&param.id) else { return param };
+        let decay = self.decay;
+        param.map(|ema| {
+            let shape = ema.shape();
+            ema * decay + live.reshape(shape) * (1.0 - decay)
+        })
+    }
+}
+
+fn snapshot<M: Module>(module: &M) -> HashMap<ParamId, Tensor<1>> {
+    let mut s = Snapshot(HashMap::new());
+    module.visit(&mut s);
+    s.0
+}
+
+fn mse(a: Tensor<4>, b: Tensor<4>) -> Tensor<1> {
     (a - b).square().mean()
 }
 
-/// Trains; `progress(step, loss)` is called after every step.
-pub fn train(config: &TrainConfig, device: &Device, progress: &dyn Fn(usize, f64)) -> Result<CheckpointMeta, TrainError> {
+/// The epoch's chunk order and a chunk's row order.
+fn permutation(len: usize, seed: u64, stream: u64) -> Vec<usize> {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(stream);
+    let mut order: Vec<usize> = (0..len).collect();
+    order.shuffle(&mut rng);
+    order
+}
+
+/// Training loss of one batch and its reconstruction MSE part.
+fn loss(model: &AstroRim, op: &ForwardOperator, b: &Batch, config: &TrainConfig) -> (Tensor<1>, Tensor<1>) {
+    let out = model.reconstruct(op, b, config.psf, config.iterations);
+    let n = out.estimates.len() as f64;
+    let recon = out.estimates.into_iter().map(|x| mse(x, b.target.clone())).reduce(|a, c| a + c).expect("≥ 1 iteration") / n;
+    let mut total = recon.clone();
+    if let (Some(fm), Some((prediction, kernel))) = (&model.forward, &out.prediction) {
+        total = total + forward_fidelity(op, b, prediction, kernel) * config.lambda_fwd + parameter_penalty(&prediction.theta) * config.lambda_param;
+        if config.psf == PsfSource::Learned {
+            total = total + fm.residual_tv() * config.lambda_psf;
+        }
+        if config.lambda_supervised > 0.0 {
+            total = total + supervised_penalty(&prediction.theta, &b.theta) * config.lambda_supervised;
+        }
+    }
+    (total, recon)
+}
+
+/// Everything written to `out/state`.
+struct Checkpoint<'a> {
+    model: &'a AstroRim,
+    ema: &'a AstroRim,
+    optim_rim: &'a burn::optim::ModuleOptimizer,
+    optim_forward: &'a burn::optim::ModuleOptimizer,
+    state: &'a TrainState,
+}
+
+fn save_state(out: &Path, c: &Checkpoint) -> Result<(), TrainError> {
+    let tmp = out.join("state.tmp");
+    let dir = out.join("state");
+    let old = out.join("state.old");
+    std::fs::remove_dir_all(&tmp).ok();
+    std::fs::create_dir_all(&tmp).map_err(|e| config_error(&tmp, format!("cannot create: {e}")))?;
+    let store_err = |p: &Path, e: String| config_error(p, format!("cannot save: {e}"));
+    for (name, m) in [("model.bpk", c.model), ("ema.bpk", c.ema)] {
+        let p = tmp.join(name);
+        let mut store = BurnpackStore::from_file(&p).overwrite(true);
+        m.save_into(&mut store).map_err(|e| store_err(&p, e.to_string()))?;
+    }
+    for (name, o) in [("optim-rim.bpk", c.optim_rim), ("optim-forward.bpk", c.optim_forward)] {
+        let p = tmp.join(name);
+        o.save(&p).map_err(|e| store_err(&p, e.to_string()))?;
+    }
+    write_bytes(&tmp.join("state.json"), serde_json::to_string_pretty(c.state).expect("serializes").as_bytes())?;
+    std::fs::remove_dir_all(&old).ok();
+    if dir.exists() {
+        std::fs::rename(&dir, &old).map_err(|e| config_error(&dir, e))?;
+    }
+    std::fs::rename(&tmp, &dir).map_err(|e| config_error(&dir, e))?;
+    std::fs::remove_dir_all(&old).ok();
+    Ok(())
+}
+
+type Loaded = (AstroRim, AstroRim, burn::optim::ModuleOptimizer, burn::optim::ModuleOptimizer, TrainState);
+
+fn load_state(out: &Path, config: &TrainConfig, psf_size: usize, ad: &Device, plain: &Device) -> Result<Loaded, TrainError> {
+    // A crash between the two renames of `save_state` leaves only `state.old`.
+    let dir = if out.join("state").exists() { out.join("state") } else { out.join("state.old") };
+    let load_module = |name: &str, device: &Device| -> Result<AstroRim, TrainError> {
+        let p = dir.join(name);
+        let mut m = AstroRim::new(config.mode, psf_size, device, None);
+        let r = m.load_from(&mut BurnpackStore::from_file(&p)).map_err(|e| config_error(&p, format!("unreadable training state ({e})")))?;
+        if !r.errors.is_empty() || !r.missing.is_empty() {
+            return Err(config_error(&p, "training state does not match the configured mode and architecture"));
+        }
+        Ok(m)
+    };
+    let model = load_module("model.bpk", ad)?;
+    let ema = load_module("ema.bpk", plain)?;
+    let load_optim = |name: &str| -> Result<burn::optim::ModuleOptimizer, TrainError> {
+        let p = dir.join(name);
+        optimizer(config).load(&p).map_err(|e| config_error(&p, format!("unreadable optimizer state ({e})")))
+    };
+    let path = dir.join("state.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| config_error(&path, format!("cannot read: {e}")))?;
+    let state: TrainState = serde_json::from_str(&text).map_err(|e| config_error(&path, format!("invalid training state ({e})")))?;
+    Ok((model, ema, load_optim("optim-rim.bpk")?, load_optim("optim-forward.bpk")?, state))
+}
+
+fn optimizer(config: &TrainConfig) -> burn::optim::ModuleOptimizer {
+    AdamWConfig::new().with_weight_decay(config.weight_decay).init()
+}
+
+fn export(out: &Path, ema: &AstroRim, meta: &CheckpointMeta) -> Result<(), TrainError> {
+    let (weights, meta_path) = model_paths(out);
+    let tmp = astrorim_io::atomic::temporary_path(&weights);
+    let mut store = SafetensorsStore::from_file(tmp.clone());
+    ema.save_into(&mut store).map_err(|e| config_error(&weights, format!("cannot save weights: {e}")))?;
+    std::fs::rename(&tmp, &weights).map_err(|e| config_error(&weights, e))?;
+    write_bytes(&meta_path, serde_json::to_string_pretty(meta).expect("serializes").as_bytes())?;
+    Ok(())
+}
+
+fn append_metrics(path: &Path, row: &str) -> Result<(), TrainError> {
+    let mut text = std::fs::read_to_string(path).unwrap_or_else(|_| {
+        "step,epoch,learning_rate_rim,learning_rate_forward,train_loss,validation_loss,validation_mse,samples_per_second\n".into()
+    });
+    text.push_str(row);
+    write_bytes(path, text.as_bytes())?;
+    Ok(())
+}
+
+/// Trains; `progress` is called after every step. Returns the metadata of
+/// the last export.
+pub fn train(config: &TrainConfig, device: &Device, progress: &dyn Fn(&StepReport)) -> Result<CheckpointMeta, TrainError> {
     let reader = DatasetReader::open(&config.data)?;
-    let m = &reader.manifest;
+    let m = reader.manifest.clone();
     let chunks = reader.available_chunks();
     if chunks.len() as u64 <= config.validation_chunks {
-        return Err(TrainError::Config(format!(
-            "{}: needs more than validation_chunks = {} chunks, has {}",
-            config.data.display(),
-            config.validation_chunks,
-            chunks.len()
-        )));
+        return Err(config_error(
+            &config.data,
+            format!("needs more than validation_chunks = {} chunks, has {}", config.validation_chunks, chunks.len()),
+        ));
+    }
+    if m.image_size % 16 != 0 || m.source_size % 4 != 0 {
+        return Err(config_error(&config.data, "image side must be divisible by 16 and source side by 4"));
     }
     let (train_chunks, val_chunks) = chunks.split_at(chunks.len() - config.validation_chunks as usize);
-    std::fs::create_dir_all(&config.out).map_err(|e| TrainError::Config(format!("{}: cannot create: {e}", config.out.display())))?;
+    std::fs::create_dir_all(&config.out).map_err(|e| config_error(&config.out, format!("cannot create: {e}")))?;
     let ad = device.clone().autodiff();
-    let (mut rim, mut step) = if config.resume && config.out.join("rim.json").exists() {
-        let (rim, meta) = load_checkpoint(&config.out, &ad)?;
-        (rim, meta.step)
+    let resuming = config.resume && (config.out.join("state").exists() || config.out.join("state.old").exists());
+    let (mut model, mut ema, mut optim_rim, mut optim_forward, mut state) = if resuming {
+        load_state(&config.out, config, m.psf_size, &ad, device)?
     } else {
-        (Rim::new(&ad), 0)
+        let model = match &config.fine_tune_from {
+            Some(dir) => {
+                let (loaded, meta) = load_checkpoint(dir, &ad)?;
+                if meta.mode != config.mode {
+                    return Err(config_error(dir, format!("model mode {:?} differs from the configured {:?}", meta.mode, config.mode)));
+                }
+                loaded
+            }
+            None => AstroRim::new(config.mode, m.psf_size, &ad, Some(config.seed)),
+        };
+        let ema = model.valid();
+        let state = TrainState {
+            step: 0,
+            epoch: 0,
+            chunk_position: 0,
+            row_position: 0,
+            lr_scale: 1.0,
+            best_validation: f64::INFINITY,
+            flat_validations: 0,
+            stopped_early: false,
+            train_loss: f64::NAN,
+        };
+        (model, ema, optimizer(config), optimizer(config), state)
     };
-    let mut optim = AdamWConfig::new()
-        .with_weight_decay(config.weight_decay)
-        .with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(config.grad_clip)))
-        .init();
-    let first = reader.load(train_chunks[0])?;
-    let op = ForwardOperator::new(m.image_size, 1, m.source_size, source_half_width(&first, m.image_size, m.source_size), device);
+    if state.step >= config.steps || state.stopped_early {
+        return Err(config_error(&config.out, format!("nothing to do: the training state is at step {} of {}", state.step, config.steps)));
+    }
     let val = reader.load(val_chunks[0])?;
-    let val_rows: Vec<usize> = (0..val.count.min(8)).collect();
-    let val_batch = batch(&val, &val_rows, &op, m.psf_size, device);
-    let mut chunk_cursor = 0usize;
-    let mut row = 0usize;
-    let mut chunk = first;
-    let mut running = 0.0;
-    let mut meta = None;
-    while step < config.steps {
-        if row + config.batch_size > chunk.count {
-            chunk_cursor = (chunk_cursor + 1) % train_chunks.len();
-            chunk = reader.load(train_chunks[chunk_cursor])?;
-            row = 0;
+    let op = ForwardOperator::new(m.image_size, 1, m.source_size, source_half_width(&val, m.image_size, m.source_size), device);
+    let val_rows: Vec<usize> = (0..val.count.min(config.validation_samples)).collect();
+    let val_batches: Vec<Batch> = val_rows.chunks(config.batch_size).map(|rows| batch(&val, rows, None, &op, m.psf_size, device)).collect();
+    let (rate_rim, rate_forward) = config.base_rates();
+    let mut order = permutation(train_chunks.len(), config.seed, state.epoch << 32);
+    let mut loaded: Option<((u64, usize), Chunk, Vec<usize>)> = None;
+    let mut period_start = Instant::now();
+    let mut period_samples = 0usize;
+    let mut last_meta = None;
+    while state.step < config.steps && !state.stopped_early {
+        // Next batch in the deterministic data order.
+        let chunk_id = train_chunks[order[state.chunk_position]];
+        if loaded.as_ref().map(|l| l.0) != Some((state.epoch, state.chunk_position)) {
+            let chunk = match loaded.take() {
+                Some((_, chunk, _)) if train_chunks.len() == 1 => chunk,
+                _ => reader.load(chunk_id)?,
+            };
+            let rows = permutation(chunk.count, config.seed, (state.epoch << 32) | (chunk_id + 1));
+            loaded = Some(((state.epoch, state.chunk_position), chunk, rows));
         }
-        let rows: Vec<usize> = (row..row + config.batch_size.min(chunk.count)).collect();
-        row += rows.len();
-        let b = batch(&chunk, &rows, &op, m.psf_size, device);
-        let estimates = reconstruct(&rim, &b.operator(&op), &b, config.iterations);
-        let n = estimates.len() as f64;
-        let loss = estimates.into_iter().map(|x| mse(x, b.target.clone())).reduce(|a, c| a + c).expect("≥ 1 iteration") / n;
-        let value = loss.clone().into_scalar::<f32>() as f64;
+        let (_, chunk, row_order) = loaded.as_ref().expect("loaded above");
+        let take = config.batch_size.min(chunk.count);
+        if state.row_position + take > chunk.count {
+            state.row_position = 0;
+            state.chunk_position += 1;
+            if state.chunk_position == train_chunks.len() {
+                state.chunk_position = 0;
+                state.epoch += 1;
+                order = permutation(train_chunks.len(), config.seed, state.epoch << 32);
+            }
+            continue;
+        }
+        let rows: Vec<usize> = row_order[state.row_position..state.row_position + take].to_vec();
+        state.row_position += take;
+        let symmetries: Option<Vec<Symmetry>> = config.augment.then(|| {
+            let mut rng = ChaCha8Rng::seed_from_u64(config.seed ^ 0x5eed_a4a7);
+            rng.set_stream(state.step as u64);
+            rows.iter().map(|_| Symmetry::random(&mut rng)).collect()
+        });
+        let b = batch(chunk, &rows, symmetries.as_deref(), &op, m.psf_size, device);
+
+        let (total, _) = loss(&model, &op, &b, config);
+        let value = total.clone().into_scalar::<f32>() as f64;
         if !value.is_finite() {
-            return Err(TrainError::NonFinite { step, chunk: train_chunks[chunk_cursor] });
+            return Err(TrainError::NonFinite { step: state.step, chunk: chunk_id, rows });
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &rim);
-        rim = optim.step(config.learning_rate, rim, grads);
-        step += 1;
-        running = if step == 1 { value } else { 0.9 * running + 0.1 * value };
-        progress(step, value);
-        if step % config.checkpoint_every == 0 || step == config.steps {
-            let valid = rim.valid();
-            let est = reconstruct(&valid, &val_batch.operator(&op), &val_batch, config.iterations);
-            let val_loss = mse(est.last().expect("≥ 1 iteration").clone(), val_batch.target.clone()).into_scalar::<f32>() as f64;
-            let m_json = serde_json::to_value(&reader.manifest).expect("serializes");
-            let record = CheckpointMeta {
+        let mut grads = total.backward();
+        let mut g_rim = GradientsParams::from_module(&mut grads, &model.rim);
+        let mut g_fwd = model.forward.as_ref().map(|f| GradientsParams::from_module(&mut grads, f));
+        let mut norm = SquaredNorm { grads: &g_rim, total: 0.0 };
+        model.rim.visit(&mut norm);
+        let mut squared = norm.total;
+        if let (Some(f), Some(g)) = (&model.forward, &g_fwd) {
+            let mut norm = SquaredNorm { grads: g, total: 0.0 };
+            f.visit(&mut norm);
+            squared += norm.total;
+        }
+        let grad_norm = squared.sqrt();
+        if grad_norm > config.grad_clip {
+            let factor = (config.grad_clip / grad_norm) as f32;
+            model.rim.visit(&mut ScaleGrads { grads: &mut g_rim, factor });
+            if let (Some(f), Some(g)) = (&model.forward, g_fwd.as_mut()) {
+                f.visit(&mut ScaleGrads { grads: g, factor });
+            }
+        }
+        let warm = if config.warmup_steps > 0 { ((state.step + 1) as f64 / config.warmup_steps as f64).min(1.0) } else { 1.0 };
+        let (lr_rim, lr_fwd) = (rate_rim * warm * state.lr_scale, rate_forward * warm * state.lr_scale);
+        let AstroRim { rim, forward } = model;
+        let rim = optim_rim.step(lr_rim, rim, g_rim);
+        let forward = match (forward, g_fwd) {
+            (Some(f), Some(g)) => Some(optim_forward.step(lr_fwd, f, g)),
+            (f, _) => f,
+        };
+        model = AstroRim { rim, forward };
+        ema = ema.map(&mut EmaUpdate { live: snapshot(&model), decay: config.ema_decay });
+        state.step += 1;
+        state.train_loss = if state.train_loss.is_finite() { 0.9 * state.train_loss + 0.1 * value } else { value };
+        period_samples += rows.len();
+        let rate = period_samples as f64 / period_start.elapsed().as_secs_f64().max(1e-9);
+        progress(&StepReport { step: state.step, steps: config.steps, loss: value, learning_rate_rim: lr_rim, samples_per_second: rate });
+
+        if state.step % config.validate_every == 0 || state.step == config.steps {
+            let (mut val_loss, mut val_mse) = (0.0, 0.0);
+            for vb in &val_batches {
+                let (t, r) = loss(&ema, &op, vb, config);
+                val_loss += t.into_scalar::<f32>() as f64 / val_batches.len() as f64;
+                val_mse += r.into_scalar::<f32>() as f64 / val_batches.len() as f64;
+            }
+            if val_loss < state.best_validation {
+                state.best_validation = val_loss;
+                state.flat_validations = 0;
+            } else {
+                state.flat_validations += 1;
+                if state.step > config.warmup_steps && state.flat_validations.is_multiple_of(config.plateau_patience.max(1)) {
+                    state.lr_scale *= config.plateau_factor;
+                }
+                if config.early_stopping().is_some_and(|p| state.flat_validations >= p) {
+                    state.stopped_early = true;
+                }
+            }
+            let meta = CheckpointMeta {
                 architecture: ARCHITECTURE.into(),
-                mode: "known-lens".into(),
+                mode: config.mode,
+                psf: config.psf,
                 code_version: env!("CARGO_PKG_VERSION").into(),
-                step,
+                step: state.step,
                 iterations: config.iterations,
                 image_size: m.image_size,
                 source_size: m.source_size,
                 psf_size: m.psf_size,
+                normalization: NORMALIZATION.into(),
                 config: config.clone(),
-                data_manifest: m_json,
-                train_loss: running,
+                data_manifest: serde_json::to_value(&m).expect("serializes"),
+                train_loss: state.train_loss,
                 validation_loss: val_loss,
+                validation_mse: val_mse,
             };
-            save_checkpoint(&config.out, &valid, &record)?;
-            append_metrics(&config.out.join("metrics.csv"), step, running, val_loss)?;
-            meta = Some(record);
+            export(&config.out, &ema, &meta)?;
+            save_state(&config.out, &Checkpoint { model: &model, ema: &ema, optim_rim: &optim_rim, optim_forward: &optim_forward, state: &state })?;
+            append_metrics(
+                &config.out.join("metrics.csv"),
+                &format!("{},{},{lr_rim:.3e},{lr_fwd:.3e},{:.6e},{val_loss:.6e},{val_mse:.6e},{rate:.3}\n", state.step, state.epoch, state.train_loss),
+            )?;
+            last_meta = Some(meta);
+            period_start = Instant::now();
+            period_samples = 0;
         }
     }
-    meta.ok_or_else(|| TrainError::Config(format!("nothing to do: the checkpoint in {} is already at step {step}", config.out.display())))
-}
-
-fn append_metrics(path: &Path, step: usize, train: f64, val: f64) -> Result<(), TrainError> {
-    let mut text = std::fs::read_to_string(path).unwrap_or_else(|_| "step,train_loss,validation_loss\n".into());
-    text.push_str(&format!("{step},{train:.6e},{val:.6e}\n"));
-    write_bytes(path, text.as_bytes())?;
-    Ok(())
+    last_meta.ok_or_else(|| config_error(&config.out, "no validation was reached"))
 }

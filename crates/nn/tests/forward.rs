@@ -218,3 +218,73 @@ fn parameter_gradient_matches_finite_differences() {
         assert!((fd - g[k] as f64).abs() < 0.03 * fd.abs().max(1e-2), "∂/∂{name}: autodiff {} vs finite difference {fd}", g[k]);
     }
 }
+
+#[test]
+fn symmetries_commute_with_the_forward_operator() {
+    // F(g·x; g·Θ, g·PSF) = g·F(x; Θ, PSF) for every flip/rotation g: the
+    // augmentation transforms images, sources, kernels and parameters consistently.
+    use astrorim_nn::data::Symmetry;
+    let device = device();
+    let m = 40;
+    let op = ForwardOperator::new(N, 2, m, 0.8, &device);
+    let theta: [f64; 9] = lens().to_astrorim(N, S).to_array();
+    let k = kernel();
+    let psf: Vec<f32> = k.data().iter().map(|&v| v as f32).collect();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(21);
+    let source: Vec<f32> = (0..m * m).map(|i| ((i % m) as f32 * 0.3).sin().abs() * rng.gen_range(0.5..1.0)).collect();
+    let t4 = |v: Vec<f32>, side: usize| Tensor::<4>::from_data(TensorData::new(v, [1, 1, side, side]), &device);
+    let t2 = |t: [f64; 9]| Tensor::<2>::from_data(TensorData::new(t.iter().map(|&v| v as f32).collect::<Vec<_>>(), [1, 9]), &device);
+    let image = to_vec(op.forward(&t4(source.clone(), m), &t2(theta), &t4(psf.clone(), 7), None));
+    let scale = image.iter().fold(0f32, |a, b| a.max(b.abs()));
+    for flip_x in [false, true] {
+        for flip_y in [false, true] {
+            for quarter_turns in 0..4 {
+                let g = Symmetry { flip_x, flip_y, quarter_turns };
+                let moved = to_vec(op.forward(&t4(g.image(&source, m), m), &t2(g.theta(&theta)), &t4(g.image(&psf, 7), 7), None));
+                let expected = g.image(&image, N);
+                let worst = moved.iter().zip(&expected).fold(0f32, |a, (x, y)| a.max((x - y).abs()));
+                assert!(worst < 2e-4 * scale, "{g:?}: max difference {worst} (peak {scale})");
+            }
+        }
+    }
+}
+
+#[test]
+fn lens_light_holds_its_flux_and_follows_the_sersic_profile() {
+    let device = device();
+    let op = ForwardOperator::new(N, 2, 32, 0.8, &device);
+    let theta = Tensor::<2>::from_data(TensorData::new(vec![0.5f32, 0.8, 0.3, 0.05, -0.04, 0.0, 0.0, 0.0, 1.0], [1, 9]), &device);
+    let light = Tensor::<2>::from_data(TensorData::new(vec![7.0f32, 0.25, 1.0], [1, 3]), &device);
+    let img = to_vec(op.sersic_light(&theta, &light));
+    assert!((img.iter().sum::<f32>() - 7.0).abs() < 1e-3);
+    // n = 1 is an exponential: I(r₁)/I(r₂) = exp(−b₁(r₁ − r₂)/R_e), b₁ ≈ 1.678.
+    // Pixels (row, col) on the centre row, away from the centre (block-averaging
+    // curvature is negligible there).
+    let unit = N as f64 / 2.0;
+    let x_of = |j: usize| (j as f64 - (N as f64 - 1.0) / 2.0) / unit;
+    let row = ((-0.04 * unit) + (N as f64 - 1.0) / 2.0).round() as usize;
+    let (j1, j2) = (36usize, 42usize);
+    let y = (row as f64 - (N as f64 - 1.0) / 2.0) / unit;
+    let r = |j: usize| ((x_of(j) - 0.05).powi(2) + (y + 0.04).powi(2)).sqrt();
+    let b1 = 2.0 - 1.0 / 3.0 + 4.0 / 405.0 + 46.0 / 25515.0;
+    let expected = (-b1 * (r(j1) - r(j2)) / 0.25).exp();
+    let got = img[row * N + j1] as f64 / img[row * N + j2] as f64;
+    assert!((got / expected - 1.0).abs() < 2e-3, "profile ratio {got} vs {expected}");
+}
+
+#[test]
+fn learned_psf_starts_as_a_unit_moffat_of_three_pixels() {
+    let device = device();
+    let model = astrorim_nn::joint::ForwardModel::new(21, &device);
+    let k: Vec<f32> = model.learned_psf().into_data().try_into_vec::<f32>().unwrap();
+    assert!((k.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+    // Half maximum at r = 1.5 px along a row (FWHM 3 px): interpolate the profile.
+    let peak = k[10 * 21 + 10];
+    let (a, b) = (k[10 * 21 + 11] / peak, k[10 * 21 + 12] / peak);
+    let beta = 4.5f32;
+    let alpha = 3.0 / (2.0 * (2f32.powf(1.0 / beta) - 1.0).sqrt());
+    let moffat = |r: f32| (1.0 + (r / alpha).powi(2)).powf(-beta);
+    assert!((a - moffat(1.0)).abs() < 1e-5 && (b - moffat(2.0)).abs() < 1e-5);
+    assert!((moffat(1.5) - 0.5).abs() < 1e-5);
+    assert!(model.residual_tv().into_scalar::<f32>() == 0.0);
+}

@@ -1,17 +1,20 @@
-//! A tiny known-lens training run: the loss falls, checkpoints reload to the
-//! same model, and damaged checkpoints are refused.
+//! Tiny training runs: the loss falls, checkpoints reload to the same model,
+//! damaged checkpoints are refused, and an interrupted-and-resumed joint run
+//! ends identical to an uninterrupted one.
 
+use astrorim_nn::data::{batch, source_half_width};
 use astrorim_nn::forward::ForwardOperator;
-use astrorim_nn::known_lens::{batch, reconstruct, source_half_width};
+use astrorim_nn::joint::PsfSource;
 use astrorim_nn::train::{load_checkpoint, train, TrainConfig};
+use burn::store::ModuleSnapshot;
 use astrorim_sim::dataset::{generate, prepare, DatasetReader, Generator, RunSpec};
 use astrorim_sim::preset::{Preset, BUILTIN};
 use burn::tensor::Device;
 use std::cell::RefCell;
 use std::path::Path;
 
-fn tiny_dataset(dir: &Path) {
-    let text = BUILTIN[0]
+fn tiny_dataset(dir: &Path, variant: usize) {
+    let text = BUILTIN[variant]
         .1
         .replace("pixel_scale = 0.04", "pixel_scale = 0.12")
         .replace("size = 96", "size = 32")
@@ -19,7 +22,7 @@ fn tiny_dataset(dir: &Path) {
         .replace("psf_size = 21", "psf_size = 9");
     let preset = Preset::from_toml(&text).unwrap();
     let spec = RunSpec {
-        generator: Generator { name: "tiny".into(), members: vec![("v1".into(), preset, 1.0)] },
+        generator: Generator { name: "tiny".into(), members: vec![(BUILTIN[variant].0.into(), preset, 1.0)] },
         count: 16,
         seed: 5,
         shard_size: 8,
@@ -30,9 +33,9 @@ fn tiny_dataset(dir: &Path) {
     generate(&spec, &chunks, &|_| {}).unwrap();
 }
 
-fn config(data: &Path, out: &Path, steps: usize) -> TrainConfig {
+fn config(data: &Path, out: &Path, steps: usize, extra: &str) -> TrainConfig {
     let text = format!(
-        "data = {:?}\nout = {:?}\niterations = 4\nbatch_size = 4\nsteps = {steps}\nlearning_rate = 0.003\ncheckpoint_every = 6\n",
+        "data = {:?}\nout = {:?}\niterations = 4\nbatch_size = 4\nsteps = {steps}\nlearning_rate_rim = 0.003\nvalidation_samples = 4\nema_decay = 0.5\n{extra}",
         data.to_str().unwrap(),
         out.to_str().unwrap()
     );
@@ -45,10 +48,10 @@ fn config(data: &Path, out: &Path, steps: usize) -> TrainConfig {
 fn loss_falls_and_checkpoints_round_trip() {
     let dir = tempfile::tempdir().unwrap();
     let (data, out) = (dir.path().join("data"), dir.path().join("run"));
-    tiny_dataset(&data);
+    tiny_dataset(&data, 0);
     let device = Device::default();
     let losses = RefCell::new(Vec::new());
-    let meta = train(&config(&data, &out, 24), &device, &|_, l| losses.borrow_mut().push(l)).unwrap();
+    let meta = train(&config(&data, &out, 24, "validate_every = 6\n"), &device, &|r| losses.borrow_mut().push(r.loss)).unwrap();
     let l = losses.into_inner();
     let (first, last) = ((l[0] + l[1]) / 2.0, l[l.len() - 4..].iter().sum::<f64>() / 4.0);
     assert!(last < 0.8 * first, "loss did not fall: first {first:.4e}, last {last:.4e}");
@@ -56,28 +59,76 @@ fn loss_falls_and_checkpoints_round_trip() {
     assert_eq!(std::fs::read_to_string(out.join("metrics.csv")).unwrap().lines().count(), 1 + 4);
 
     // The reloaded checkpoint reconstructs exactly as the saved model did.
-    let (rim, meta) = load_checkpoint(&out, &device).unwrap();
+    let (model, meta) = load_checkpoint(&out, &device).unwrap();
     let reader = DatasetReader::open(&data).unwrap();
     let chunk = reader.load(1).unwrap();
     let op = ForwardOperator::new(32, 1, 32, source_half_width(&chunk, 32, 32), &device);
-    let b = batch(&chunk, &[0, 1], &op, 9, &device);
-    let a = reconstruct(&rim, &b.operator(&op), &b, meta.iterations).pop().unwrap().into_data().try_into_vec::<f32>().unwrap();
-    let (rim2, _) = load_checkpoint(&out, &device).unwrap();
-    let c = reconstruct(&rim2, &b.operator(&op), &b, meta.iterations).pop().unwrap().into_data().try_into_vec::<f32>().unwrap();
-    assert_eq!(a, c);
+    let b = batch(&chunk, &[0, 1], None, &op, 9, &device);
+    let run = |m: &astrorim_nn::model::AstroRim| {
+        m.reconstruct(&op, &b, PsfSource::Observed, meta.iterations).estimates.pop().unwrap().into_data().try_into_vec::<f32>().unwrap()
+    };
+    let (model2, _) = load_checkpoint(&out, &device).unwrap();
+    assert_eq!(run(&model), run(&model2));
 
     // Damaged checkpoints are refused with the file named.
-    let weights = out.join("rim.safetensors");
+    let weights = out.join("model.safetensors");
     let bytes = std::fs::read(&weights).unwrap();
     std::fs::write(&weights, &bytes[..bytes.len() / 3]).unwrap();
     let e = load_checkpoint(&out, &device).expect_err("truncated weights must fail").to_string();
-    assert!(e.contains("rim.safetensors"), "{e}");
+    assert!(e.contains("model.safetensors"), "{e}");
     std::fs::write(&weights, &bytes).unwrap();
-    let meta_path = out.join("rim.json");
+    let meta_path = out.join("model.json");
     let text = std::fs::read_to_string(&meta_path).unwrap();
     std::fs::write(&meta_path, text.replace(astrorim_nn::train::ARCHITECTURE, "other-net")).unwrap();
     let e = load_checkpoint(&out, &device).expect_err("another architecture must fail").to_string();
     assert!(e.contains("architecture"), "{e}");
+    // Metadata claiming the joint mode for known-lens weights: mismatched tensors.
+    std::fs::write(&meta_path, text.replace("\"mode\": \"known-lens\"", "\"mode\": \"joint\"")).unwrap();
+    let e = load_checkpoint(&out, &device).expect_err("mismatched metadata must fail").to_string();
+    assert!(e.contains("model.safetensors") && e.contains("missing"), "{e}");
+}
+
+/// All exported tensors by name, as f32 values.
+fn exported(dir: &Path) -> Vec<(String, Vec<f32>)> {
+    let (model, _) = load_checkpoint(dir, &Device::default()).unwrap();
+    model
+        .collect(None, None, false)
+        .into_iter()
+        .map(|t| (t.name.clone(), t.to_bytes().unwrap().chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().unwrap())).collect()))
+        .collect()
+}
+
+#[test]
+fn an_interrupted_joint_run_resumes_exactly() {
+    // Joint mode with the learned PSF, augmentation, EMA, warm-up, global
+    // clipping and the supervised term: 6 steps straight, or 3 steps, stop,
+    // and `resume = true` to 6, must give the same weights and metrics.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    tiny_dataset(&data, 1);
+    let device = Device::default();
+    let extra = "mode = \"joint\"\npsf = \"learned\"\nlearning_rate_forward = 0.001\nwarmup_steps = 2\nvalidate_every = 3\nlambda_supervised = 1.0\ngrad_clip = 0.5\nseed = 3\n";
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    train(&config(&data, &a, 6, extra), &device, &|_| {}).unwrap();
+    train(&config(&data, &b, 3, extra), &device, &|_| {}).unwrap();
+    let resumed = config(&data, &b, 6, &format!("{extra}resume = true\n"));
+    let meta = train(&resumed, &device, &|_| {}).unwrap();
+    assert_eq!(meta.step, 6);
+    let (ta, tb) = (exported(&a), exported(&b));
+    assert!(ta.len() > 20, "joint model has the encoder: {} tensors", ta.len());
+    assert_eq!(ta.len(), tb.len());
+    // Equal up to the last bits that multithreaded reductions may change
+    // (a resume that lost the optimizer moments or the EMA is off by ~1e-3).
+    for ((na, va), (nb, vb)) in ta.iter().zip(&tb) {
+        assert_eq!(na, nb);
+        let scale = va.iter().fold(1e-6f32, |m, x| m.max(x.abs()));
+        let worst = va.iter().zip(vb).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(worst <= 1e-5 * scale, "tensor {na} differs after resume by {worst} (scale {scale})");
+    }
+    let metrics = |d: &Path| std::fs::read_to_string(d.join("metrics.csv")).unwrap().lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect::<Vec<_>>();
+    assert_eq!(metrics(&a), metrics(&b), "metrics rows (without the timing column)");
+    // A finished run has nothing left to do.
+    assert!(train(&resumed, &device, &|_| {}).unwrap_err().to_string().contains("nothing to do"));
 }
 
 #[test]
@@ -86,6 +137,12 @@ fn config_errors_name_the_field() {
     let path = dir.path().join("c.toml");
     std::fs::write(&path, "data = \"d\"\nout = \"o\"\nlearning_rat = 0.1\n").unwrap();
     assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("learning_rat"));
+    std::fs::write(&path, "data = \"d\"\nout = \"o\"\nmode = \"joint\"\nema_decay = 1.5\n").unwrap();
+    assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("ema_decay"));
+    std::fs::write(&path, "data = \"d\"\nout = \"o\"\nmode = \"sideways\"\n").unwrap();
+    assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("mode"));
+    std::fs::write(&path, "data = \"d\"\nout = \"o\"\npsf = \"learned\"\n").unwrap();
+    assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("psf"));
     std::fs::write(&path, "data = \"d\"\nout = \"o\"\niterations = 0\n").unwrap();
     assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("iterations"));
 }

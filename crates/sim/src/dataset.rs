@@ -335,6 +335,8 @@ pub struct Chunk {
     pub pixel_scale: Vec<f64>,
     pub source_pixel_scale: Vec<f64>,
     pub index: Vec<u64>,
+    /// Variant label of each sample (`v1` … `v6` or a user preset's name).
+    pub variant: Vec<String>,
     pub lenstronomy: Vec<f64>,
     pub astrorim: Vec<f64>,
 }
@@ -391,6 +393,7 @@ impl DatasetReader {
             pixel_scale: f64s("pixel_scale")?,
             source_pixel_scale: f64s("source_pixel_scale")?,
             index: read_npz_array(&path, "index")?.to_u64().ok_or_else(|| IoError::file(&path, "array index is not uint64"))?,
+            variant: read_npz_array(&path, "variant")?.to_strings().ok_or_else(|| IoError::file(&path, "array variant is not a byte-string array"))?,
             lenstronomy: f64s("lenstronomy")?,
             astrorim: f64s("astrorim")?,
         };

@@ -1,0 +1,97 @@
+//! The trainable model: the RIM, plus in joint mode the forward model
+//! (encoder and learned PSF); and how a batch becomes the operator the RIM
+//! iterates against in each mode.
+
+use crate::data::Batch;
+use crate::forward::{ForwardOperator, LinearOperator};
+use crate::joint::{ForwardModel, Prediction, PsfSource};
+use crate::known_lens::{back_projection, reconstruct_from};
+use crate::rim::Rim;
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Device, Tensor};
+use serde::{Deserialize, Serialize};
+
+/// Training and inference mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    /// Morningstar et al. 2019: Θ, PSF, noise and lens light given; RIM only.
+    KnownLens,
+    /// AstroRIM: Θ and lens light predicted by the encoder.
+    Joint,
+}
+
+/// RIM + (joint mode) forward model.
+#[derive(Module, Debug)]
+pub struct AstroRim {
+    pub rim: Rim,
+    pub forward: Option<ForwardModel>,
+}
+
+/// What one reconstruction produced.
+#[derive(Debug, Clone)]
+pub struct Reconstruction<'a> {
+    /// The operator the RIM iterated against.
+    pub operator: LinearOperator<'a>,
+    /// The back-projection the RIM started from, [B, 1, M, M].
+    pub start: Tensor<4>,
+    /// Every RIM estimate, [B, 1, M, M] each.
+    pub estimates: Vec<Tensor<4>>,
+    /// Encoder predictions and the PSF used (joint mode).
+    pub prediction: Option<(Prediction, Tensor<4>)>,
+}
+
+/// Touches every parameter so that its lazy initializer runs.
+struct Materialize;
+
+impl ModuleVisitor for Materialize {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let _ = param.val();
+    }
+}
+
+/// Serializes model construction: burn's generator is global to the
+/// backend, so a seeded initialization is reproducible only if no other
+/// thread draws from it between the seed and the last weight.
+static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+impl AstroRim {
+    /// A freshly initialized model; with `seed`, the initialization is reproducible.
+    pub fn new(mode: Mode, psf_size: usize, device: &Device, seed: Option<u64>) -> Self {
+        let _guard = INIT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(seed) = seed {
+            device.seed(seed);
+        }
+        let model = AstroRim { rim: Rim::new(device), forward: (mode == Mode::Joint).then(|| ForwardModel::new(psf_size, device)) };
+        // burn initializes parameters lazily, at first use: force it here,
+        // while the lock is held.
+        model.visit(&mut Materialize);
+        model
+    }
+
+    pub fn mode(&self) -> Mode {
+        if self.forward.is_some() {
+            Mode::Joint
+        } else {
+            Mode::KnownLens
+        }
+    }
+
+    /// Runs the model on a batch: binds the operator (true Θ and background
+    /// in known-lens mode; the encoder's Θ, lens light and PSF in joint mode),
+    /// back-projects, then iterates the RIM.
+    pub fn reconstruct<'a>(&self, op: &'a ForwardOperator, batch: &Batch, psf: PsfSource, iterations: usize) -> Reconstruction<'a> {
+        let (f, prediction): (LinearOperator, _) = match &self.forward {
+            None => (batch.operator(op), None),
+            Some(model) => {
+                let p = model.predict(batch.observed.clone());
+                let kernel = model.psf(batch, psf);
+                let light = op.sersic_light(&p.theta, &p.light);
+                (op.bind(&p.theta, &kernel, Some(&light)), Some((p, kernel)))
+            }
+        };
+        let start = back_projection(&f, &batch.observed, &batch.sigma);
+        let estimates = reconstruct_from(&self.rim, &f, &batch.observed, &batch.sigma, start.clone(), iterations);
+        Reconstruction { operator: f, start, estimates, prediction }
+    }
+}
