@@ -90,48 +90,78 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
 }
 
-/// Times `reconstruct` on v1 samples with an untrained RIM (the cost does not
-/// depend on the weights).
+/// Inference latency (operator binding, back-projection and 10 RIM
+/// iterations; in joint mode also the encoder) at batch 1 and 16, the split
+/// of one iteration, and training throughput (known-lens and joint, batch 8),
+/// on v1 samples with untrained weights (the cost does not depend on them).
 fn bench_rim(repeats: usize) -> Result<()> {
-    use astrorim_nn::forward::ForwardOperator;
     use astrorim_nn::data::{batch, source_half_width};
-    use astrorim_nn::known_lens::reconstruct;
+    use astrorim_nn::forward::ForwardOperator;
+    use astrorim_nn::joint::PsfSource;
+    use astrorim_nn::model::{AstroRim, Mode};
+    use astrorim_nn::train::{train, TrainConfig};
     use astrorim_sim::dataset::{generate, prepare, DatasetReader, Generator, RunSpec};
     let dir = std::env::temp_dir().join(format!("astrorim-bench-rim-{}", std::process::id()));
-    let spec = RunSpec { generator: Generator::named("v1", None)?, count: 16, seed: 1, shard_size: 16, shard: None, out: dir.clone() };
+    let data = dir.join("data");
+    let spec = RunSpec { generator: Generator::named("v1", None)?, count: 48, seed: 1, shard_size: 16, shard: None, out: data.clone() };
     let (chunks, _) = prepare(&spec)?;
     generate(&spec, &chunks, &|_| {})?;
-    let reader = DatasetReader::open(&dir)?;
+    let reader = DatasetReader::open(&data)?;
     let chunk = reader.load(0)?;
     let device = astrorim_nn::device::default_device();
     let m = &reader.manifest;
     let op = ForwardOperator::new(m.image_size, 1, m.source_size, source_half_width(&chunk, m.image_size, m.source_size), &device);
-    let rim = astrorim_nn::rim::Rim::new(&device);
-    for b in [1usize, 16] {
-        let rows: Vec<usize> = (0..b).collect();
-        let input = batch(&chunk, &rows, None, &op, m.psf_size, &device);
-        let f = input.operator(&op);
-        reconstruct(&rim, &f, &input.observed, &input.sigma, 10);
-        let start = Instant::now();
-        for _ in 0..repeats {
-            let x = reconstruct(&rim, &f, &input.observed, &input.sigma, 10).pop().expect("10 iterations");
-            x.into_data();
+    for mode in [Mode::KnownLens, Mode::Joint] {
+        let model = AstroRim::new(mode, m.psf_size, &device, Some(0));
+        for b in [1usize, 16] {
+            let rows: Vec<usize> = (0..b).collect();
+            let input = batch(&chunk, &rows, None, &op, m.psf_size, &device);
+            let run = || model.reconstruct(&op, &input, PsfSource::Observed, 10).estimates.pop().expect("10 iterations").into_data();
+            run();
+            let start = Instant::now();
+            for _ in 0..repeats {
+                run();
+            }
+            let per = start.elapsed().as_secs_f64() / repeats as f64;
+            println!("inference {mode:?} batch {b}: {:.1} ms per batch, {:.1} ms per image (10 iterations, 96×96)", per * 1e3, per * 1e3 / b as f64);
+            if mode == Mode::KnownLens {
+                let f = input.operator(&op);
+                let x = input.target.clone();
+                let start = Instant::now();
+                for _ in 0..repeats * 10 {
+                    f.likelihood_gradient(&x, &input.observed, &input.sigma).into_data();
+                }
+                let grad = start.elapsed().as_secs_f64() / (repeats * 10) as f64;
+                let state = model.rim.initial_state(b, m.source_size, &device);
+                let start = Instant::now();
+                for _ in 0..repeats * 10 {
+                    model.rim.step(x.clone(), x.clone(), state.clone()).0.into_data();
+                }
+                let net = start.elapsed().as_secs_f64() / (repeats * 10) as f64;
+                println!("  per iteration: likelihood gradient {:.1} ms, update network {:.1} ms", grad * 1e3, net * 1e3);
+            }
         }
-        let per = start.elapsed().as_secs_f64() / repeats as f64;
-        println!("rim batch {b}: {:.1} ms per batch, {:.1} ms per image (10 iterations, 96×96)", per * 1e3, per * 1e3 / b as f64);
-        let x = input.target.clone();
-        let start = Instant::now();
-        for _ in 0..repeats * 10 {
-            f.likelihood_gradient(&x, &input.observed, &input.sigma).into_data();
-        }
-        let grad = start.elapsed().as_secs_f64() / (repeats * 10) as f64;
-        let state = rim.initial_state(b, m.source_size, &device);
-        let start = Instant::now();
-        for _ in 0..repeats * 10 {
-            rim.step(x.clone(), x.clone(), state.clone()).0.into_data();
-        }
-        let net = start.elapsed().as_secs_f64() / (repeats * 10) as f64;
-        println!("  per iteration: likelihood gradient {:.1} ms, update network {:.1} ms", grad * 1e3, net * 1e3);
+    }
+    for mode in ["known-lens", "joint"] {
+        let out = dir.join(mode);
+        let config_path = dir.join(format!("{mode}.toml"));
+        let text = format!(
+            "data = {:?}\nout = {:?}\nmode = \"{mode}\"\nbatch_size = 8\nsteps = {}\nvalidate_every = 1000\nvalidation_samples = 1\n",
+            data.display().to_string(),
+            out.display().to_string(),
+            repeats + 1
+        );
+        std::fs::write(&config_path, text)?;
+        let rate = std::cell::Cell::new(0.0);
+        let start = std::cell::Cell::new(None::<Instant>);
+        train(&TrainConfig::from_toml(&config_path)?, &device, &|r| {
+            // The first step is warm-up; time the rest.
+            match start.get() {
+                None => start.set(Some(Instant::now())),
+                Some(t) => rate.set(8.0 * (r.step - 1) as f64 / t.elapsed().as_secs_f64()),
+            }
+        })?;
+        println!("training {mode}: {:.2} samples/s (batch 8, 10 iterations, backward and AdamW step)", rate.get());
     }
     std::fs::remove_dir_all(&dir).ok();
     Ok(())
