@@ -115,3 +115,37 @@ fn cosmo_json_has_the_documented_keys() {
     assert!((v["sigma_v_sis_kms"].as_f64().unwrap() - 360.7).abs() < 0.5);
     assert!((v["mass_einstein_msun"].as_f64().unwrap() / 7.95e11 - 1.0).abs() < 5e-3);
 }
+
+/// Runs astrorim and asserts a one-line error with status 2 containing `expected`.
+fn assert_command_rejected(args: &[&str], expected: &str) {
+    let out = run_astrorim(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line expected: {stderr}");
+    assert!(stderr.contains(expected), "'{expected}' not in: {stderr}");
+}
+
+#[test]
+fn train_and_evaluate_reject_bad_configs_models_and_datasets() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |name: &str| dir.path().join(name).to_str().unwrap().to_string();
+    std::fs::write(p("bad.toml"), "data = \"d\"\nout = \"o\"\nbatch_size = -3\n").unwrap();
+    assert_command_rejected(&["train", "--config", &p("bad.toml")], "batch_size");
+    std::fs::write(p("unknown.toml"), "data = \"d\"\nout = \"o\"\nlearning_rate = 0.1\n").unwrap();
+    assert_command_rejected(&["train", "--config", &p("unknown.toml")], "learning_rate");
+    std::fs::write(p("nodata.toml"), format!("data = {:?}\nout = {:?}\n", p("missing"), p("run"))).unwrap();
+    assert_command_rejected(&["train", "--config", &p("nodata.toml")], "manifest.json");
+    assert_command_rejected(&["evaluate", "--model", &p("nomodel"), "--data", &p("missing"), "--out", &p("report")], "model.json");
+    assert!(!dir.path().join("report").exists());
+    // A damaged shard is refused with the file named.
+    let data = p("data");
+    let out = run_astrorim(&["simulate", "--variant", "v1", "-n", "4", "--shard-size", "2", "--out", &data, "--threads", "1"]);
+    assert!(out.status.success());
+    let shard = dir.path().join("data").join("shard-00000.npz");
+    let mut bytes = std::fs::read(&shard).unwrap();
+    let at = bytes.windows(6).position(|w| w == b"image.").unwrap() + 600;
+    bytes[at..at + 4].copy_from_slice(&f32::NAN.to_le_bytes());
+    std::fs::write(&shard, bytes).unwrap();
+    std::fs::write(p("damaged.toml"), format!("data = {data:?}\nout = {:?}\nvalidation_chunks = 1\n", p("run2"))).unwrap();
+    assert_command_rejected(&["train", "--config", &p("damaged.toml")], "shard-00000.npz: array image is unreadable");
+}

@@ -45,9 +45,9 @@ use std::time::Instant;
 pub enum TrainError {
     #[error("{0}")]
     Config(String),
-    #[error("{0}")]
+    #[error(transparent)]
     Sim(#[from] astrorim_sim::SimError),
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] astrorim_io::IoError),
     #[error("non-finite loss at step {step} (batch of chunk {chunk}, rows {rows:?}); the last good checkpoint is kept")]
     NonFinite { step: usize, chunk: u64, rows: Vec<usize> },

@@ -22,7 +22,7 @@ pub use sample::{simulate, Sample};
 pub enum SimError {
     #[error("{field}: {message}")]
     Preset { field: String, message: String },
-    #[error("{0}")]
+    #[error(transparent)]
     Io(#[from] astrorim_io::IoError),
 }
 
