@@ -9,7 +9,7 @@ repeats=${1:-5}
 venv=target/bench-torch
 if ! "$venv/bin/python" -c 'import torch' 2>/dev/null; then
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check torch
+  "$venv/bin/pip" install --quiet --disable-pip-version-check torch numpy
 fi
 cargo build --release --quiet
 echo "== astrorim (burn 0.22.1, flex)"

@@ -10,7 +10,8 @@
 //! widened to cover the built-in presets (b up to 2 and r_s up to 20 at
 //! 0.04″ pixels): sigmoid heads lo + (hi − lo)·σ(z) for linear ranges, the
 //! same in log space for the flux, and π·tanh(z) for the two angles.
-//! Parameters: backbone 1.23 M (FC 8192 → 128 alone 1.05 M), heads 780.
+//! Parameters: 1 243 308 (FC 8192 → 128 alone 1 048 704; heads 780) — the
+//! paper quotes ~350 k, which its own layer list contradicts (REFERENCE §1).
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};

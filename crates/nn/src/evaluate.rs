@@ -229,7 +229,7 @@ pub fn markdown(reports: &[MethodReport], parameters: Option<&ParameterReport>) 
     for r in reports {
         if r.group != group {
             group = &r.group;
-            s.push_str(&format!("\n### {group}\n\n| method | N | SSIM mean ± std | SSIM median [P10, P90] | SSIM₇ mean | MSE mean ± std | MSE median [P10, P90] | PSNR median | |flux err| median | SSIM ≥ 0.90 | ≥ 0.95 | < 0.80 |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"));
+            s.push_str(&format!("\n### {group}\n\n| method | N | SSIM mean ± std | SSIM median [P10, P90] | SSIM₇ mean | MSE mean ± std | MSE median [P10, P90] | PSNR median | flux error median (abs) | SSIM ≥ 0.90 | ≥ 0.95 | < 0.80 |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"));
         }
         s.push_str(&format!(
             "| {} | {} | {:.3} ± {:.3} | {:.3} [{:.3}, {:.3}] | {:.3} | {:.2e} ± {:.2e} | {:.2e} [{:.2e}, {:.2e}] | {:.1} | {:.3} | {:.0}% | {:.0}% | {:.0}% |\n",

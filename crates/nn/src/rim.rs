@@ -25,7 +25,7 @@
 
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
-use burn::nn::PaddingConfig2d;
+use burn::nn::{Initializer, PaddingConfig2d};
 use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor};
 
@@ -94,7 +94,9 @@ impl Rim {
             gru: ConvGru::new(EMBED2, HIDDEN, device),
             up1: up(HIDDEN, EMBED1),
             up2: up(EMBED1, UP2),
-            out: Conv2dConfig::new([UP2 + 2, 1], [1, 1]).init(device),
+            // Zero-initialized: an untrained RIM returns its starting point
+            // (the back-projection) unchanged, and training learns corrections.
+            out: Conv2dConfig::new([UP2 + 2, 1], [1, 1]).with_initializer(Initializer::Zeros).init(device),
         }
     }
 

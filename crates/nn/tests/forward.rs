@@ -288,3 +288,31 @@ fn learned_psf_starts_as_a_unit_moffat_of_three_pixels() {
     assert!((moffat(1.5) - 0.5).abs() < 1e-5);
     assert!(model.residual_tv().into_scalar::<f32>() == 0.0);
 }
+
+#[test]
+fn encoder_outputs_respect_their_bounds() {
+    use astrorim_nn::encoder::{Bound, LensParameterEncoder, HEADS};
+    use burn::module::Module;
+    let device = device();
+    let encoder = LensParameterEncoder::new(&device);
+    assert_eq!(encoder.num_params(), 1_243_308, "documented parameter count");
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(2);
+    let images: Vec<f32> = (0..3 * 64 * 64).map(|_| rng.gen_range(-3.0..30.0)).collect();
+    let out = encoder.forward(Tensor::<4>::from_data(TensorData::new(images, [3, 1, 64, 64]), &device));
+    assert_eq!(out.dims(), [3, HEADS.len()]);
+    let v = to_vec2(out);
+    for (k, (name, bound)) in HEADS.iter().enumerate() {
+        let (lo, hi) = match *bound {
+            Bound::Linear(lo, hi) | Bound::Log(lo, hi) => (lo, hi),
+            Bound::Angle => (-std::f64::consts::PI, std::f64::consts::PI),
+        };
+        for s in 0..3 {
+            let x = v[s * HEADS.len() + k] as f64;
+            assert!(x >= lo - 1e-6 && x <= hi + 1e-6, "{name} = {x} outside [{lo}, {hi}]");
+        }
+    }
+}
+
+fn to_vec2(t: Tensor<2>) -> Vec<f32> {
+    t.into_data().try_into_vec::<f32>().unwrap()
+}
