@@ -34,8 +34,9 @@ fn tiny_dataset(dir: &Path, variant: usize) {
 }
 
 fn config(data: &Path, out: &Path, steps: usize, extra: &str) -> TrainConfig {
+    let rate = if extra.contains("learning_rate_rim") { "" } else { "learning_rate_rim = 0.003\n" };
     let text = format!(
-        "data = {:?}\nout = {:?}\niterations = 4\nbatch_size = 4\nsteps = {steps}\nlearning_rate_rim = 0.003\nvalidation_samples = 4\nema_decay = 0.5\n{extra}",
+        "data = {:?}\nout = {:?}\niterations = 4\nbatch_size = 4\nsteps = {steps}\n{rate}validation_samples = 4\nema_decay = 0.5\n{extra}",
         data.to_str().unwrap(),
         out.to_str().unwrap()
     );
@@ -145,4 +146,59 @@ fn config_errors_name_the_field() {
     assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("psf"));
     std::fs::write(&path, "data = \"d\"\nout = \"o\"\niterations = 0\n").unwrap();
     assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("iterations"));
+}
+
+/// Rewrites shard 0 of a dataset with `image` replaced by `image` (shape `shape`).
+fn rewrite_shard_image(data: &Path, image: &[f32], shape: Vec<usize>) {
+    use astrorim_io::npz::{read_npz_array, write_npz, NpyArray, NpyData};
+    let path = data.join("shard-00000.npz");
+    let names = ["noise", "clean", "source", "psf", "pixel_scale", "source_pixel_scale", "index", "variant", "lenstronomy", "astrorim"];
+    let owned: Vec<_> = names.iter().map(|n| read_npz_array(&path, n).unwrap()).collect();
+    let f32s: Vec<Vec<f32>> = owned.iter().map(|a| a.to_f32().unwrap_or_default()).collect();
+    let u64s = owned[6].to_u64().unwrap();
+    let mut arrays = vec![NpyArray { name: "image", shape, data: NpyData::F32(image) }];
+    for (k, (name, a)) in names.iter().zip(&owned).enumerate() {
+        let data = match a.descr.as_str() {
+            "<u8" => NpyData::U64(&u64s),
+            d if d.starts_with("|S") => NpyData::Bytes { data: &a.bytes, width: d[2..].parse().unwrap() },
+            "<f8" => NpyData::Bytes { data: &a.bytes, width: 8 },
+            _ => NpyData::F32(&f32s[k]),
+        };
+        arrays.push(NpyArray { name, shape: a.shape.clone(), data });
+    }
+    write_npz(&path, &arrays).unwrap();
+}
+
+#[test]
+fn damaged_shards_are_refused_with_the_file_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, out) = (dir.path().join("data"), dir.path().join("run"));
+    tiny_dataset(&data, 0);
+    let device = Device::default();
+    let image = astrorim_io::npz::read_npz_array(&data.join("shard-00000.npz"), "image").unwrap().to_f32().unwrap();
+    let mut with_nan = image.clone();
+    with_nan[100] = f32::NAN;
+    rewrite_shard_image(&data, &with_nan, vec![8, 32, 32]);
+    let e = train(&config(&data, &out, 2, ""), &device, &|_| {}).unwrap_err().to_string();
+    assert!(e.contains("shard-00000.npz") && e.contains("non-finite"), "{e}");
+    rewrite_shard_image(&data, &image[..8 * 16 * 16], vec![8, 16, 16]);
+    let e = train(&config(&data, &out, 2, ""), &device, &|_| {}).unwrap_err().to_string();
+    assert!(e.contains("shard-00000.npz") && e.contains("shape"), "{e}");
+    assert!(!out.join("model.safetensors").exists(), "nothing exported from a refused dataset");
+}
+
+#[test]
+fn fine_tuning_divides_the_learning_rates_and_stops_early() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, base, tuned) = (dir.path().join("data"), dir.path().join("base"), dir.path().join("tuned"));
+    tiny_dataset(&data, 0);
+    let device = Device::default();
+    train(&config(&data, &base, 4, "validate_every = 4\n"), &device, &|_| {}).unwrap();
+    let extra = format!("validate_every = 1\nlearning_rate_rim = 0.5\nfine_tune_from = {:?}\n", base.to_str().unwrap());
+    let meta = train(&config(&data, &tuned, 40, &extra), &device, &|_| {}).unwrap();
+    let rows: Vec<String> = std::fs::read_to_string(tuned.join("metrics.csv")).unwrap().lines().skip(1).map(String::from).collect();
+    assert!(rows[0].split(',').nth(2).unwrap().parse::<f64>().unwrap() == 0.05, "{}", rows[0]);
+    // A learning rate of 0.05 wrecks the model: validation never improves on
+    // the first, and early stopping ends the run after 5 flat validations.
+    assert!(meta.step < 40, "stopped early at step {}", meta.step);
 }
