@@ -98,6 +98,7 @@ fn bench_rim(repeats: usize) -> Result<()> {
     use astrorim_nn::data::{batch, source_half_width};
     use astrorim_nn::forward::ForwardOperator;
     use astrorim_nn::joint::PsfSource;
+    use astrorim_nn::known_lens::Iterate;
     use astrorim_nn::model::{AstroRim, Mode};
     use astrorim_nn::train::{train, TrainConfig};
     use astrorim_sim::dataset::{generate, prepare, DatasetReader, Generator, RunSpec};
@@ -116,7 +117,7 @@ fn bench_rim(repeats: usize) -> Result<()> {
         for b in [1usize, 16] {
             let rows: Vec<usize> = (0..b).collect();
             let input = batch(&chunk, &rows, None, &op, m.psf_size, &device);
-            let run = || model.reconstruct(&op, &input, PsfSource::Observed, 10).estimates.pop().expect("10 iterations").into_data();
+            let run = || model.reconstruct(&op, &input, PsfSource::Observed, Iterate { iterations: 10, positive: false }).estimates.pop().expect("10 iterations").into_data();
             run();
             let start = Instant::now();
             for _ in 0..repeats {

@@ -80,7 +80,7 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         return Err(anyhow!("n: must be at least 1"));
     }
     std::fs::create_dir_all(&args.out).map_err(|e| anyhow!("{}: cannot create: {e}", args.out.display()))?;
-    let result = evaluate(&model, meta.psf, &reader, meta.iterations, args.count, &device)?;
+    let result = evaluate(&model, meta.psf, &reader, meta.config.iterate(), args.count, &device)?;
     let mut csv = String::from("index,variant,method,mse,ssim,ssim_uniform7,psnr,flux_error\n");
     for s in &result.scores {
         csv.push_str(&format!(

@@ -8,7 +8,7 @@ use crate::data::{batch, source_half_width};
 use crate::encoder::HEADS;
 use crate::forward::ForwardOperator;
 use crate::joint::PsfSource;
-use crate::known_lens::tikhonov;
+use crate::known_lens::{tikhonov, Iterate};
 use crate::metrics::{mse, normalize, psnr, ssim_gaussian, ssim_uniform7, Normalize};
 use crate::model::AstroRim;
 use astrorim_sim::dataset::DatasetReader;
@@ -101,7 +101,7 @@ pub fn evaluate(
     model: &AstroRim,
     psf: PsfSource,
     reader: &DatasetReader,
-    iterations: usize,
+    how: Iterate,
     count: usize,
     device: &Device,
 ) -> Result<Evaluation, astrorim_sim::SimError> {
@@ -120,7 +120,7 @@ pub fn evaluate(
             }
             let rows: Vec<usize> = (start..(start + 4).min(chunk.count)).take(count - out.reconstructions.len()).collect();
             let b = batch(&chunk, &rows, None, &op, m.psf_size, device);
-            let r = model.reconstruct(&op, &b, psf, iterations);
+            let r = model.reconstruct(&op, &b, psf, how);
             let rim_x = r.estimates.last().expect("≥ 1 iteration").clone();
             let methods = [to_vec(rim_x), to_vec(r.start.clone()), to_vec(tikhonov(&r.operator, &b.observed, &b.sigma, 1e-2))];
             let truth = to_vec(b.target.clone());

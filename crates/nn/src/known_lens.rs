@@ -7,23 +7,25 @@ use crate::forward::LinearOperator;
 use crate::rim::{normalize_gradient, Rim};
 use burn::tensor::Tensor;
 
-/// Runs `iterations` RIM updates starting from the noise-weighted
-/// back-projection (a cheap, physically scaled first guess); returns every estimate.
-pub fn reconstruct(rim: &Rim, f: &LinearOperator, observed: &Tensor<4>, sigma: &Tensor<4>, iterations: usize) -> Vec<Tensor<4>> {
-    reconstruct_from(rim, f, observed, sigma, back_projection(f, observed, sigma), iterations)
+/// How the RIM is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Iterate {
+    pub iterations: usize,
+    /// Clamp each estimate at zero (a positivity output).
+    pub positive: bool,
 }
 
-/// Runs `iterations` RIM updates from the estimate `x0` ([B, 1, M, M]).
-pub fn reconstruct_from(rim: &Rim, f: &LinearOperator, observed: &Tensor<4>, sigma: &Tensor<4>, x0: Tensor<4>, iterations: usize) -> Vec<Tensor<4>> {
+/// Runs the RIM from the estimate `x0` ([B, 1, M, M]); returns every estimate.
+pub fn reconstruct_from(rim: &Rim, f: &LinearOperator, observed: &Tensor<4>, sigma: &Tensor<4>, x0: Tensor<4>, how: Iterate) -> Vec<Tensor<4>> {
     let [b, _, m, _] = x0.dims();
     let mut x = x0;
     let mut state = rim.initial_state(b, m, &x.device());
-    let mut estimates = Vec::with_capacity(iterations);
-    for _ in 0..iterations {
+    let mut estimates = Vec::with_capacity(how.iterations);
+    for _ in 0..how.iterations {
         let g = f.likelihood_gradient(&x, observed, sigma);
         let (dx, s) = rim.step(x.clone(), normalize_gradient(g), state);
         state = s;
-        x = x + dx;
+        x = if how.positive { (x + dx).clamp_min(0.0) } else { x + dx };
         estimates.push(x.clone());
     }
     estimates

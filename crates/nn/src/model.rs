@@ -5,7 +5,7 @@
 use crate::data::Batch;
 use crate::forward::{ForwardOperator, LinearOperator};
 use crate::joint::{ForwardModel, Prediction, PsfSource};
-use crate::known_lens::{back_projection, reconstruct_from};
+use crate::known_lens::{back_projection, reconstruct_from, Iterate};
 use crate::rim::Rim;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
@@ -80,7 +80,7 @@ impl AstroRim {
     /// Runs the model on a batch: binds the operator (true Θ and background
     /// in known-lens mode; the encoder's Θ, lens light and PSF in joint mode),
     /// back-projects, then iterates the RIM.
-    pub fn reconstruct<'a>(&self, op: &'a ForwardOperator, batch: &Batch, psf: PsfSource, iterations: usize) -> Reconstruction<'a> {
+    pub fn reconstruct<'a>(&self, op: &'a ForwardOperator, batch: &Batch, psf: PsfSource, how: Iterate) -> Reconstruction<'a> {
         let (f, prediction): (LinearOperator, _) = match &self.forward {
             None => (batch.operator(op), None),
             Some(model) => {
@@ -91,7 +91,7 @@ impl AstroRim {
             }
         };
         let start = back_projection(&f, &batch.observed, &batch.sigma);
-        let estimates = reconstruct_from(&self.rim, &f, &batch.observed, &batch.sigma, start.clone(), iterations);
+        let estimates = reconstruct_from(&self.rim, &f, &batch.observed, &batch.sigma, start.clone(), how);
         Reconstruction { operator: f, start, estimates, prediction }
     }
 }

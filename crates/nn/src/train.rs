@@ -25,6 +25,7 @@
 use crate::data::{batch, source_half_width, Batch, Symmetry};
 use crate::forward::ForwardOperator;
 use crate::joint::{forward_fidelity, parameter_penalty, supervised_penalty, PsfSource};
+use crate::known_lens::Iterate;
 use crate::model::{AstroRim, Mode};
 use astrorim_io::atomic::write_bytes;
 use astrorim_sim::dataset::{Chunk, DatasetReader};
@@ -72,6 +73,9 @@ pub struct TrainConfig {
     pub psf: PsfSource,
     #[serde(default = "default_iterations")]
     pub iterations: usize,
+    /// Clamp the RIM's estimates at zero after every update.
+    #[serde(default)]
+    pub positivity: bool,
     #[serde(default = "default_batch")]
     pub batch_size: usize,
     /// Optimizer steps in all (a resumed run stops at the same total).
@@ -238,6 +242,11 @@ impl TrainConfig {
             return bad("fine_tune_from", "cannot be combined with resume (a resumed fine-tuning run resumes from its own state)");
         }
         Ok(c)
+    }
+
+    /// How the RIM runs in this configuration.
+    pub fn iterate(&self) -> Iterate {
+        Iterate { iterations: self.iterations, positive: self.positivity }
     }
 
     /// Learning rates before warm-up and plateau scaling: ÷ 10 when fine-tuning.
@@ -426,7 +435,7 @@ fn permutation(len: usize, seed: u64, stream: u64) -> Vec<usize> {
 
 /// Training loss of one batch and its reconstruction MSE part.
 fn loss(model: &AstroRim, op: &ForwardOperator, b: &Batch, config: &TrainConfig) -> (Tensor<1>, Tensor<1>) {
-    let out = model.reconstruct(op, b, config.psf, config.iterations);
+    let out = model.reconstruct(op, b, config.psf, config.iterate());
     let n = out.estimates.len() as f64;
     let recon = out.estimates.into_iter().map(|x| mse(x, b.target.clone())).reduce(|a, c| a + c).expect("≥ 1 iteration") / n;
     let mut total = recon.clone();

@@ -66,7 +66,7 @@ fn loss_falls_and_checkpoints_round_trip() {
     let op = ForwardOperator::new(32, 1, 32, source_half_width(&chunk, 32, 32), &device);
     let b = batch(&chunk, &[0, 1], None, &op, 9, &device);
     let run = |m: &astrorim_nn::model::AstroRim| {
-        m.reconstruct(&op, &b, PsfSource::Observed, meta.iterations).estimates.pop().unwrap().into_data().try_into_vec::<f32>().unwrap()
+        m.reconstruct(&op, &b, PsfSource::Observed, meta.config.iterate()).estimates.pop().unwrap().into_data().try_into_vec::<f32>().unwrap()
     };
     let (model2, _) = load_checkpoint(&out, &device).unwrap();
     assert_eq!(run(&model), run(&model2));
