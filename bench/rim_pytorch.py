@@ -103,17 +103,16 @@ class Operator:
         return -self.adjoint((y - self.apply(x.detach())) / sigma**2)
 
 
-def normalize(g):
-    return g / (g.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt() + 1e-12)
-
-
 def reconstruct(rim, op, y, sigma):
     w = sigma**-2
-    x = op.adjoint(y * w) / op.adjoint(op.apply(torch.ones(op.b, 1, M, M)) * w).clamp_min(1e-12)
+    coverage = op.adjoint(op.apply(torch.ones(op.b, 1, M, M)) * w)
+    x = op.adjoint(y * w) / coverage.clamp_min(1e-12)
+    floor = coverage.amax(dim=(1, 2, 3), keepdim=True) * 1e-2
+    inverse = 1.0 / torch.maximum(coverage, floor).clamp_min(1e-30)
     h = torch.zeros(op.b, 32, M // 4, M // 4)
     estimates = []
     for _ in range(ITERATIONS):
-        dx, h = rim.step(x, normalize(op.likelihood_gradient(x, y, sigma)), h)
+        dx, h = rim.step(x, op.likelihood_gradient(x, y, sigma) * inverse, h)
         x = x + dx
         estimates.append(x)
     return estimates

@@ -4,7 +4,7 @@
 //! back-projection and a Wiener-like (Tikhonov) least-squares solution.
 
 use crate::forward::LinearOperator;
-use crate::rim::{normalize_gradient, Rim};
+use crate::rim::Rim;
 use burn::tensor::Tensor;
 
 /// How the RIM is run.
@@ -16,14 +16,24 @@ pub struct Iterate {
 }
 
 /// Runs the RIM from the estimate `x0` ([B, 1, M, M]); returns every estimate.
+///
+/// The network sees the likelihood gradient Jacobi-preconditioned: divided
+/// pixel by pixel by the diagonal scale Fᵀ W F 1 of the normal equations
+/// (floored at 1 % of each sample's maximum). It then has the units of the
+/// source, and it does not blow up on caustics, where many image pixels
+/// land on a few source pixels; for a diagonal F, x − g would be the
+/// back-projection.
 pub fn reconstruct_from(rim: &Rim, f: &LinearOperator, observed: &Tensor<4>, sigma: &Tensor<4>, x0: Tensor<4>, how: Iterate) -> Vec<Tensor<4>> {
     let [b, _, m, _] = x0.dims();
+    let scale = coverage(f, sigma);
+    let floor = scale.clone().reshape([b, m * m]).max_dim(1).reshape([b, 1, 1, 1]) * 1e-2;
+    let inverse = scale.max_pair(floor.expand([b, 1, m, m])).clamp_min(1e-30).recip();
     let mut x = x0;
     let mut state = rim.initial_state(b, m, &x.device());
     let mut estimates = Vec::with_capacity(how.iterations);
     for _ in 0..how.iterations {
-        let g = f.likelihood_gradient(&x, observed, sigma);
-        let (dx, s) = rim.step(x.clone(), normalize_gradient(g), state);
+        let g = f.likelihood_gradient(&x, observed, sigma) * inverse.clone();
+        let (dx, s) = rim.step(x.clone(), g, state);
         state = s;
         x = if how.positive { (x + dx).clamp_min(0.0) } else { x + dx };
         estimates.push(x.clone());
@@ -31,13 +41,19 @@ pub fn reconstruct_from(rim: &Rim, f: &LinearOperator, observed: &Tensor<4>, sig
     estimates
 }
 
+/// Fᵀ W F 1 with W = σ⁻²: per source pixel, the noise-weighted coverage
+/// (the row sums of the normal matrix), [B, 1, M, M].
+pub fn coverage(f: &LinearOperator, sigma: &Tensor<4>) -> Tensor<4> {
+    let ones = Tensor::<4>::ones(f.source_shape(sigma.dims()[0]), &sigma.device());
+    let weight = sigma.clone().detach().without_autodiff().square().recip();
+    f.adjoint(&(f.apply_linear(&ones) * weight))
+}
+
 /// Noise-weighted back-projection: Fᵀ W (y − bg) / Fᵀ W F 1, W = σ⁻².
 pub fn back_projection(f: &LinearOperator, observed: &Tensor<4>, sigma: &Tensor<4>) -> Tensor<4> {
-    let ones = Tensor::<4>::ones(f.source_shape(observed.dims()[0]), &observed.device());
     let weight = sigma.clone().detach().without_autodiff().square().recip();
-    let numerator = f.adjoint(&(f.data_minus_background(observed) * weight.clone()));
-    let coverage = f.adjoint(&(f.apply_linear(&ones) * weight));
-    numerator / coverage.clamp_min(1e-12)
+    let numerator = f.adjoint(&(f.data_minus_background(observed) * weight));
+    numerator / coverage(f, sigma).clamp_min(1e-12)
 }
 
 /// Wiener-like (Tikhonov) solution argmin ‖(y − bg − F x)/σ‖² + λ‖x‖²,

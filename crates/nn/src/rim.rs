@@ -1,6 +1,7 @@
 //! The Recurrent Inference Machine (Putzky & Welling 2017; Morningstar et
 //! al. 2019): x_{t+1} = x_t + Δx_t, with Δx_t from a convolutional-GRU update
-//! network fed the current estimate and the normalized likelihood gradient.
+//! network fed the current estimate and the preconditioned likelihood gradient
+//! (see [`crate::known_lens::reconstruct_from`]).
 //!
 //! Update network (per iteration, source grid M × M, M divisible by 4), a
 //! U-shaped version of Morningstar's cell with its recurrent memory at the
@@ -105,7 +106,7 @@ impl Rim {
         RimState { hidden: Tensor::zeros([b, HIDDEN, m / 4, m / 4], device) }
     }
 
-    /// One update: Δx from the estimate `x` and normalized gradient `grad` ([B, 1, M, M]).
+    /// One update: Δx from the estimate `x` and the preconditioned gradient `grad` ([B, 1, M, M]).
     pub fn step(&self, x: Tensor<4>, grad: Tensor<4>, state: RimState) -> (Tensor<4>, RimState) {
         let input = Tensor::cat(vec![x, grad], 1);
         let e1 = relu(self.embed1.forward(input.clone()));
@@ -115,11 +116,4 @@ impl Rim {
         let u2 = relu(self.up2.forward(u1));
         (self.out.forward(Tensor::cat(vec![u2, input], 1)), RimState { hidden })
     }
-}
-
-/// Scales each sample's gradient to unit RMS so the network sees O(1) inputs.
-pub fn normalize_gradient(grad: Tensor<4>) -> Tensor<4> {
-    let [b, c, h, w] = grad.dims();
-    let rms = grad.clone().square().reshape([b, c * h * w]).mean_dim(1).sqrt().add_scalar(1e-12).reshape([b, 1, 1, 1]);
-    grad / rms
 }
