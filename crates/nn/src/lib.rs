@@ -9,6 +9,15 @@
 //!   external shear + NFW ray shooting in AstroRIM's normalized units,
 //!   bilinear sampling of the source grid, block averaging, PSF convolution —
 //!   and the exact noise-weighted likelihood gradient ∇ₓ ½‖(y − F x)/σ‖².
+//!   [`forward::LinearOperator`] is F bound to fixed Θ and PSF, with a
+//!   sparse sampling matrix and a hand-written transpose (tested against autodiff).
+//! - [`rim`]: the RIM update network; [`known_lens`]: running it, and the
+//!   back-projection and Tikhonov baselines.
+//! - [`encoder`]: the LensParameterEncoder; [`joint`]: the joint mode's
+//!   forward model (encoder, learned PSF) and loss terms; [`model`]: RIM +
+//!   forward model and how each mode binds its operator.
+//! - [`data`]: batches from simulator shards and the flip/rotation augmentation.
+//! - [`train`]: training, checkpoints, exact resume; [`evaluate`]: Table-2 reports.
 //! - [`metrics`]: MSE, PSNR and SSIM exactly as scikit-image 0.26 computes
 //!   them (Gaussian 11-tap and uniform 7×7 variants).
 
