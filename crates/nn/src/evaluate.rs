@@ -102,6 +102,7 @@ pub fn evaluate(
     psf: PsfSource,
     reader: &DatasetReader,
     how: Iterate,
+    tikhonov_lambda: f32,
     count: usize,
     device: &Device,
 ) -> Result<Evaluation, astrorim_sim::SimError> {
@@ -122,7 +123,7 @@ pub fn evaluate(
             let b = batch(&chunk, &rows, None, &op, m.psf_size, device);
             let r = model.reconstruct(&op, &b, psf, how);
             let rim_x = r.estimates.last().expect("≥ 1 iteration").clone();
-            let methods = [to_vec(rim_x), to_vec(r.start.clone()), to_vec(tikhonov(&r.operator, &b.observed, &b.sigma, 1e-2))];
+            let methods = [to_vec(rim_x), to_vec(r.start.clone()), to_vec(tikhonov(&r.operator, &b.observed, &b.sigma, tikhonov_lambda))];
             let truth = to_vec(b.target.clone());
             let theta_true = to_vec(b.theta.clone());
             let theta_pred = r.prediction.as_ref().map(|(p, _)| to_vec(p.theta.clone()));
