@@ -23,9 +23,18 @@ pub struct Iterate {
 /// source, and it does not blow up on caustics, where many image pixels
 /// land on a few source pixels; for a diagonal F, x − g would be the
 /// back-projection.
-pub fn reconstruct_from(rim: &Rim, f: &LinearOperator, observed: &Tensor<4>, sigma: &Tensor<4>, x0: Tensor<4>, how: Iterate) -> Vec<Tensor<4>> {
+/// `scale` is [`coverage`] of the same operator and noise map.
+pub fn reconstruct_from(
+    rim: &Rim,
+    f: &LinearOperator,
+    observed: &Tensor<4>,
+    sigma: &Tensor<4>,
+    scale: &Tensor<4>,
+    x0: Tensor<4>,
+    how: Iterate,
+) -> Vec<Tensor<4>> {
     let [b, _, m, _] = x0.dims();
-    let scale = coverage(f, sigma);
+    let scale = scale.clone();
     let floor = scale.clone().reshape([b, m * m]).max_dim(1).reshape([b, 1, 1, 1]) * 1e-2;
     let inverse = scale.max_pair(floor.expand([b, 1, m, m])).clamp_min(1e-30).recip();
     let mut x = x0;
@@ -49,11 +58,12 @@ pub fn coverage(f: &LinearOperator, sigma: &Tensor<4>) -> Tensor<4> {
     f.adjoint(&(f.apply_linear(&ones) * weight))
 }
 
-/// Noise-weighted back-projection: Fᵀ W (y − bg) / Fᵀ W F 1, W = σ⁻².
-pub fn back_projection(f: &LinearOperator, observed: &Tensor<4>, sigma: &Tensor<4>) -> Tensor<4> {
+/// Noise-weighted back-projection: Fᵀ W (y − bg) / Fᵀ W F 1, W = σ⁻²
+/// (`scale` is [`coverage`] of the same operator and noise map).
+pub fn back_projection(f: &LinearOperator, observed: &Tensor<4>, sigma: &Tensor<4>, scale: &Tensor<4>) -> Tensor<4> {
     let weight = sigma.clone().detach().without_autodiff().square().recip();
     let numerator = f.adjoint(&(f.data_minus_background(observed) * weight));
-    numerator / coverage(f, sigma).clamp_min(1e-12)
+    numerator / scale.clone().clamp_min(1e-12)
 }
 
 /// Wiener-like (Tikhonov) solution argmin ‖(y − bg − F x)/σ‖² + λ‖x‖²,

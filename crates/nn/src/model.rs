@@ -5,7 +5,7 @@
 use crate::data::Batch;
 use crate::forward::{ForwardOperator, LinearOperator};
 use crate::joint::{ForwardModel, Prediction, PsfSource};
-use crate::known_lens::{back_projection, reconstruct_from, Iterate};
+use crate::known_lens::{back_projection, coverage, reconstruct_from, Iterate};
 use crate::rim::Rim;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
@@ -90,8 +90,9 @@ impl AstroRim {
                 (op.bind(&p.theta, &kernel, Some(&light)), Some((p, kernel)))
             }
         };
-        let start = back_projection(&f, &batch.observed, &batch.sigma);
-        let estimates = reconstruct_from(&self.rim, &f, &batch.observed, &batch.sigma, start.clone(), how);
+        let scale = coverage(&f, &batch.sigma);
+        let start = back_projection(&f, &batch.observed, &batch.sigma, &scale);
+        let estimates = reconstruct_from(&self.rim, &f, &batch.observed, &batch.sigma, &scale, start.clone(), how);
         Reconstruction { operator: f, start, estimates, prediction }
     }
 }
