@@ -60,8 +60,8 @@ pub struct EvaluateArgs {
     /// Samples to evaluate.
     #[arg(short = 'n', long, default_value_t = 32)]
     count: usize,
-    /// Regularization of the Tikhonov baseline, in units of the mean diagonal
-    /// of Fᵀ W F (0.1 gave its lowest MSE on v1 among 0.01, 0.1, 1, 10).
+    /// Regularization of the Tikhonov baseline, in units of the mean of
+    /// Fᵀ W F 1 (0.1 gave its lowest MSE on v1 among 0.01, 0.1, 1, 10).
     #[arg(long, default_value_t = 0.1)]
     tikhonov_lambda: f32,
 }

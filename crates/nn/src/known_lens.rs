@@ -17,8 +17,8 @@ pub struct Iterate {
 
 /// Runs the RIM from the estimate `x0` ([B, 1, M, M]); returns every estimate.
 ///
-/// The network sees the likelihood gradient Jacobi-preconditioned: divided
-/// pixel by pixel by the diagonal scale Fᵀ W F 1 of the normal equations
+/// The network sees the likelihood gradient with a diagonal preconditioner:
+/// divided pixel by pixel by the row sums Fᵀ W F 1 of the normal matrix
 /// (floored at 1 % of each sample's maximum). It then has the units of the
 /// source, and it does not blow up on caustics, where many image pixels
 /// land on a few source pixels; for a diagonal F, x − g would be the
@@ -34,9 +34,8 @@ pub fn reconstruct_from(
     how: Iterate,
 ) -> Vec<Tensor<4>> {
     let [b, _, m, _] = x0.dims();
-    let scale = scale.clone();
     let floor = scale.clone().reshape([b, m * m]).max_dim(1).reshape([b, 1, 1, 1]) * 1e-2;
-    let inverse = scale.max_pair(floor.expand([b, 1, m, m])).clamp_min(1e-30).recip();
+    let inverse = scale.clone().max_pair(floor.expand([b, 1, m, m])).clamp_min(1e-30).recip();
     let mut x = x0;
     let mut state = rim.initial_state(b, m, &x.device());
     let mut estimates = Vec::with_capacity(how.iterations);
@@ -67,7 +66,7 @@ pub fn back_projection(f: &LinearOperator, observed: &Tensor<4>, sigma: &Tensor<
 }
 
 /// Wiener-like (Tikhonov) solution argmin ‖(y − bg − F x)/σ‖² + λ‖x‖²,
-/// λ = `lambda` × the mean of diag(Fᵀ W F), by 30 steepest-descent steps
+/// λ = `lambda` × the mean of Fᵀ W F 1, by 30 steepest-descent steps
 /// with exact line search (the objective is quadratic).
 pub fn tikhonov(f: &LinearOperator, observed: &Tensor<4>, sigma: &Tensor<4>, lambda: f32) -> Tensor<4> {
     let [b, _, n, _] = observed.dims();
