@@ -221,7 +221,7 @@ impl TrainConfig {
         if c.grad_clip.is_nan() || c.grad_clip <= 0.0 {
             return bad("grad_clip", "must be positive");
         }
-        if !(c.weight_decay >= 0.0) {
+        if c.weight_decay.is_nan() || c.weight_decay < 0.0 {
             return bad("weight_decay", "must be non-negative");
         }
         for (name, v) in [("lambda_fwd", c.lambda_fwd), ("lambda_psf", c.lambda_psf), ("lambda_param", c.lambda_param), ("lambda_supervised", c.lambda_supervised)] {
