@@ -117,14 +117,25 @@ fn bench_rim(repeats: usize) -> Result<()> {
         for b in [1usize, 16] {
             let rows: Vec<usize> = (0..b).collect();
             let input = batch(&chunk, &rows, None, &op, m.psf_size, &device);
-            let run = || model.reconstruct(&op, &input, PsfSource::Observed, Iterate { iterations: 10, positive: false }).estimates.pop().expect("10 iterations").into_data();
+            let run = || {
+                model
+                    .reconstruct(&op, &input, PsfSource::Observed, Iterate { iterations: 10, positive: false })
+                    .estimates
+                    .pop()
+                    .expect("10 iterations")
+                    .into_data()
+            };
             run();
             let start = Instant::now();
             for _ in 0..repeats {
                 run();
             }
             let per = start.elapsed().as_secs_f64() / repeats as f64;
-            println!("inference {mode:?} batch {b}: {:.1} ms per batch, {:.1} ms per image (10 iterations, 96×96)", per * 1e3, per * 1e3 / b as f64);
+            println!(
+                "inference {mode:?} batch {b}: {:.1} ms per batch, {:.1} ms per image (10 iterations, 96×96)",
+                per * 1e3,
+                per * 1e3 / b as f64
+            );
             if mode == Mode::KnownLens {
                 let f = input.operator(&op);
                 let x = input.target.clone();

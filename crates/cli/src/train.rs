@@ -24,8 +24,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     let bar = ProgressBar::new(config.steps as u64);
     if std::io::stderr().is_terminal() {
         bar.set_style(
-            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] step {pos}/{len}  {msg}  ETA {eta}")
-                .expect("valid template"),
+            ProgressStyle::with_template("{elapsed_precise} [{bar:30}] step {pos}/{len}  {msg}  ETA {eta}").expect("valid template"),
         );
     } else {
         bar.set_draw_target(ProgressDrawTarget::hidden());

@@ -107,7 +107,14 @@ pub fn source_half_width(chunk: &Chunk, image_size: usize, source_size: usize) -
 /// setting: exact for presets whose mass is the main SIE + shear + NFW (v1);
 /// on presets with subhalos or a second lens the unmodelled mass leaks into
 /// it, and those need the joint mode.
-pub fn batch(chunk: &Chunk, rows: &[usize], symmetries: Option<&[Symmetry]>, op: &ForwardOperator, psf_size: usize, device: &Device) -> Batch {
+pub fn batch(
+    chunk: &Chunk,
+    rows: &[usize],
+    symmetries: Option<&[Symmetry]>,
+    op: &ForwardOperator,
+    psf_size: usize,
+    device: &Device,
+) -> Batch {
     let (n, m, k) = (op.image_size, op.source_size, psf_size);
     let b = rows.len();
     let identity = vec![Symmetry::default(); b];

@@ -181,7 +181,10 @@ pub fn summarize_parameters(p: &[ParameterErrors]) -> Option<ParameterReport> {
     let mean_abs_error = (0..9)
         .map(|j| {
             let angle = matches!(HEADS[j].1, crate::encoder::Bound::Angle);
-            let e = p.iter().map(|x| if angle { fold(x.predicted[j] - x.truth[j]).abs() } else { (x.predicted[j] - x.truth[j]).abs() }).sum::<f64>();
+            let e = p
+                .iter()
+                .map(|x| if angle { fold(x.predicted[j] - x.truth[j]).abs() } else { (x.predicted[j] - x.truth[j]).abs() })
+                .sum::<f64>();
             (HEADS[j].0.to_string(), e / p.len() as f64)
         })
         .collect();
@@ -239,7 +242,10 @@ pub fn markdown(reports: &[MethodReport], parameters: Option<&ParameterReport>) 
         ));
     }
     if let Some(p) = parameters {
-        s.push_str(&format!("\n### encoder parameters ({} samples; angles folded to period π)\n\n| parameter | mean absolute error |\n|---|---|\n", p.count));
+        s.push_str(&format!(
+            "\n### encoder parameters ({} samples; angles folded to period π)\n\n| parameter | mean absolute error |\n|---|---|\n",
+            p.count
+        ));
         for (name, e) in &p.mean_abs_error {
             s.push_str(&format!("| {name} | {e:.4} |\n"));
         }

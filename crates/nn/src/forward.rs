@@ -129,7 +129,8 @@ impl ForwardOperator {
         let dx = self.x.clone() - column(theta, 3);
         let dy = self.y.clone() - column(theta, 4);
         let r = (dx.square() + dy.square()).add_scalar(1e-12).sqrt();
-        let b_n = index.clone() * 2.0 - 1.0 / 3.0 + index.clone().recip() * (4.0 / 405.0) + index.clone().square().recip() * (46.0 / 25515.0);
+        let b_n =
+            index.clone() * 2.0 - 1.0 / 3.0 + index.clone().recip() * (4.0 / 405.0) + index.clone().square().recip() * (46.0 / 25515.0);
         let shape = (b_n.neg() * (((r / r_e).log() / index).exp() - 1.0)).exp();
         let fine = shape.reshape([batch, 1, n * ss, n * ss]);
         let image = if ss == 1 { fine } else { fine.reshape([batch, n, ss, n, ss]).mean_dims(&[2, 4]).reshape([batch, 1, n, n]) };
@@ -261,9 +262,7 @@ impl LinearOperator<'_> {
             correlated.reshape([b, n, 1, n, 1]).expand([b, n, ss, n, ss]).reshape([b, 1, n * ss, n * ss]) / (ss * ss) as f32
         };
         let values = spread.reshape([b, 1, p]).expand([b, 4, p]).reshape([b, 4 * p]) * self.weight.clone();
-        Tensor::<2>::zeros([b, m * m], &image.device())
-            .scatter(1, self.index.clone(), values, IndexingUpdateOp::Add)
-            .reshape([b, 1, m, m])
+        Tensor::<2>::zeros([b, m * m], &image.device()).scatter(1, self.index.clone(), values, IndexingUpdateOp::Add).reshape([b, 1, m, m])
     }
 
     /// ∇ₓ ½‖(y − F x − bg)/σ‖² = −Fᵀ((y − F x − bg)/σ²), detached: [B, 1, M, M].
@@ -293,7 +292,12 @@ fn bilinear_weights(grid: Tensor<4>, m: usize) -> (Tensor<2, Int>, Tensor<2>) {
             let v = ((gy + 1.0) * m as f32 - 1.0) / 2.0;
             let (u0, v0) = (u.floor(), v.floor());
             let (fu, fv) = (u - u0, v - v0);
-            let corners = [(u0, v0, (1.0 - fu) * (1.0 - fv)), (u0 + 1.0, v0, fu * (1.0 - fv)), (u0, v0 + 1.0, (1.0 - fu) * fv), (u0 + 1.0, v0 + 1.0, fu * fv)];
+            let corners = [
+                (u0, v0, (1.0 - fu) * (1.0 - fv)),
+                (u0 + 1.0, v0, fu * (1.0 - fv)),
+                (u0, v0 + 1.0, (1.0 - fu) * fv),
+                (u0 + 1.0, v0 + 1.0, fu * fv),
+            ];
             for (c, &(cu, cv, wt)) in corners.iter().enumerate() {
                 if cu >= 0.0 && cv >= 0.0 && cu < m as f32 && cv < m as f32 {
                     let at = s * 4 * p + c * p + k;
@@ -303,10 +307,7 @@ fn bilinear_weights(grid: Tensor<4>, m: usize) -> (Tensor<2, Int>, Tensor<2>) {
             }
         }
     }
-    (
-        Tensor::from_data(TensorData::new(index, [b, 4 * p]), &device),
-        Tensor::from_data(TensorData::new(weight, [b, 4 * p]), &device),
-    )
+    (Tensor::from_data(TensorData::new(index, [b, 4 * p]), &device), Tensor::from_data(TensorData::new(weight, [b, 4 * p]), &device))
 }
 
 /// Bilinear sampling of `source` [B, 1, M, M] at `grid` [B, n, n, 2] (zero outside).

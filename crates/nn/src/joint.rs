@@ -119,7 +119,11 @@ fn col(t: &Tensor<2>, k: usize) -> Tensor<2> {
 pub fn parameter_penalty(theta: &Tensor<2>) -> Tensor<1> {
     let (b, q, x0, y0) = (col(theta, 0), col(theta, 1), col(theta, 3), col(theta, 4));
     let (gamma, kappa_s, r_s) = (col(theta, 5), col(theta, 7), col(theta, 8));
-    let range = b.clone().neg().clamp_min(0.0).square() + (b.clone() - 2.0).clamp_min(0.0).square() + x0.square() + y0.square() + (gamma - 0.05).square();
+    let range = b.clone().neg().clamp_min(0.0).square()
+        + (b.clone() - 2.0).clamp_min(0.0).square()
+        + x0.square()
+        + y0.square()
+        + (gamma - 0.05).square();
     let prior = (b - 0.28).square() + (q - 0.7).square() + (kappa_s - 0.05).square() + (r_s - 0.2).square();
     (range + prior).mean()
 }

@@ -85,9 +85,8 @@ const UP2: usize = 8;
 
 impl Rim {
     pub fn new(device: &Device) -> Self {
-        let down = |i, o| {
-            Conv2dConfig::new([i, o], [3, 3]).with_stride([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device)
-        };
+        let down =
+            |i, o| Conv2dConfig::new([i, o], [3, 3]).with_stride([2, 2]).with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1)).init(device);
         let up = |i, o| ConvTranspose2dConfig::new([i, o], [4, 4]).with_stride([2, 2]).with_padding([1, 1]).init(device);
         Rim {
             embed1: down(2, EMBED1),

@@ -224,7 +224,12 @@ impl TrainConfig {
         if c.weight_decay.is_nan() || c.weight_decay < 0.0 {
             return bad("weight_decay", "must be non-negative");
         }
-        for (name, v) in [("lambda_fwd", c.lambda_fwd), ("lambda_psf", c.lambda_psf), ("lambda_param", c.lambda_param), ("lambda_supervised", c.lambda_supervised)] {
+        for (name, v) in [
+            ("lambda_fwd", c.lambda_fwd),
+            ("lambda_psf", c.lambda_psf),
+            ("lambda_param", c.lambda_param),
+            ("lambda_supervised", c.lambda_supervised),
+        ] {
             if !(v >= 0.0 && v.is_finite()) {
                 return bad(name, "must be finite and non-negative");
             }
@@ -310,7 +315,8 @@ pub fn model_paths(dir: &Path) -> (PathBuf, PathBuf) {
 pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<(AstroRim, CheckpointMeta), TrainError> {
     let (weights, meta_path) = model_paths(dir);
     let text = std::fs::read_to_string(&meta_path).map_err(|e| config_error(&meta_path, format!("cannot read: {e}")))?;
-    let meta: CheckpointMeta = serde_json::from_str(&text).map_err(|e| config_error(&meta_path, format!("invalid checkpoint metadata ({e})")))?;
+    let meta: CheckpointMeta =
+        serde_json::from_str(&text).map_err(|e| config_error(&meta_path, format!("invalid checkpoint metadata ({e})")))?;
     if meta.architecture != ARCHITECTURE {
         return Err(config_error(&meta_path, format!("architecture '{}' is not '{ARCHITECTURE}'", meta.architecture)));
     }
@@ -440,7 +446,9 @@ fn loss(model: &AstroRim, op: &ForwardOperator, b: &Batch, config: &TrainConfig)
     let recon = out.estimates.into_iter().map(|x| mse(x, b.target.clone())).reduce(|a, c| a + c).expect("≥ 1 iteration") / n;
     let mut total = recon.clone();
     if let (Some(fm), Some((prediction, kernel))) = (&model.forward, &out.prediction) {
-        total = total + forward_fidelity(op, b, prediction, kernel) * config.lambda_fwd + parameter_penalty(&prediction.theta) * config.lambda_param;
+        total = total
+            + forward_fidelity(op, b, prediction, kernel) * config.lambda_fwd
+            + parameter_penalty(&prediction.theta) * config.lambda_param;
         if config.psf == PsfSource::Learned {
             total = total + fm.residual_tv() * config.lambda_psf;
         }
@@ -703,10 +711,16 @@ pub fn train(config: &TrainConfig, device: &Device, progress: &dyn Fn(&StepRepor
                 validation_mse: val_mse,
             };
             export(&config.out, &ema, &meta)?;
-            save_state(&config.out, &Checkpoint { model: &model, ema: &ema, optim_rim: &optim_rim, optim_forward: &optim_forward, state: &state })?;
+            save_state(
+                &config.out,
+                &Checkpoint { model: &model, ema: &ema, optim_rim: &optim_rim, optim_forward: &optim_forward, state: &state },
+            )?;
             append_metrics(
                 &config.out.join("metrics.csv"),
-                &format!("{},{},{lr_rim:.3e},{lr_fwd:.3e},{:.6e},{val_loss:.6e},{val_mse:.6e},{rate:.3}\n", state.step, state.epoch, state.train_loss),
+                &format!(
+                    "{},{},{lr_rim:.3e},{lr_fwd:.3e},{:.6e},{val_loss:.6e},{val_mse:.6e},{rate:.3}\n",
+                    state.step, state.epoch, state.train_loss
+                ),
             )?;
             last_meta = Some(meta);
             period_start = Instant::now();

@@ -6,9 +6,9 @@ use astrorim_nn::data::{batch, source_half_width};
 use astrorim_nn::forward::ForwardOperator;
 use astrorim_nn::joint::PsfSource;
 use astrorim_nn::train::{load_checkpoint, train, TrainConfig};
-use burn::store::ModuleSnapshot;
 use astrorim_sim::dataset::{generate, prepare, DatasetReader, Generator, RunSpec};
 use astrorim_sim::preset::{Preset, BUILTIN};
+use burn::store::ModuleSnapshot;
 use burn::tensor::Device;
 use std::cell::RefCell;
 use std::path::Path;
@@ -66,7 +66,13 @@ fn loss_falls_and_checkpoints_round_trip() {
     let op = ForwardOperator::new(32, 1, 32, source_half_width(&chunk, 32, 32), &device);
     let b = batch(&chunk, &[0, 1], None, &op, 9, &device);
     let run = |m: &astrorim_nn::model::AstroRim| {
-        m.reconstruct(&op, &b, PsfSource::Observed, meta.config.iterate()).estimates.pop().unwrap().into_data().try_into_vec::<f32>().unwrap()
+        m.reconstruct(&op, &b, PsfSource::Observed, meta.config.iterate())
+            .estimates
+            .pop()
+            .unwrap()
+            .into_data()
+            .try_into_vec::<f32>()
+            .unwrap()
     };
     let (model2, _) = load_checkpoint(&out, &device).unwrap();
     assert_eq!(run(&model), run(&model2));
@@ -126,7 +132,13 @@ fn an_interrupted_joint_run_resumes_exactly() {
         let worst = va.iter().zip(vb).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
         assert!(worst <= 1e-5 * scale, "tensor {na} differs after resume by {worst} (scale {scale})");
     }
-    let metrics = |d: &Path| std::fs::read_to_string(d.join("metrics.csv")).unwrap().lines().map(|l| l.rsplit_once(',').unwrap().0.to_string()).collect::<Vec<_>>();
+    let metrics = |d: &Path| {
+        std::fs::read_to_string(d.join("metrics.csv"))
+            .unwrap()
+            .lines()
+            .map(|l| l.rsplit_once(',').unwrap().0.to_string())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(metrics(&a), metrics(&b), "metrics rows (without the timing column)");
     // A finished run has nothing left to do.
     assert!(train(&resumed, &device, &|_| {}).unwrap_err().to_string().contains("nothing to do"));

@@ -393,7 +393,9 @@ impl DatasetReader {
             pixel_scale: f64s("pixel_scale")?,
             source_pixel_scale: f64s("source_pixel_scale")?,
             index: read_npz_array(&path, "index")?.to_u64().ok_or_else(|| IoError::file(&path, "array index is not uint64"))?,
-            variant: read_npz_array(&path, "variant")?.to_strings().ok_or_else(|| IoError::file(&path, "array variant is not a byte-string array"))?,
+            variant: read_npz_array(&path, "variant")?
+                .to_strings()
+                .ok_or_else(|| IoError::file(&path, "array variant is not a byte-string array"))?,
             lenstronomy: f64s("lenstronomy")?,
             astrorim: f64s("astrorim")?,
         };
