@@ -86,7 +86,7 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
     if !(args.tikhonov_lambda > 0.0 && args.tikhonov_lambda.is_finite()) {
         return Err(anyhow!("tikhonov-lambda: must be positive"));
     }
-    let result = evaluate(&model, meta.psf, &reader, meta.config.iterate(), args.tikhonov_lambda, args.count, &device)?;
+    let result = evaluate(&model, meta.config.psf, &reader, meta.config.iterate(), args.tikhonov_lambda, args.count, &device)?;
     let mut csv = String::from("index,variant,method,mse,ssim,ssim_uniform7,psnr,flux_error\n");
     for s in &result.scores {
         csv.push_str(&format!(
@@ -113,7 +113,7 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
     }
     let reports = summarize(&result.scores);
     let parameters = summarize_parameters(&result.parameters);
-    let json = serde_json::json!({ "mode": meta.mode, "step": meta.step, "methods": reports, "parameters": parameters });
+    let json = serde_json::json!({ "mode": meta.config.mode, "step": meta.step, "methods": reports, "parameters": parameters });
     write_bytes(&args.out.join("summary.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
     let md = markdown(&reports, parameters.as_ref());
     write_bytes(&args.out.join("summary.md"), md.as_bytes())?;

@@ -132,8 +132,7 @@ impl ForwardOperator {
         let b_n =
             index.clone() * 2.0 - 1.0 / 3.0 + index.clone().recip() * (4.0 / 405.0) + index.clone().square().recip() * (46.0 / 25515.0);
         let shape = (b_n.neg() * (((r / r_e).log() / index).exp() - 1.0)).exp();
-        let fine = shape.reshape([batch, 1, n * ss, n * ss]);
-        let image = if ss == 1 { fine } else { fine.reshape([batch, n, ss, n, ss]).mean_dims(&[2, 4]).reshape([batch, 1, n, n]) };
+        let image = self.block_mean(shape.reshape([batch, 1, n * ss, n * ss]));
         let total = image.clone().sum_dims(&[1, 2, 3]).clamp_min(1e-30);
         image / total * flux.reshape([batch, 1, 1, 1])
     }
@@ -147,24 +146,21 @@ impl ForwardOperator {
         Tensor::stack::<4>(vec![bx, by], 3)
     }
 
-    /// The lensed, supersampled source before averaging: [B, 1, n, n].
-    pub fn lensed_supersampled(&self, source: &Tensor<4>, theta: &Tensor<2>) -> Tensor<4> {
-        sample(source, self.sampling_grid(theta))
+    /// The mean of each pixel's ss × ss sub-pixels: [B, 1, N·ss, N·ss] → [B, 1, N, N].
+    fn block_mean(&self, fine: Tensor<4>) -> Tensor<4> {
+        let (n, ss) = (self.image_size, self.supersampling);
+        if ss == 1 {
+            return fine;
+        }
+        let batch = fine.dims()[0];
+        fine.reshape([batch, n, ss, n, ss]).mean_dims(&[2, 4]).reshape([batch, 1, n, n])
     }
 
     /// F(x; Θ, PSF) + background: [B, 1, N, N]. `source` is [B, 1, M, M],
     /// `theta` [B, 9], `psf` [B, 1, k, k] (k odd, each summing to 1).
     /// Differentiable in the source, Θ and the PSF.
     pub fn forward(&self, source: &Tensor<4>, theta: &Tensor<2>, psf: &Tensor<4>, background: Option<&Tensor<4>>) -> Tensor<4> {
-        self.image_from_grid(source, self.sampling_grid(theta), psf, background)
-    }
-
-    fn image_from_grid(&self, source: &Tensor<4>, grid: Tensor<4>, psf: &Tensor<4>, background: Option<&Tensor<4>>) -> Tensor<4> {
-        let batch = source.dims()[0];
-        let (n, ss) = (self.image_size, self.supersampling);
-        let lensed = sample(source, grid);
-        let image = if ss == 1 { lensed } else { lensed.reshape([batch, n, ss, n, ss]).mean_dims(&[2, 4]).reshape([batch, 1, n, n]) };
-        let blurred = convolve_per_image(image, psf);
+        let blurred = convolve_per_image(self.block_mean(sample(source, self.sampling_grid(theta))), psf);
         match background {
             Some(bg) => blurred + bg.clone(),
             None => blurred,
@@ -181,8 +177,8 @@ impl ForwardOperator {
         LinearOperator { op: self, index, weight, psf: strip(psf), background: background.map(strip) }
     }
 
-    /// ∇ₓ ½‖(y − F(x))/σ‖² by reverse-mode autodiff (the exact vector–Jacobian
-    /// product of F, noise-weighted), detached: [B, 1, M, M].
+    /// ∇ₓ ½‖(y − F(x))/σ‖², detached: [B, 1, M, M] — the exact noise-weighted
+    /// vector–Jacobian product, through the bound operator's tested transpose.
     pub fn likelihood_gradient(
         &self,
         source: &Tensor<4>,
@@ -240,8 +236,7 @@ impl LinearOperator<'_> {
         let p = n * ss * n * ss;
         let corners = source.clone().reshape([b, m * m]).gather(1, self.index.clone()) * self.weight.clone();
         let lensed = corners.reshape([b, 4, p]).sum_dim(1).reshape([b, 1, n * ss, n * ss]);
-        let image = if ss == 1 { lensed } else { lensed.reshape([b, n, ss, n, ss]).mean_dims(&[2, 4]).reshape([b, 1, n, n]) };
-        convolve_per_image(image, &self.psf)
+        convolve_per_image(self.op.block_mean(lensed), &self.psf)
     }
 
     /// Fᵀ applied to an image batch [B, 1, N, N], giving [B, 1, M, M]:

@@ -283,11 +283,8 @@ fn toml_message(text: &str, e: &toml::de::Error) -> String {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CheckpointMeta {
     pub architecture: String,
-    pub mode: Mode,
-    pub psf: PsfSource,
     pub code_version: String,
     pub step: usize,
-    pub iterations: usize,
     pub image_size: usize,
     pub source_size: usize,
     pub psf_size: usize,
@@ -320,7 +317,7 @@ pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<(AstroRim, Checkpo
     if meta.architecture != ARCHITECTURE {
         return Err(config_error(&meta_path, format!("architecture '{}' is not '{ARCHITECTURE}'", meta.architecture)));
     }
-    let mut model = AstroRim::new(meta.mode, meta.psf_size, device, None);
+    let mut model = AstroRim::new(meta.config.mode, meta.psf_size, device, None);
     let mut store = SafetensorsStore::from_file(weights.clone());
     let result = model.load_from(&mut store).map_err(|e| config_error(&weights, format!("unreadable weights ({e})")))?;
     if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
@@ -376,6 +373,12 @@ impl ModuleVisitor for SquaredNorm<'_> {
             self.total += g.square().sum().into_scalar::<f32>() as f64;
         }
     }
+}
+
+fn squared_norm<M: Module>(module: &M, grads: &GradientsParams) -> f64 {
+    let mut norm = SquaredNorm { grads, total: 0.0 };
+    module.visit(&mut norm);
+    norm.total
 }
 
 /// Multiplies every gradient of a module by `factor`.
@@ -568,8 +571,11 @@ pub fn train(config: &TrainConfig, device: &Device, progress: &dyn Fn(&StepRepor
         let model = match &config.fine_tune_from {
             Some(dir) => {
                 let (loaded, meta) = load_checkpoint(dir, &ad)?;
-                if meta.mode != config.mode {
-                    return Err(config_error(dir, format!("model mode {:?} differs from the configured {:?}", meta.mode, config.mode)));
+                if meta.config.mode != config.mode {
+                    return Err(config_error(
+                        dir,
+                        format!("model mode {:?} differs from the configured {:?}", meta.config.mode, config.mode),
+                    ));
                 }
                 loaded
             }
@@ -642,14 +648,8 @@ pub fn train(config: &TrainConfig, device: &Device, progress: &dyn Fn(&StepRepor
         let mut grads = total.backward();
         let mut g_rim = GradientsParams::from_module(&mut grads, &model.rim);
         let mut g_fwd = model.forward.as_ref().map(|f| GradientsParams::from_module(&mut grads, f));
-        let mut norm = SquaredNorm { grads: &g_rim, total: 0.0 };
-        model.rim.visit(&mut norm);
-        let mut squared = norm.total;
-        if let (Some(f), Some(g)) = (&model.forward, &g_fwd) {
-            let mut norm = SquaredNorm { grads: g, total: 0.0 };
-            f.visit(&mut norm);
-            squared += norm.total;
-        }
+        let forward_grads = model.forward.as_ref().zip(g_fwd.as_ref());
+        let squared = squared_norm(&model.rim, &g_rim) + forward_grads.map_or(0.0, |(f, g)| squared_norm(f, g));
         let grad_norm = squared.sqrt();
         if grad_norm > config.grad_clip {
             let factor = (config.grad_clip / grad_norm) as f32;
@@ -695,11 +695,8 @@ pub fn train(config: &TrainConfig, device: &Device, progress: &dyn Fn(&StepRepor
             }
             let meta = CheckpointMeta {
                 architecture: ARCHITECTURE.into(),
-                mode: config.mode,
-                psf: config.psf,
                 code_version: env!("CARGO_PKG_VERSION").into(),
                 step: state.step,
-                iterations: config.iterations,
                 image_size: m.image_size,
                 source_size: m.source_size,
                 psf_size: m.psf_size,
