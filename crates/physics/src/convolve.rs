@@ -54,11 +54,79 @@ pub fn convolve_same<T: FftFloat>(data: &[T], nx: usize, ny: usize, kernel: &[T]
     let px = fast_length(nx + k - 1);
     let py = fast_length(ny + k - 1);
     T::with_planner(|planner| {
-        let fa = forward2(planner, data, nx, ny, px, py);
-        let fb = forward2(planner, kernel, k, k, px, py);
+        let fa = forward2(planner, data, nx, ny, 0, px, py);
+        let fb = forward2(planner, kernel, k, k, 0, px, py);
         let product: Vec<Complex<T>> = fa.iter().zip(&fb).map(|(u, v)| *u * *v).collect();
         let norm = T::one() / T::from_usize(px * py).expect("size fits");
         inverse2(planner, product, px, py, c..c + ny, c, nx, norm)
+    })
+}
+
+/// PSF convolution at super resolution followed by `factor × factor` block
+/// averaging (lenstronomy's `supersampling_convolution=True`): the "same"-size
+/// zero-padded true convolution of the row-major `side × side` array `data`
+/// with the odd `k × k` kernel, then the mean of each block, returned as
+/// `(side/factor)²` row-major values. Equal to [`convolve_same`] followed by
+/// the block mean to rounding, but the inverse transform runs at the coarse
+/// resolution: the kernel is widened by the box of the block mean, the
+/// product spectrum is folded onto the coarse grid (decimation by `factor`
+/// sums its `factor²` aliases), and only that is transformed back.
+pub fn convolve_binned<T: FftFloat>(data: &[T], side: usize, kernel: &[T], k: usize, factor: usize) -> Vec<T> {
+    assert!(factor >= 1 && side.is_multiple_of(factor), "side {side} is not a multiple of {factor}");
+    assert_eq!(data.len(), side * side);
+    assert_eq!(kernel.len(), k * k);
+    let (f, n, c) = (factor, side / factor, (k - 1) / 2);
+    // g = kernel ⊛ box(f×f)/f²: s = data ⊛ g holds, at index t + c + f − 1,
+    // the mean of the "same" convolution over the block starting at t.
+    let kb = k + f - 1;
+    let inv_f2 = T::one() / T::from_usize(f * f).expect("small");
+    let mut g = vec![T::zero(); kb * kb];
+    for a in 0..k {
+        for b in 0..k {
+            let v = kernel[a * k + b] * inv_f2;
+            for r in 0..f {
+                for s in 0..f {
+                    g[(a + r) * kb + b + s] = g[(a + r) * kb + b + s] + v;
+                }
+            }
+        }
+    }
+    // Shift the data by `o` so that the block starts c + f − 1 + o = f·q are
+    // multiples of f: coarse pixel I is then sample I + q of the decimated s.
+    let d = c + f - 1;
+    let q = d.div_ceil(f);
+    let o = q * f - d;
+    // Circular wrap-around leaves the read samples untouched when p ≥ side + f·q
+    // (and the widened kernel must fit: p ≥ kb).
+    let m = fast_length((n + q).max(kb.div_ceil(f)));
+    let p = m * f;
+    T::with_planner(|planner| {
+        let x = forward2(planner, data, side, side, o, p, p);
+        let gs = forward2(planner, &g, kb, kb, 0, p, p);
+        let (h, hm) = (p / 2 + 1, m / 2 + 1);
+        let zero = Complex::new(T::zero(), T::zero());
+        let mut folded = vec![zero; hm * m];
+        let (mut product, mut reflected) = (vec![zero; p], vec![zero; m]);
+        for v in 0..hm {
+            let out = &mut folded[v * m..(v + 1) * m];
+            reflected.fill(zero);
+            for u in (v..p).step_by(m) {
+                // The upper half of a real signal's spectrum is S(u, w) = S̄(p − u, −w):
+                // rows u ≥ h are row p − u reflected in w and conjugated, and
+                // folding commutes with both, so they are folded unreflected first.
+                let (row, target) = if u < h { (u, &mut *out) } else { (p - u, &mut reflected[..]) };
+                let (xr, gr) = (&x[row * p..(row + 1) * p], &gs[row * p..(row + 1) * p]);
+                product.iter_mut().zip(xr.iter().zip(gr)).for_each(|(o, (a, b))| *o = *a * *b);
+                for block in product.chunks_exact(m) {
+                    target.iter_mut().zip(block).for_each(|(o, s)| *o = *o + *s);
+                }
+            }
+            for (w, o) in out.iter_mut().enumerate() {
+                *o = (*o + reflected[(m - w) % m].conj()) * inv_f2;
+            }
+        }
+        let norm = T::one() / T::from_usize(m * m).expect("size fits");
+        inverse2(planner, folded, m, m, q..q + n, q, n, norm)
     })
 }
 
@@ -77,25 +145,34 @@ fn fast_length(n: usize) -> usize {
         .expect("a smooth number exists")
 }
 
-/// Forward 2-D FFT of a row-major `ny × nx` real array zero-padded to
-/// `py × px`: real FFTs along the `ny` non-zero rows, then complex FFTs along
-/// columns. Returns the half spectrum transposed: `(px/2 + 1) × py`,
+/// Forward 2-D FFT of a row-major `ny × nx` real array placed at row and
+/// column `offset` of a zero `py × px` array: real FFTs along the `ny`
+/// non-zero rows, then complex FFTs along columns. Returns the half spectrum transposed: `(px/2 + 1) × py`,
 /// column-major in frequency, which is what [`inverse2`] takes.
-fn forward2<T: FftFloat>(planner: &mut Planners<T>, data: &[T], nx: usize, ny: usize, px: usize, py: usize) -> Vec<Complex<T>> {
+fn forward2<T: FftFloat>(
+    planner: &mut Planners<T>,
+    data: &[T],
+    nx: usize,
+    ny: usize,
+    offset: usize,
+    px: usize,
+    py: usize,
+) -> Vec<Complex<T>> {
     let h = px / 2 + 1;
     let r2c = planner.real.plan_fft_forward(px);
     let mut row = vec![T::zero(); px];
     let mut row_spec = vec![Complex::new(T::zero(), T::zero()); h];
+    let mut scratch = r2c.make_scratch_vec();
     let mut transposed = vec![Complex::new(T::zero(), T::zero()); h * py];
     for i in 0..ny {
-        row[..nx].copy_from_slice(&data[i * nx..(i + 1) * nx]);
-        row[nx..].fill(T::zero());
-        r2c.process(&mut row, &mut row_spec).expect("lengths match the plan");
+        row.fill(T::zero());
+        row[offset..offset + nx].copy_from_slice(&data[i * nx..(i + 1) * nx]);
+        r2c.process_with_scratch(&mut row, &mut row_spec, &mut scratch).expect("lengths match the plan");
         for (u, v) in row_spec.iter().enumerate() {
-            transposed[u * py + i] = *v;
+            transposed[u * py + offset + i] = *v;
         }
     }
-    // Rows ny..py are zero and stay zero: no transform needed for them.
+    // The other rows are zero and stay zero: no transform needed for them.
     planner.complex.plan_fft_forward(py).process(&mut transposed);
     transposed
 }
@@ -118,6 +195,7 @@ fn inverse2<T: FftFloat>(
     let c2r = planner.real.plan_fft_inverse(px);
     let mut spec = vec![Complex::new(T::zero(), T::zero()); h];
     let mut row = vec![T::zero(); px];
+    let mut scratch = c2r.make_scratch_vec();
     let mut out = Vec::with_capacity(rows.len() * nx);
     for i in rows {
         for (u, v) in spec.iter_mut().enumerate() {
@@ -128,7 +206,7 @@ fn inverse2<T: FftFloat>(
         if px.is_multiple_of(2) {
             spec[h - 1].im = T::zero();
         }
-        c2r.process(&mut spec, &mut row).expect("lengths match the plan");
+        c2r.process_with_scratch(&mut spec, &mut row, &mut scratch).expect("lengths match the plan");
         out.extend(row[col0..col0 + nx].iter().map(|&v| v * norm));
     }
     out
@@ -190,6 +268,32 @@ mod tests {
         let b = convolve_same(&to32(&image), nx, ny, &to32(&kernel), k);
         let err = a.iter().zip(&b).map(|(u, v)| (u - *v as f64).abs()).fold(0.0, f64::max);
         assert!(err < 1e-4 * a.iter().cloned().fold(0.0, f64::max), "{err}");
+    }
+
+    #[test]
+    fn binned_convolution_equals_convolution_then_block_mean() {
+        let mut rng = ChaCha8Rng::seed_from_u64(9);
+        for &(n, factor, k) in &[(6, 4, 13), (9, 2, 5), (5, 3, 21), (7, 1, 3), (4, 4, 61)] {
+            let side = n * factor;
+            let image: Vec<f64> = (0..side * side).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let kernel: Vec<f64> = (0..k * k).map(|_| rng.gen_range(0.0..1.0)).collect();
+            let fine = convolve_same(&image, side, side, &kernel, k);
+            let binned = convolve_binned(&image, side, &kernel, k, factor);
+            let scale = fine.iter().map(|v| v.abs()).fold(0.0, f64::max);
+            for i in 0..n {
+                for j in 0..n {
+                    let mut mean = 0.0;
+                    for r in 0..factor {
+                        for s in 0..factor {
+                            mean += fine[(i * factor + r) * side + j * factor + s];
+                        }
+                    }
+                    mean /= (factor * factor) as f64;
+                    let err = (mean - binned[i * n + j]).abs();
+                    assert!(err < 1e-12 * scale, "n {n}, factor {factor}, k {k}, pixel ({i}, {j}): {mean} vs {}", binned[i * n + j]);
+                }
+            }
+        }
     }
 
     #[test]

@@ -13,9 +13,10 @@
 //! weighted by the map ignores them.
 
 use crate::draw::DetectorDraw;
+use crate::poisson::poisson;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use rand_distr::{Distribution, Poisson, StandardNormal};
+use rand_distr::StandardNormal;
 
 /// Outputs of the chain, row-major `n × n`, ADU per pixel.
 pub struct Exposure {
@@ -59,7 +60,7 @@ pub fn expose(signal: &[f64], n: usize, d: &DetectorDraw, rng: &mut ChaCha8Rng) 
     let read_adu = d.read_noise / d.gain;
     for k in 0..npix {
         let electrons = expected[k] * d.gain;
-        let counted = if electrons > 0.0 { Poisson::new(electrons).expect("positive mean").sample(rng) } else { 0.0 };
+        let counted = if electrons > 0.0 { poisson(electrons, rng) } else { 0.0 };
         noise[k] = (counted - electrons) / d.gain + read_adu * rng.sample::<f64, _>(StandardNormal);
         variance[k] = expected[k] / d.gain + read_adu * read_adu;
     }

@@ -109,7 +109,7 @@ impl CountDist {
         match *self {
             CountDist::Fixed(n) => n,
             CountDist::IntUniform([a, b]) => rng.gen_range(a..=b),
-            CountDist::Poisson(l) if l > 0.0 => rand_distr::Poisson::new(l).expect("validated").sample(rng) as u32,
+            CountDist::Poisson(l) if l > 0.0 => crate::poisson::poisson(l, rng) as u32,
             CountDist::Poisson(_) => 0,
         }
     }

@@ -8,6 +8,8 @@ pub mod dataset;
 pub mod detector;
 pub mod dist;
 pub mod draw;
+mod lanes;
+mod poisson;
 pub mod preset;
 pub mod raytrace;
 pub mod sample;

@@ -1,13 +1,13 @@
-//! Fast ray shooting for the simulator: f32, eight rays at a time (`wide`),
+//! Fast ray shooting for the simulator: f32, `LANES` rays at a time (`wide`),
 //! for the SIE, SIS and external shear that every sample has; rarer
 //! components (the NFW halo) use the f64 reference profiles of
 //! `astrorim-physics`. Hand-vectorized because no crate evaluates lens
 //! deflections in SIMD; `tests` bind it to the reference to 1e-5 arcsec.
 
 use crate::draw::LensDraw;
+use crate::lanes::{self, I32Lanes, Lanes, LANES};
 use astrorim_physics::ellipticity::e1e2_to_q_phi;
 use astrorim_physics::mass::{MassProfile, Nfw};
-use wide::f32x8;
 
 /// Largest axis ratio used: √(1−q²) must stay representable.
 const Q_MAX: f64 = 1.0 - 1e-6;
@@ -63,67 +63,53 @@ impl FastLens {
         }
     }
 
-    /// Source-plane positions β = θ − α(θ) of the rays at `x[i]`, `y[i]`.
-    pub fn ray_shoot(&self, x: &[f32], y: &[f32], bx: &mut [f32], by: &mut [f32]) {
-        let n = x.len();
-        assert!(y.len() == n && bx.len() == n && by.len() == n);
-        let mut i = 0;
-        while i + 8 <= n {
-            let xs = f32x8::from(<[f32; 8]>::try_from(&x[i..i + 8]).expect("8 lanes"));
-            let ys = f32x8::from(<[f32; 8]>::try_from(&y[i..i + 8]).expect("8 lanes"));
-            let (ax, ay) = self.deflection8(xs, ys);
-            bx[i..i + 8].copy_from_slice(&(xs - ax).to_array());
-            by[i..i + 8].copy_from_slice(&(ys - ay).to_array());
-            i += 8;
-        }
-        if i < n {
-            let mut xs = [0f32; 8];
-            let mut ys = [0f32; 8];
-            xs[..n - i].copy_from_slice(&x[i..]);
-            ys[..n - i].copy_from_slice(&y[i..]);
-            let (xv, yv) = (f32x8::from(xs), f32x8::from(ys));
-            let (ax, ay) = self.deflection8(xv, yv);
-            bx[i..].copy_from_slice(&(xv - ax).to_array()[..n - i]);
-            by[i..].copy_from_slice(&(yv - ay).to_array()[..n - i]);
-        }
+    /// Source-plane positions β = θ − α(θ) of the rays at (`x`, `y`).
+    #[inline]
+    pub fn ray_shoot(&self, x: Lanes, y: Lanes) -> (Lanes, Lanes) {
+        let (ax, ay) = self.deflection(x, y);
+        let (mut bx, mut by) = (x - ax, y - ay);
         if let Some(nfw) = &self.nfw {
-            for k in 0..n {
-                let (ax, ay) = nfw.deflection(x[k] as f64, y[k] as f64);
-                bx[k] -= ax as f32;
-                by[k] -= ay as f32;
+            let (xs, ys) = (x.to_array(), y.to_array());
+            let (mut bxs, mut bys) = (bx.to_array(), by.to_array());
+            for l in 0..LANES {
+                let (ax, ay) = nfw.deflection(xs[l] as f64, ys[l] as f64);
+                bxs[l] -= ax as f32;
+                bys[l] -= ay as f32;
             }
+            (bx, by) = (Lanes::from(bxs), Lanes::from(bys));
         }
+        (bx, by)
     }
 
-    /// Deflection of eight rays by the SIEs, SIS subhalos and shear.
-    fn deflection8(&self, x: f32x8, y: f32x8) -> (f32x8, f32x8) {
-        let one = f32x8::splat(1.0);
-        let tiny = f32x8::splat(1e-12);
-        let mut ax = f32x8::splat(self.gamma1) * x + f32x8::splat(self.gamma2) * y;
-        let mut ay = f32x8::splat(self.gamma2) * x - f32x8::splat(self.gamma1) * y;
+    /// Deflection of `LANES` rays by the SIEs, SIS subhalos and shear.
+    #[inline]
+    fn deflection(&self, x: Lanes, y: Lanes) -> (Lanes, Lanes) {
+        let one = Lanes::splat(1.0);
+        let tiny = Lanes::splat(1e-12);
+        let mut ax = Lanes::splat(self.gamma1) * x + Lanes::splat(self.gamma2) * y;
+        let mut ay = Lanes::splat(self.gamma2) * x - Lanes::splat(self.gamma1) * y;
         for s in &self.sies {
-            let dx = x - f32x8::splat(s.cx);
-            let dy = y - f32x8::splat(s.cy);
-            let (c, sn) = (f32x8::splat(s.cos), f32x8::splat(s.sin));
+            let dx = x - Lanes::splat(s.cx);
+            let dy = y - Lanes::splat(s.cy);
+            let (c, sn) = (Lanes::splat(s.cos), Lanes::splat(s.sin));
             let xp = c * dx + sn * dy;
             let yp = c * dy - sn * dx;
-            let q = f32x8::splat(s.q);
+            let q = Lanes::splat(s.q);
             // NIE with a vanishing core, major-axis frame (see astrorim-physics mass::sie).
-            let psi = (q * q * xp * xp + yp * yp).sqrt().max(tiny);
-            let e = f32x8::splat(s.e);
-            let ax_p = (e * xp / psi).atan();
-            let z = e * yp / psi;
+            let e_over_psi = Lanes::splat(s.e) / (q * q * xp * xp + yp * yp).sqrt().max(tiny);
+            let ax_p = (e_over_psi * xp).atan();
+            let z = e_over_psi * yp;
             // atanh z = ½ ln1p(2z/(1−z)), accurate for small z.
-            let ay_p = f32x8::splat(0.5) * (f32x8::splat(2.0) * z / (one - z)).ln_1p();
-            let scale = f32x8::splat(s.scale);
+            let ay_p = Lanes::splat(0.5) * (Lanes::splat(2.0) * z / (one - z)).ln_1p();
+            let scale = Lanes::splat(s.scale);
             let (ax_p, ay_p) = (scale * ax_p, scale * ay_p);
             ax += c * ax_p - sn * ay_p;
             ay += sn * ax_p + c * ay_p;
         }
         for &(t, cx, cy) in &self.sises {
-            let dx = x - f32x8::splat(cx);
-            let dy = y - f32x8::splat(cy);
-            let inv_r = f32x8::splat(t) / (dx * dx + dy * dy).sqrt().max(tiny);
+            let dx = x - Lanes::splat(cx);
+            let dy = y - Lanes::splat(cy);
+            let inv_r = Lanes::splat(t) / (dx * dx + dy * dy).sqrt().max(tiny);
             ax += inv_r * dx;
             ay += inv_r * dy;
         }
@@ -163,6 +149,43 @@ pub fn bilinear(grid: &[f32], n: usize, scale: f32, x: f32, y: f32) -> f32 {
     (1.0 - fy) * ((1.0 - fx) * at(i0, j0) + fx * at(i0, j0 + 1)) + fy * ((1.0 - fx) * at(i0 + 1, j0) + fx * at(i0 + 1, j0 + 1))
 }
 
+/// [`bilinear`] of the grid at the rays (`bx`, `by`). Most rays of a lensed
+/// image miss the compact source: lanes beyond the grid's zero border give 0
+/// without loads, lanes on the border take the scalar path.
+#[inline]
+pub fn bilinear_lanes(grid: &[f32], n: usize, scale: f32, bx: Lanes, by: Lanes) -> Lanes {
+    assert!(grid.len() == n * n && n >= 2);
+    let half = Lanes::splat((n as f32 - 1.0) / 2.0);
+    let (zero, minus_one, s) = (Lanes::splat(0.0), Lanes::splat(-1.0), Lanes::splat(scale));
+    let (last, side) = (Lanes::splat((n - 1) as f32), Lanes::splat(n as f32));
+    let u = bx / s + half;
+    let v = by / s + half;
+    let touching = u.simd_gt(minus_one) & v.simd_gt(minus_one) & u.simd_lt(side) & v.simd_lt(side);
+    if !touching.any() {
+        return zero;
+    }
+    let interior = u.simd_ge(zero) & v.simd_ge(zero) & u.simd_lt(last) & v.simd_lt(last);
+    // Interior lanes: u, v ≥ 0, so truncation is the floor; other lanes read pixel 0.
+    let (uc, vc) = (interior.select(u, zero), interior.select(v, zero));
+    let (j0, i0) = (uc.trunc_int(), vc.trunc_int());
+    let (fx, fy) = (uc - j0.round_float(), vc - i0.round_float());
+    let k = (i0 * I32Lanes::splat(n as i32) + j0).to_array();
+    let a = lanes::gather(grid, k);
+    let b = lanes::gather(grid, k.map(|k| k + 1));
+    let c = lanes::gather(grid, k.map(|k| k + n as i32));
+    let d = lanes::gather(grid, k.map(|k| k + n as i32 + 1));
+    let value = interior.select((Lanes::splat(1.0) - fy) * (a + fx * (b - a)) + fy * (c + fx * (d - c)), zero);
+    let border = (touching & !interior).to_bitmask();
+    if border == 0 {
+        return value;
+    }
+    let (mut out, bx, by) = (value.to_array(), bx.to_array(), by.to_array());
+    for l in (0..LANES).filter(|l| border & (1 << l) != 0) {
+        out[l] = bilinear(grid, n, scale, bx[l], by[l]);
+    }
+    Lanes::from(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,7 +210,11 @@ mod tests {
         let x: Vec<f32> = (0..n).map(|k| -1.9 + 3.8 * k as f32 / n as f32).collect();
         let y: Vec<f32> = (0..n).map(|k| 1.7 - 3.1 * (k as f32 / n as f32).powi(2)).collect();
         let (mut bx, mut by) = (vec![0.0; n], vec![0.0; n]);
-        fast.ray_shoot(&x, &y, &mut bx, &mut by);
+        for start in (0..n).step_by(LANES) {
+            let (sx, sy) = fast.ray_shoot(lanes::load(&x, start), lanes::load(&y, start));
+            lanes::store(sx, &mut bx, start);
+            lanes::store(sy, &mut by, start);
+        }
         for k in 0..n {
             let (rx, ry) = reference.ray_shoot(x[k] as f64, y[k] as f64);
             assert!(
@@ -208,5 +235,24 @@ mod tests {
         let v = bilinear(&grid, n, s, 0.123, -0.077);
         assert!((v - (0.246 - 0.077)).abs() < 1e-5);
         assert_eq!(bilinear(&grid, n, s, 5.0, 0.0), 0.0);
+    }
+
+    #[test]
+    fn vectorized_lanes_equal_the_scalar_interpolation() {
+        let n = 16;
+        let s = 0.05f32;
+        let grid: Vec<f32> = (0..n * n).map(|k| ((k * 7919) % 101) as f32 / 100.0).collect();
+        // 37 rays: full chunks inside, chunks straddling the edge, a partial last chunk.
+        let bx: Vec<f32> = (0..37).map(|k| -0.3 + 0.013 * k as f32 + if k > 24 { 0.5 } else { 0.0 }).collect();
+        let by: Vec<f32> = (0..37).map(|k| 0.25 - 0.017 * k as f32).collect();
+        let mut out = vec![f32::NAN; 37];
+        for start in (0..37).step_by(LANES) {
+            lanes::store(bilinear_lanes(&grid, n, s, lanes::load(&bx, start), lanes::load(&by, start)), &mut out, start);
+        }
+        for k in 0..37 {
+            let scalar = bilinear(&grid, n, s, bx[k], by[k]);
+            assert!((out[k] - scalar).abs() <= 1e-6, "ray {k}: {} vs {scalar}", out[k]);
+        }
+        assert!(out.iter().any(|&v| v == 0.0) && out.iter().any(|&v| v > 0.0));
     }
 }

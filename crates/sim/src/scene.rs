@@ -9,10 +9,11 @@
 //! lensed image come from this one grid.
 
 use crate::draw::{Draw, PsfDraw, SersicDraw};
+use crate::lanes::{self, Lanes, LANES};
 use crate::preset::Preset;
-use crate::raytrace::{bilinear, FastLens};
-use astrorim_physics::convolve::convolve_same;
-use astrorim_physics::light::{LightProfile, Sersic};
+use crate::raytrace::{bilinear_lanes, FastLens};
+use astrorim_physics::convolve::convolve_binned;
+use astrorim_physics::light::{sersic_k, LightProfile};
 use astrorim_physics::psf::{Kernel, PsfShape};
 use astrorim_physics::PixelGrid;
 
@@ -30,23 +31,29 @@ pub fn render_source(draw: &Draw, preset: &Preset) -> Vec<f32> {
     let src = &draw.source;
     let r_max = (n as f64 * scale) * std::f64::consts::SQRT_2 + src.x.hypot(src.y) + 1.0;
     let profiles: Vec<FastSersic> = src.components.iter().map(|c| FastSersic::new(c, 1.0, r_max + c.x.hypot(c.y))).collect();
-    let smooth = grid.map(|xc, yc| {
-        let mut acc = 0.0;
-        for &dy in &offsets {
-            for &dx in &offsets {
-                let (x, y) = (xc + dx, yc + dy);
-                let mut sb: f64 = profiles.iter().map(|p| p.eval(x as f32, y as f32) as f64).sum();
-                if let Some((amp, phi0, r_max)) = src.spiral {
-                    let (u, v) = (x - src.x, y - src.y);
-                    sb *= 1.0 + amp * (3.0 * v.atan2(u) + 5.0 * u.hypot(v) / r_max + phi0).sin();
+    let centre = (Lanes::splat(src.x as f32), Lanes::splat(src.y as f32));
+    let mut smooth = vec![0f32; n * n];
+    for &dx in &offsets {
+        let xs: Vec<f32> = (0..n).map(|j| (grid.x_of_col(j) + dx) as f32).collect();
+        for (i, row) in smooth.chunks_exact_mut(n).enumerate() {
+            for &dy in &offsets {
+                let y = Lanes::splat((grid.y_of_row(i) + dy) as f32);
+                for start in (0..n).step_by(LANES) {
+                    let x = lanes::load(&xs, start);
+                    let mut sb = profiles.iter().fold(Lanes::splat(0.0), |acc, p| acc + p.eval(x, y));
+                    if let Some((amp, phi0, r_max)) = src.spiral {
+                        let (u, v) = (x - centre.0, y - centre.1);
+                        let phase = Lanes::splat(3.0) * v.atan2(u) + Lanes::splat((5.0 / r_max) as f32) * (u * u + v * v).sqrt();
+                        sb *= Lanes::splat(1.0) + Lanes::splat(amp as f32) * (phase + Lanes::splat(phi0 as f32)).sin_cos().0;
+                    }
+                    lanes::store(lanes::load(row, start) + sb, row, start);
                 }
-                acc += sb;
             }
         }
-        acc / (offsets.len() * offsets.len()) as f64
-    });
-    let peak = smooth.data.iter().cloned().fold(0.0, f64::max);
-    let mut data = smooth.data;
+    }
+    let inv_samples = 1.0 / (offsets.len() * offsets.len()) as f64;
+    let mut data: Vec<f64> = smooth.iter().map(|&v| v as f64 * inv_samples).collect();
+    let peak = data.iter().cloned().fold(0.0, f64::max);
     for &(amp, sigma, cx, cy) in &src.clumps {
         let (a, inv) = (amp * peak, 1.0 / (2.0 * sigma * sigma));
         // Beyond 6σ a clump adds less than 1e-8 of its peak.
@@ -128,19 +135,18 @@ pub fn render_expected(draw: &Draw, preset: &Preset) -> (Vec<f64>, Vec<f32>) {
     let half = (ns as f32 - 1.0) / 2.0;
     let mut buf = vec![0f32; ns * ns];
     let xs: Vec<f32> = (0..ns).map(|j| (j as f32 - half) * super_scale as f32).collect();
-    let mut ys = vec![0f32; ns];
-    let (mut bx, mut by) = (vec![0f32; ns], vec![0f32; ns]);
     let diagonal = (ns as f64) * super_scale;
     let lens_light = draw.lens_light.map(|l| FastSersic::new(&l, s * s, diagonal + l.x.hypot(l.y)));
-    for i in 0..ns {
-        ys.fill((i as f32 - half) * super_scale as f32);
-        lens.ray_shoot(&xs, &ys, &mut bx, &mut by);
-        let row = &mut buf[i * ns..(i + 1) * ns];
-        for j in 0..ns {
-            row[j] = bilinear(&source, n_src, src_scale, bx[j], by[j]);
-        }
-        if let Some(ll) = &lens_light {
-            ll.add_row(&xs, ys[0], row);
+    for (i, row) in buf.chunks_exact_mut(ns).enumerate() {
+        let y = Lanes::splat((i as f32 - half) * super_scale as f32);
+        for start in (0..ns).step_by(LANES) {
+            let x = lanes::load(&xs, start);
+            let (bx, by) = lens.ray_shoot(x, y);
+            let mut value = bilinear_lanes(&source, n_src, src_scale, bx, by);
+            if let Some(ll) = &lens_light {
+                value += ll.eval(x, y);
+            }
+            lanes::store(value, row, start);
         }
     }
     // Unlensed contaminants: field galaxies, and stars as points (the PSF shapes them).
@@ -157,17 +163,8 @@ pub fn render_expected(draw: &Draw, preset: &Preset) -> (Vec<f64>, Vec<f32>) {
     let size = Kernel::default_size(draw.psf.shape, super_scale).min(MAX_SUPER_KERNEL);
     let kernel = psf_kernel(&draw.psf, super_scale, size, 1);
     let k32: Vec<f32> = kernel.data().iter().map(|&v| v as f32).collect();
-    let conv = convolve_same(&buf, ns, ns, &k32, kernel.size());
-    let mut out = vec![0f64; n * n];
-    let inv = 1.0 / (ss * ss) as f64;
-    for (i, row) in conv.chunks_exact(ns).enumerate() {
-        let out_row = &mut out[(i / ss) * n..(i / ss + 1) * n];
-        for (o, block) in out_row.iter_mut().zip(row.chunks_exact(ss)) {
-            *o += block.iter().map(|&v| v as f64).sum::<f64>();
-        }
-    }
-    out.iter_mut().for_each(|v| *v *= inv);
-    (out, source)
+    let binned = convolve_binned(&buf, ns, &k32, kernel.size(), ss);
+    (binned.iter().map(|&v| v as f64).collect(), source)
 }
 
 /// An elliptical Sérsic tabulated along the elliptical radius: I is stored
@@ -195,14 +192,24 @@ impl FastSersic {
     /// the table covers R ≤ `r_max` arcsec and is zero beyond.
     pub fn new(l: &SersicDraw, area: f64, r_max: f64) -> Self {
         let (q, phi) = astrorim_physics::ellipticity::e1e2_to_q_phi(l.e1, l.e2);
-        let round = Sersic::new(l.amp() * area, l.r_sersic, l.n, 0.0, 0.0, 0.0, 0.0);
-        let table = (0..=SERSIC_TABLE)
-            .map(|k| {
-                let t = k as f64 / SERSIC_TABLE as f64;
-                round.surface_brightness(t * t * r_max, 0.0) as f32
-            })
-            .chain(std::iter::once(0.0))
-            .collect();
+        // The profile of `astrorim_physics::light::Sersic` along R, in f32 lanes:
+        // I = amp · exp(−k ((R/R_e)^{1/n} − 1)), R floored at 1e-5″, zero beyond 1000 R_e.
+        let amp = Lanes::splat((l.amp() * area) as f32);
+        let k = Lanes::splat(sersic_k(l.n) as f32);
+        let inv_n = Lanes::splat((1.0 / l.n) as f32);
+        let step = Lanes::splat((r_max / (SERSIC_TABLE * SERSIC_TABLE) as f64) as f32);
+        let inv_re = Lanes::splat((1.0 / l.r_sersic) as f32);
+        let (one, cut) = (Lanes::splat(1.0), Lanes::splat(1000.0));
+        let mut table = vec![0f32; SERSIC_TABLE + 9];
+        for start in (0..=SERSIC_TABLE).step_by(LANES) {
+            let index = Lanes::from(std::array::from_fn::<f32, LANES, _>(|l| (start + l) as f32));
+            let frac = (index * index * step).max(Lanes::splat(1e-5)) * inv_re;
+            let sb = amp * (-k * ((frac.ln() * inv_n).exp() - one)).exp();
+            lanes::store(frac.simd_gt(cut).select(Lanes::splat(0.0), sb), &mut table, start);
+        }
+        // Entry SERSIC_TABLE is R = r_max; the one after it is the zero beyond.
+        table.truncate(SERSIC_TABLE + 1);
+        table.push(0.0);
         FastSersic {
             cx: l.x as f32,
             cy: l.y as f32,
@@ -215,23 +222,22 @@ impl FastSersic {
         }
     }
 
+    /// The profile at `LANES` positions.
     #[inline]
-    pub fn eval(&self, x: f32, y: f32) -> f32 {
-        let (dx, dy) = (x - self.cx, y - self.cy);
-        let xp = self.cos * dx + self.sin * dy;
-        let yp = self.cos * dy - self.sin * dx;
-        let r = (self.q * xp * xp + self.inv_q * yp * yp).sqrt() * self.inv_r_max;
-        let t = (r.sqrt() * SERSIC_TABLE as f32).min(SERSIC_TABLE as f32);
-        let k = t as usize;
-        let f = t - k as f32;
-        self.table[k] + f * (self.table[k + 1] - self.table[k])
-    }
-
-    /// Adds the profile along a row of x positions at height y.
-    pub fn add_row(&self, xs: &[f32], y: f32, row: &mut [f32]) {
-        for (o, &x) in row.iter_mut().zip(xs) {
-            *o += self.eval(x, y);
-        }
+    pub fn eval(&self, x: Lanes, y: Lanes) -> Lanes {
+        let (dx, dy) = (x - Lanes::splat(self.cx), y - Lanes::splat(self.cy));
+        let (c, s) = (Lanes::splat(self.cos), Lanes::splat(self.sin));
+        let xp = c * dx + s * dy;
+        let yp = c * dy - s * dx;
+        let r = (Lanes::splat(self.q) * xp * xp + Lanes::splat(self.inv_q) * yp * yp).sqrt() * Lanes::splat(self.inv_r_max);
+        let size = Lanes::splat(SERSIC_TABLE as f32);
+        let t = (r.sqrt() * size).min(size);
+        let k = t.trunc_int();
+        let f = t - k.round_float();
+        let k = k.to_array();
+        let lo = lanes::gather(&self.table, k);
+        let hi = lanes::gather(&self.table, k.map(|k| k + 1));
+        lo + f * (hi - lo)
     }
 }
 
@@ -250,7 +256,7 @@ mod tests {
             if r < 0.01 {
                 continue;
             }
-            let (a, b) = (exact.surface_brightness(x, y), fast.eval(x as f32, y as f32) as f64);
+            let (a, b) = (exact.surface_brightness(x, y), fast.eval(Lanes::splat(x as f32), Lanes::splat(y as f32)).to_array()[0] as f64);
             assert!((a - b).abs() < 1e-3 * a, "({x}, {y}): {a} vs {b}");
         }
     }

@@ -79,22 +79,26 @@ fn v5_draws_are_singly_imaged() {
 
 #[test]
 fn noise_maps_match_the_empirical_noise() {
+    // Per sample, the mean of ((image − noiseless)/noise)² over pixels without
+    // cosmic rays must be 1 on average. Correlated noise (σ up to 4 pixels)
+    // leaves few independent pixels per image, so the tolerance is four
+    // standard errors of the mean over samples, plus 1 %.
     for variant in ["v1", "v2", "v3", "v4", "v5", "v6"] {
         let g = Generator::named(variant, None).unwrap();
-        let (mut sum, mut count) = (0.0, 0.0);
-        for k in 0..10 {
-            let s = g.simulate(3, k);
-            for i in 0..s.image.len() {
-                if s.cosmic[i] != 0.0 {
-                    continue;
-                }
-                let r = (s.image[i] - s.clean[i]) as f64 / s.noise[i] as f64;
-                sum += r * r;
-                count += 1.0;
-            }
-        }
-        let chi2 = sum / count;
-        assert!((chi2 - 1.0).abs() < 0.03, "{variant}: mean standardized residual² {chi2:.4}");
+        let per_sample: Vec<f64> = (0..30)
+            .map(|k| {
+                let s = g.simulate(3, k);
+                let r2: Vec<f64> = (0..s.image.len())
+                    .filter(|&i| s.cosmic[i] == 0.0)
+                    .map(|i| ((s.image[i] - s.clean[i]) as f64 / s.noise[i] as f64).powi(2))
+                    .collect();
+                r2.iter().sum::<f64>() / r2.len() as f64
+            })
+            .collect();
+        let n = per_sample.len() as f64;
+        let mean = per_sample.iter().sum::<f64>() / n;
+        let se = (per_sample.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0) / n).sqrt();
+        assert!((mean - 1.0).abs() < 0.01 + 4.0 * se, "{variant}: mean standardized residual² {mean:.4} ± {se:.4}");
     }
 }
 
