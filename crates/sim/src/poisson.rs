@@ -45,7 +45,8 @@ fn ptrs<R: Rng + ?Sized>(mu: f64, rng: &mut R) -> f64 {
     let a = -0.059 + 0.02483 * b;
     let inv_alpha = 1.1239 + 1.1328 / (b - 3.4);
     let v_r = 0.9277 - 3.6224 / (b - 2.0);
-    let ln_mu = mu.ln();
+    // ln μ only for the draws the squeeze does not settle (about a quarter).
+    let mut ln_mu = None;
     loop {
         let u = rng.gen::<f64>() - 0.5;
         let v: f64 = rng.gen();
@@ -57,6 +58,7 @@ fn ptrs<R: Rng + ?Sized>(mu: f64, rng: &mut R) -> f64 {
         if k < 0.0 || (us < 0.013 && v > us) {
             continue;
         }
+        let ln_mu = *ln_mu.get_or_insert_with(|| mu.ln());
         if (v * inv_alpha / (a / (us * us) + b)).ln() <= -mu + k * ln_mu - ln_factorial(k) {
             return k;
         }

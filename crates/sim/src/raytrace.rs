@@ -156,10 +156,10 @@ pub fn bilinear(grid: &[f32], n: usize, scale: f32, x: f32, y: f32) -> f32 {
 pub fn bilinear_lanes(grid: &[f32], n: usize, scale: f32, bx: Lanes, by: Lanes) -> Lanes {
     assert!(grid.len() == n * n && n >= 2);
     let half = Lanes::splat((n as f32 - 1.0) / 2.0);
-    let (zero, minus_one, s) = (Lanes::splat(0.0), Lanes::splat(-1.0), Lanes::splat(scale));
+    let (zero, minus_one, inv_scale) = (Lanes::splat(0.0), Lanes::splat(-1.0), Lanes::splat(1.0 / scale));
     let (last, side) = (Lanes::splat((n - 1) as f32), Lanes::splat(n as f32));
-    let u = bx / s + half;
-    let v = by / s + half;
+    let u = bx * inv_scale + half;
+    let v = by * inv_scale + half;
     let touching = u.simd_gt(minus_one) & v.simd_gt(minus_one) & u.simd_lt(side) & v.simd_lt(side);
     if !touching.any() {
         return zero;

@@ -12,7 +12,7 @@ use crate::draw::{Draw, PsfDraw, SersicDraw};
 use crate::lanes::{self, Lanes, LANES};
 use crate::preset::Preset;
 use crate::raytrace::{bilinear_lanes, FastLens};
-use astrorim_physics::convolve::convolve_binned;
+use astrorim_physics::convolve::{convolve_binned, convolve_binned_separable};
 use astrorim_physics::light::{sersic_k, LightProfile};
 use astrorim_physics::psf::{Kernel, PsfShape};
 use astrorim_physics::PixelGrid;
@@ -161,9 +161,18 @@ pub fn render_expected(draw: &Draw, preset: &Preset) -> (Vec<f64>, Vec<f32>) {
         }
     }
     let size = Kernel::default_size(draw.psf.shape, super_scale).min(MAX_SUPER_KERNEL);
-    let kernel = psf_kernel(&draw.psf, super_scale, size, 1);
-    let k32: Vec<f32> = kernel.data().iter().map(|&v| v as f32).collect();
-    let binned = convolve_binned(&buf, ns, &k32, kernel.size(), ss);
+    let to32 = |v: &[f64]| v.iter().map(|&x| x as f32).collect::<Vec<f32>>();
+    let separable = match draw.psf.coma {
+        None => Kernel::separable_factors(draw.psf.shape, super_scale, size, (0.0, 0.0), 1),
+        Some(_) => None,
+    };
+    let binned = match separable {
+        Some([kx, ky]) => convolve_binned_separable(&buf, ns, &to32(&kx), &to32(&ky), ss),
+        None => {
+            let kernel = psf_kernel(&draw.psf, super_scale, size, 1);
+            convolve_binned(&buf, ns, &to32(kernel.data()), size, ss)
+        }
+    };
     (binned.iter().map(|&v| v as f64).collect(), source)
 }
 
