@@ -132,7 +132,7 @@ pub fn convolve_binned<T: FftFloat>(data: &[T], side: usize, kernel: &[T], k: us
 
 /// [`convolve_binned`] for a separable kernel `k[a][b] = ky[a]·kx[b]` (both
 /// odd, of one length k): two 1-D passes, each evaluated only at the block
-/// means it keeps, in O(side²·(k + factor)) instead of FFTs. Each axis
+/// means it keeps, in O(side²·(k + factor)/factor) instead of FFTs. Each axis
 /// applies h = (1-D kernel ⊛ box of `factor` taps)/factor at every
 /// `factor`-th output; splitting the input into its `factor` phases makes
 /// every tap a contiguous multiply-add over the coarse axis.
