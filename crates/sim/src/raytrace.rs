@@ -149,9 +149,9 @@ pub fn bilinear(grid: &[f32], n: usize, scale: f32, x: f32, y: f32) -> f32 {
     (1.0 - fy) * ((1.0 - fx) * at(i0, j0) + fx * at(i0, j0 + 1)) + fy * ((1.0 - fx) * at(i0 + 1, j0) + fx * at(i0 + 1, j0 + 1))
 }
 
-/// [`bilinear`] of the grid at the rays (`bx`, `by`). Most rays of a lensed
-/// image miss the compact source: lanes beyond the grid's zero border give 0
-/// without loads, lanes on the border take the scalar path.
+/// [`bilinear`] of the grid at the rays (`bx`, `by`): interior lanes by
+/// hardware gathers, lanes beyond the grid's zero border give 0 without
+/// loads, lanes on the border take the scalar path.
 #[inline]
 pub fn bilinear_lanes(grid: &[f32], n: usize, scale: f32, bx: Lanes, by: Lanes) -> Lanes {
     assert!(grid.len() == n * n && n >= 2);
