@@ -77,20 +77,13 @@ pub fn convolve_binned<T: FftFloat>(data: &[T], side: usize, kernel: &[T], k: us
     assert_eq!(kernel.len(), k * k);
     let (f, n, c) = (factor, side / factor, (k - 1) / 2);
     // g = kernel ⊛ box(f×f)/f²: s = data ⊛ g holds, at index t + c + f − 1,
-    // the mean of the "same" convolution over the block starting at t.
+    // the mean of the "same" convolution over the block starting at t. The
+    // box separates, so g is the kernel widened along rows, then columns.
     let kb = k + f - 1;
     let inv_f2 = T::one() / T::from_usize(f * f).expect("small");
-    let mut g = vec![T::zero(); kb * kb];
-    for a in 0..k {
-        for b in 0..k {
-            let v = kernel[a * k + b] * inv_f2;
-            for r in 0..f {
-                for s in 0..f {
-                    g[(a + r) * kb + b + s] = g[(a + r) * kb + b + s] + v;
-                }
-            }
-        }
-    }
+    let rows: Vec<Vec<T>> = kernel.chunks_exact(k).map(|row| box_widened(row, f)).collect();
+    let columns: Vec<Vec<T>> = (0..kb).map(|b| box_widened(&rows.iter().map(|r| r[b]).collect::<Vec<T>>(), f)).collect();
+    let g: Vec<T> = (0..kb * kb).map(|i| columns[i % kb][i / kb]).collect();
     // Shift the data by `o` so that the block starts c + f − 1 + o = f·q are
     // multiples of f: coarse pixel I is then sample I + q of the decimated s.
     let d = c + f - 1;
@@ -141,11 +134,7 @@ pub fn convolve_binned_separable<T: FftFloat>(data: &[T], side: usize, kx: &[T],
     assert!(data.len() == side * side && kx.len() == ky.len() && kx.len() % 2 == 1);
     let (f, n, k) = (factor, side / factor, kx.len());
     let (c, kb) = ((k - 1) / 2, k + f - 1);
-    let widen = |kernel: &[T]| -> Vec<T> {
-        let inv_f = T::one() / T::from_usize(f).expect("small");
-        (0..kb).map(|t| (0..f).filter(|&s| t >= s && t - s < k).fold(T::zero(), |acc, s| acc + kernel[t - s]) * inv_f).collect()
-    };
-    let (hx, hy) = (widen(kx), widen(ky));
+    let (hx, hy) = (box_widened(kx, f), box_widened(ky, f));
     // Coarse output J takes input j = f·J + d − t for tap t, d = c + f − 1.
     // With j = f·m + ρ: phase ρ = (d − t) mod f at m = J + ⌊(d − t)/f⌋.
     // Phases are stored with `pad` zeros on both sides for the edges.
@@ -179,6 +168,16 @@ pub fn convolve_binned_separable<T: FftFloat>(data: &[T], side: usize, kx: &[T],
     (0..n * n).map(|k| transposed[(k % n) * n + k / n]).collect()
 }
 
+/// A 1-D kernel convolved with the `factor`-tap box of a block mean and
+/// divided by `factor`: `kernel.len() + factor − 1` taps.
+fn box_widened<T: FftFloat>(kernel: &[T], factor: usize) -> Vec<T> {
+    let k = kernel.len();
+    let inv_f = T::one() / T::from_usize(factor).expect("small");
+    (0..k + factor - 1)
+        .map(|t| (0..factor).filter(|&s| t >= s && t - s < k).fold(T::zero(), |acc, s| acc + kernel[t - s]) * inv_f)
+        .collect()
+}
+
 /// The smallest length ≥ n of the form 2^a 3^b 5^c (fast FFT sizes).
 fn fast_length(n: usize) -> usize {
     (n..)
@@ -196,8 +195,9 @@ fn fast_length(n: usize) -> usize {
 
 /// Forward 2-D FFT of a row-major `ny × nx` real array placed at row and
 /// column `offset` of a zero `py × px` array: real FFTs along the `ny`
-/// non-zero rows, then complex FFTs along columns. Returns the half spectrum transposed: `(px/2 + 1) × py`,
-/// column-major in frequency, which is what [`inverse2`] takes.
+/// non-zero rows, then complex FFTs along columns. Returns the half spectrum
+/// transposed: `(px/2 + 1) × py`, column-major in frequency, which is what
+/// [`inverse2`] takes.
 fn forward2<T: FftFloat>(
     planner: &mut Planners<T>,
     data: &[T],

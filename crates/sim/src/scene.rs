@@ -215,7 +215,7 @@ impl FastSersic {
         let step = Lanes::splat((r_max / (SERSIC_TABLE * SERSIC_TABLE) as f64) as f32);
         let inv_re = Lanes::splat((1.0 / l.r_sersic) as f32);
         let (one, cut) = (Lanes::splat(1.0), Lanes::splat(1000.0));
-        let mut table = vec![0f32; SERSIC_TABLE + 9];
+        let mut table = vec![0f32; SERSIC_TABLE + 1];
         for start in (0..=SERSIC_TABLE).step_by(LANES) {
             let index = Lanes::from(std::array::from_fn::<f32, LANES, _>(|l| (start + l) as f32));
             let frac = (index * index * step).max(Lanes::splat(1e-5)) * inv_re;
@@ -223,7 +223,6 @@ impl FastSersic {
             lanes::store(frac.simd_gt(cut).select(Lanes::splat(0.0), sb), &mut table, start);
         }
         // Entry SERSIC_TABLE is R = r_max; the one after it is the zero beyond.
-        table.truncate(SERSIC_TABLE + 1);
         table.push(0.0);
         FastSersic {
             cx: l.x as f32,
