@@ -111,7 +111,7 @@ fn bench_rim(repeats: usize) -> Result<()> {
     let chunk = reader.load(0)?;
     let device = astrorim_nn::device::default_device();
     let m = &reader.manifest;
-    let op = ForwardOperator::new(m.image_size, 1, m.source_size, source_half_width(&chunk, m.image_size, m.source_size), &device);
+    let op = ForwardOperator::new(m.image_size, 1, m.source_size, source_half_width(&chunk, 0, m.image_size, m.source_size), &device);
     for mode in [Mode::KnownLens, Mode::Joint] {
         let model = AstroRim::new(mode, m.psf_size, &device, Some(0));
         for b in [1usize, 16] {

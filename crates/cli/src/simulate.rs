@@ -2,7 +2,7 @@
 
 use anyhow::{anyhow, Context, Result};
 use astrorim_io::png::{Mosaic, Stretch};
-use astrorim_sim::dataset::{generate, prepare, Generator, RunSpec};
+use astrorim_sim::dataset::{generate, prepare, Generator, RunSpec, TEST_SET_PER_VARIANT, TEST_SET_SEED};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
@@ -10,7 +10,7 @@ use std::path::PathBuf;
 
 #[derive(Args)]
 pub struct SimulateArgs {
-    /// Variant: v1 … v6, or mix (all six, see --mix-weights).
+    /// Variant: v1 … v6, or mix (all six, see --mix-weights); --test-set for the held-out set.
     #[arg(long, default_value = "v1", conflicts_with = "preset")]
     variant: String,
     /// A preset TOML file (a user-defined variant) instead of --variant.
@@ -43,6 +43,10 @@ pub struct SimulateArgs {
     /// Examples in the preview.
     #[arg(long, default_value_t = 6)]
     preview_count: u64,
+    /// The fixed held-out test set: 150 samples of each of v1…v6 (900), from
+    /// a seed that training refuses, in chunks of one variant each.
+    #[arg(long, conflicts_with_all = ["preset", "mix_weights", "count", "seed", "shard_size", "preview"])]
+    test_set: bool,
 }
 
 fn parse_shard(s: &str) -> Result<(u64, u64), String> {
@@ -55,6 +59,9 @@ fn parse_shard(s: &str) -> Result<(u64, u64), String> {
 }
 
 fn generator(args: &SimulateArgs) -> Result<Generator> {
+    if args.test_set {
+        return Ok(Generator::named("test-set", None)?);
+    }
     Ok(match &args.preset {
         Some(path) => Generator::from_file(path)?,
         None => Generator::named(&args.variant, args.mix_weights.as_deref())?,
@@ -72,9 +79,13 @@ pub fn run(args: SimulateArgs) -> Result<()> {
     if let Some(path) = &args.preview {
         return preview(&generator, args.seed, args.preview_count, path);
     }
-    let count = args.count.ok_or_else(|| anyhow!("n: give the number of samples with -n (or --preview PATH)"))?;
+    let (count, seed, shard_size) = if args.test_set {
+        (TEST_SET_PER_VARIANT * generator.members.len() as u64, TEST_SET_SEED, TEST_SET_PER_VARIANT)
+    } else {
+        (args.count.ok_or_else(|| anyhow!("n: give the number of samples with -n (or --preview PATH)"))?, args.seed, args.shard_size)
+    };
     let out = args.out.clone().ok_or_else(|| anyhow!("out: give the output directory with --out"))?;
-    let spec = RunSpec { generator, count, seed: args.seed, shard_size: args.shard_size, shard: args.shard, out };
+    let spec = RunSpec { generator, count, seed, shard_size, shard: args.shard, out };
     let (chunks, samples) = prepare(&spec)?;
     let bar = ProgressBar::new(samples);
     if std::io::stderr().is_terminal() {

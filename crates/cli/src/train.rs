@@ -3,8 +3,9 @@
 use anyhow::{anyhow, Result};
 use astrorim_io::atomic::write_bytes;
 use astrorim_io::png::{Mosaic, Stretch};
+use astrorim_nn::checkpoint::{default_model_dir, load_checkpoint};
 use astrorim_nn::evaluate::{evaluate, markdown, summarize, summarize_parameters};
-use astrorim_nn::train::{load_checkpoint, train, TrainConfig};
+use astrorim_nn::train::{train, TrainConfig};
 use astrorim_sim::dataset::DatasetReader;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -47,9 +48,10 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
 
 #[derive(Args)]
 pub struct EvaluateArgs {
-    /// Model directory (model.safetensors + model.json, as `astrorim train` writes).
+    /// Model directory (model.safetensors + model.json, as `astrorim train`
+    /// writes); default: the shipped model (models/default, or $ASTRORIM_MODEL).
     #[arg(long)]
-    model: PathBuf,
+    model: Option<PathBuf>,
     /// Dataset directory; the last chunks are used.
     #[arg(long)]
     data: PathBuf,
@@ -67,7 +69,8 @@ pub struct EvaluateArgs {
 
 pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
     let device = astrorim_nn::device::default_device();
-    let (model, meta) = load_checkpoint(&args.model, &device)?;
+    let model_dir = args.model.clone().unwrap_or_else(default_model_dir);
+    let (model, meta) = load_checkpoint(&model_dir, &device)?;
     let reader = DatasetReader::open(&args.data)?;
     let m = &reader.manifest;
     if (m.image_size, m.source_size, m.psf_size) != (meta.image_size, meta.source_size, meta.psf_size) {

@@ -6,6 +6,7 @@ use crate::forward::{ForwardOperator, LinearOperator};
 use astrorim_sim::dataset::Chunk;
 use burn::tensor::{Device, Tensor, TensorData};
 use rand::Rng;
+use std::collections::HashMap;
 use std::f64::consts::{FRAC_PI_2, PI};
 
 /// One batch of observations with everything the forward operator needs,
@@ -96,9 +97,61 @@ impl Symmetry {
     }
 }
 
-/// The source-grid half-width (normalized image units) of a chunk's samples.
-pub fn source_half_width(chunk: &Chunk, image_size: usize, source_size: usize) -> f32 {
-    (source_size as f64 * chunk.source_pixel_scale[0] / (image_size as f64 * chunk.pixel_scale[0])) as f32
+/// The source-grid half-width (normalized image units) of sample `row` of a chunk.
+pub fn source_half_width(chunk: &Chunk, row: usize, image_size: usize, source_size: usize) -> f32 {
+    (source_size as f64 * chunk.source_pixel_scale[row] / (image_size as f64 * chunk.pixel_scale[row])) as f32
+}
+
+/// Forward operators by source-grid half-width: presets differ in the field
+/// of view of their source grid (v5's is twice the others'), and one batch
+/// binds one operator, so a batch of mixed samples is split into groups.
+pub struct Operators {
+    image_size: usize,
+    source_size: usize,
+    device: Device,
+    by_width: HashMap<u32, ForwardOperator>,
+}
+
+/// Samples of a batch that share an operator: its key and their positions in the batch.
+pub type Group = (u32, Vec<usize>);
+
+impl Operators {
+    pub fn new(image_size: usize, source_size: usize, device: &Device) -> Self {
+        Operators { image_size, source_size, device: device.clone(), by_width: HashMap::new() }
+    }
+
+    /// Splits `rows` of `chunk` into groups of one half-width (in order of
+    /// first appearance), creating their operators.
+    pub fn groups(&mut self, chunk: &Chunk, rows: &[usize]) -> Vec<Group> {
+        let mut groups: Vec<Group> = Vec::new();
+        for (position, &row) in rows.iter().enumerate() {
+            let width = source_half_width(chunk, row, self.image_size, self.source_size);
+            let key = width.to_bits();
+            self.by_width.entry(key).or_insert_with(|| ForwardOperator::new(self.image_size, 1, self.source_size, width, &self.device));
+            match groups.iter_mut().find(|g| g.0 == key) {
+                Some(g) => g.1.push(position),
+                None => groups.push((key, vec![position])),
+            }
+        }
+        groups
+    }
+
+    /// The operator of a group key returned by [`Operators::groups`].
+    pub fn get(&self, key: u32) -> &ForwardOperator {
+        &self.by_width[&key]
+    }
+
+    /// Batches of `rows` (each with its symmetry), one per group.
+    pub fn batches(&mut self, chunk: &Chunk, rows: &[usize], symmetries: Option<&[Symmetry]>, psf_size: usize) -> Vec<(u32, Batch)> {
+        self.groups(chunk, rows)
+            .into_iter()
+            .map(|(key, positions)| {
+                let group_rows: Vec<usize> = positions.iter().map(|&p| rows[p]).collect();
+                let group_symmetries: Option<Vec<Symmetry>> = symmetries.map(|s| positions.iter().map(|&p| s[p]).collect());
+                (key, batch(chunk, &group_rows, group_symmetries.as_deref(), self.get(key), psf_size, &self.device))
+            })
+            .collect()
+    }
 }
 
 /// Builds a batch from samples `rows` of `chunk`, each transformed by its

@@ -4,9 +4,8 @@
 //! AstroRIM paper's Table 2 summary overall and per variant, flux errors and,
 //! in joint mode, per-parameter errors of the encoder.
 
-use crate::data::{batch, source_half_width};
+use crate::data::{batch, Operators};
 use crate::encoder::HEADS;
-use crate::forward::ForwardOperator;
 use crate::joint::PsfSource;
 use crate::known_lens::{tikhonov, Iterate};
 use crate::metrics::{mse, normalize, psnr, ssim_gaussian, ssim_uniform7, Normalize};
@@ -96,7 +95,10 @@ pub struct Evaluation {
     pub reconstructions: Reconstructions,
 }
 
-/// Evaluates `count` samples from the dataset's last chunks.
+/// Evaluates `count` samples: from the held-out test set (`astrorim
+/// simulate --test-set`) the first ⌈count/chunks⌉ of every chunk, so that each
+/// variant is equally represented; from any other dataset the last chunks
+/// (those a training run holds out).
 pub fn evaluate(
     model: &AstroRim,
     psf: PsfSource,
@@ -109,19 +111,36 @@ pub fn evaluate(
     let m = &reader.manifest;
     let mut out = Evaluation::default();
     let ms = m.source_size * m.source_size;
-    for &c in reader.available_chunks().iter().rev() {
+    let mut ops = Operators::new(m.image_size, m.source_size, device);
+    let mut chunks = reader.available_chunks();
+    let per_chunk = if m.generator == "test-set" {
+        count.div_ceil(chunks.len().max(1))
+    } else {
+        chunks.reverse();
+        usize::MAX
+    };
+    for &c in &chunks {
         if out.reconstructions.len() >= count {
             break;
         }
         let chunk = reader.load(c)?;
-        let op = ForwardOperator::new(m.image_size, 1, m.source_size, source_half_width(&chunk, m.image_size, m.source_size), device);
-        for start in (0..chunk.count).step_by(4) {
+        let used = chunk.count.min(per_chunk);
+        // Batches of up to 4 consecutive samples, split where their source fields of view differ.
+        let work: Vec<(usize, (u32, Vec<usize>))> = (0..used)
+            .step_by(4)
+            .flat_map(|start| {
+                let rows: Vec<usize> = (start..(start + 4).min(used)).collect();
+                ops.groups(&chunk, &rows).into_iter().map(move |g| (start, g))
+            })
+            .collect();
+        for (start, (key, positions)) in work {
             if out.reconstructions.len() >= count {
                 break;
             }
-            let rows: Vec<usize> = (start..(start + 4).min(chunk.count)).take(count - out.reconstructions.len()).collect();
-            let b = batch(&chunk, &rows, None, &op, m.psf_size, device);
-            let r = model.reconstruct(&op, &b, psf, how);
+            let rows: Vec<usize> = positions.iter().map(|p| start + p).take(count - out.reconstructions.len()).collect();
+            let op = ops.get(key);
+            let b = batch(&chunk, &rows, None, op, m.psf_size, device);
+            let r = model.reconstruct(op, &b, psf, how);
             let rim_x = r.estimates.last().expect("≥ 1 iteration").clone();
             let methods = [to_vec(rim_x), to_vec(r.start.clone()), to_vec(tikhonov(&r.operator, &b.observed, &b.sigma, tikhonov_lambda))];
             let truth = to_vec(b.target.clone());

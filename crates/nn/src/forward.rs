@@ -18,6 +18,7 @@
 //! The source grid (M × M) spans [−h, h]² normalized units, h = its
 //! half-width; its values are surface brightness × image-pixel area.
 
+use astrorim_physics::light::{SERSIC_K_FLOOR, SERSIC_K_OFFSET, SERSIC_K_SLOPE};
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::{ConvOptions, GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
 use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
@@ -117,7 +118,8 @@ impl ForwardOperator {
     }
 
     /// A circular Sérsic lens light centred on the lens, [B, 1, N, N]:
-    /// I ∝ exp(−b_n((r/R_e)^{1/n} − 1)), b_n from Ciotti & Bertin (1999),
+    /// I ∝ exp(−b_n((r/R_e)^{1/n} − 1)) with the renderer's (lenstronomy's)
+    /// b_n = 1.9992 n − 0.3271 ([`astrorim_physics::light::sersic_k`]),
     /// evaluated at the sub-pixel centres, block-averaged, and scaled so that
     /// the image holds `flux` in total (flux within the field of view).
     /// `light` is [B, 3] = (flux, R_e in normalized units, n); the centre is
@@ -129,8 +131,7 @@ impl ForwardOperator {
         let dx = self.x.clone() - column(theta, 3);
         let dy = self.y.clone() - column(theta, 4);
         let r = (dx.square() + dy.square()).add_scalar(1e-12).sqrt();
-        let b_n =
-            index.clone() * 2.0 - 1.0 / 3.0 + index.clone().recip() * (4.0 / 405.0) + index.clone().square().recip() * (46.0 / 25515.0);
+        let b_n = (index.clone() * SERSIC_K_SLOPE - SERSIC_K_OFFSET).clamp_min(SERSIC_K_FLOOR);
         let shape = (b_n.neg() * (((r / r_e).log() / index).exp() - 1.0)).exp();
         let image = self.block_mean(shape.reshape([batch, 1, n * ss, n * ss]));
         let total = image.clone().sum_dims(&[1, 2, 3]).clamp_min(1e-30);

@@ -16,11 +16,14 @@
 //! - [`encoder`]: the LensParameterEncoder; [`joint`]: the joint mode's
 //!   forward model (encoder, learned PSF) and loss terms; [`model`]: RIM +
 //!   forward model and how each mode binds its operator.
-//! - [`data`]: batches from simulator shards and the flip/rotation augmentation.
-//! - [`train`]: training, checkpoints, exact resume; [`evaluate`]: Table-2 reports.
+//! - [`data`]: batches from simulator shards, operators per source field of
+//!   view, and the flip/rotation augmentation.
+//! - [`train`]: training and exact resume; [`checkpoint`]: exported models and
+//!   the shipped one; [`stream`]: on-the-fly training data; [`evaluate`]: Table-2 reports.
 //! - [`metrics`]: MSE, PSNR and SSIM exactly as scikit-image 0.26 computes
 //!   them (Gaussian 11-tap and uniform 7×7 variants).
 
+pub mod checkpoint;
 pub mod data;
 pub mod device;
 pub mod encoder;
@@ -31,4 +34,5 @@ pub mod known_lens;
 pub mod metrics;
 pub mod model;
 pub mod rim;
+pub mod stream;
 pub mod train;

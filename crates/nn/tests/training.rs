@@ -2,10 +2,11 @@
 //! damaged checkpoints are refused, and an interrupted-and-resumed joint run
 //! ends identical to an uninterrupted one.
 
+use astrorim_nn::checkpoint::load_checkpoint;
 use astrorim_nn::data::{batch, source_half_width};
 use astrorim_nn::forward::ForwardOperator;
 use astrorim_nn::joint::PsfSource;
-use astrorim_nn::train::{load_checkpoint, train, TrainConfig};
+use astrorim_nn::train::{train, TrainConfig};
 use astrorim_sim::dataset::{generate, prepare, DatasetReader, Generator, RunSpec};
 use astrorim_sim::preset::{Preset, BUILTIN};
 use burn::store::ModuleSnapshot;
@@ -22,7 +23,7 @@ fn tiny_dataset(dir: &Path, variant: usize) {
         .replace("psf_size = 21", "psf_size = 9");
     let preset = Preset::from_toml(&text).unwrap();
     let spec = RunSpec {
-        generator: Generator { name: "tiny".into(), members: vec![(BUILTIN[variant].0.into(), preset, 1.0)] },
+        generator: Generator { name: "tiny".into(), members: vec![(BUILTIN[variant].0.into(), preset, 1.0)], stratum: None },
         count: 16,
         seed: 5,
         shard_size: 8,
@@ -63,7 +64,7 @@ fn loss_falls_and_checkpoints_round_trip() {
     let (model, meta) = load_checkpoint(&out, &device).unwrap();
     let reader = DatasetReader::open(&data).unwrap();
     let chunk = reader.load(1).unwrap();
-    let op = ForwardOperator::new(32, 1, 32, source_half_width(&chunk, 32, 32), &device);
+    let op = ForwardOperator::new(32, 1, 32, source_half_width(&chunk, 0, 32, 32), &device);
     let b = batch(&chunk, &[0, 1], None, &op, 9, &device);
     let run = |m: &astrorim_nn::model::AstroRim| {
         m.reconstruct(&op, &b, PsfSource::Observed, meta.config.iterate())
@@ -86,7 +87,7 @@ fn loss_falls_and_checkpoints_round_trip() {
     std::fs::write(&weights, &bytes).unwrap();
     let meta_path = out.join("model.json");
     let text = std::fs::read_to_string(&meta_path).unwrap();
-    std::fs::write(&meta_path, text.replace(astrorim_nn::train::ARCHITECTURE, "other-net")).unwrap();
+    std::fs::write(&meta_path, text.replace(astrorim_nn::checkpoint::ARCHITECTURE, "other-net")).unwrap();
     let e = load_checkpoint(&out, &device).expect_err("another architecture must fail").to_string();
     assert!(e.contains("architecture"), "{e}");
     // Metadata claiming the joint mode for known-lens weights: mismatched tensors.
@@ -132,16 +133,55 @@ fn an_interrupted_joint_run_resumes_exactly() {
         let worst = va.iter().zip(vb).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
         assert!(worst <= 1e-5 * scale, "tensor {na} differs after resume by {worst} (scale {scale})");
     }
-    let metrics = |d: &Path| {
-        std::fs::read_to_string(d.join("metrics.csv"))
-            .unwrap()
-            .lines()
-            .map(|l| l.rsplit_once(',').unwrap().0.to_string())
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(metrics(&a), metrics(&b), "metrics rows (without the timing column)");
+    assert_eq!(metrics_without_timing(&a), metrics_without_timing(&b), "metrics rows (without the timing columns)");
     // A finished run has nothing left to do.
     assert!(train(&resumed, &device, &|_| {}).unwrap_err().to_string().contains("nothing to do"));
+}
+
+/// metrics.csv rows without train_seconds and samples_per_second.
+fn metrics_without_timing(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("metrics.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let cells: Vec<&str> = l.split(',').collect();
+            assert_eq!(cells.len(), 10, "{l}");
+            [&cells[..3], &cells[4..9]].concat().join(",")
+        })
+        .collect()
+}
+
+#[test]
+fn on_the_fly_training_resumes_exactly() {
+    // generator = "mix": batches simulated in the loader (v1…v6 at 96²),
+    // validation from a disjoint seed; 2 steps straight equal 1 + resume.
+    let dir = tempfile::tempdir().unwrap();
+    let device = Device::default();
+    let run = |out: &Path, steps: usize, resume: bool| {
+        let text = format!(
+            "generator = \"mix\"\nout = {:?}\niterations = 2\nbatch_size = 2\nsteps = {steps}\nvalidate_every = 1\nvalidation_samples = 3\nlearning_rate_rim = 0.003\nema_decay = 0.5\nseed = 4\nresume = {resume}\n",
+            out.to_str().unwrap()
+        );
+        let path = out.with_extension("toml");
+        std::fs::write(&path, text).unwrap();
+        train(&TrainConfig::from_toml(&path).unwrap(), &device, &|_| {}).unwrap()
+    };
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    run(&a, 2, false);
+    run(&b, 1, false);
+    let meta = run(&b, 2, true);
+    assert_eq!(meta.step, 2);
+    assert_eq!(meta.data_manifest["generator"], "mix");
+    for ((na, va), (nb, vb)) in exported(&a).iter().zip(&exported(&b)) {
+        assert_eq!(na, nb);
+        let scale = va.iter().fold(1e-6f32, |m, x| m.max(x.abs()));
+        let worst = va.iter().zip(vb).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
+        assert!(worst <= 1e-5 * scale, "tensor {na} differs after resume by {worst} (scale {scale})");
+    }
+    assert_eq!(metrics_without_timing(&a), metrics_without_timing(&b));
+    // The validation loss is finite: every validation batch bound an operator of its own field of view.
+    let last = metrics_without_timing(&a).pop().unwrap();
+    assert!(last.split(',').nth(7).unwrap().parse::<f64>().unwrap().is_finite(), "{last}");
 }
 
 #[test]
@@ -158,6 +198,15 @@ fn config_errors_name_the_field() {
     assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("psf"));
     std::fs::write(&path, "data = \"d\"\nout = \"o\"\niterations = 0\n").unwrap();
     assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("iterations"));
+    std::fs::write(&path, "out = \"o\"\n").unwrap();
+    assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("generator"));
+    std::fs::write(&path, "data = \"d\"\ngenerator = \"v1\"\nout = \"o\"\n").unwrap();
+    assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("exactly one"));
+    std::fs::write(&path, "generator = \"v9\"\nout = \"o\"\n").unwrap();
+    assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("generator"));
+    let test_seed = astrorim_sim::dataset::TEST_SET_SEED;
+    std::fs::write(&path, format!("generator = \"mix\"\nout = \"o\"\nseed = {test_seed}\n")).unwrap();
+    assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("test set"));
 }
 
 /// Rewrites shard 0 of a dataset with `image` replaced by `image` (shape `shape`).
@@ -209,7 +258,7 @@ fn fine_tuning_divides_the_learning_rates_and_stops_early() {
     let extra = format!("validate_every = 1\nlearning_rate_rim = 0.5\nfine_tune_from = {:?}\n", base.to_str().unwrap());
     let meta = train(&config(&data, &tuned, 40, &extra), &device, &|_| {}).unwrap();
     let rows: Vec<String> = std::fs::read_to_string(tuned.join("metrics.csv")).unwrap().lines().skip(1).map(String::from).collect();
-    assert!(rows[0].split(',').nth(2).unwrap().parse::<f64>().unwrap() == 0.05, "{}", rows[0]);
+    assert!(rows[0].split(',').nth(4).unwrap().parse::<f64>().unwrap() == 0.05, "{}", rows[0]);
     // A learning rate of 0.05 wrecks the model: validation never improves on
     // the first, and early stopping ends the run after 5 flat validations.
     assert!(meta.step < 40, "stopped early at step {}", meta.step);

@@ -42,11 +42,21 @@ pub struct Generator {
     pub name: String,
     /// (variant label, preset, weight); one entry with weight 1 for a single variant.
     pub members: Vec<(String, Preset, f64)>,
+    /// Stratified generators (the held-out test set): sample k belongs to
+    /// member ⌊k / stratum⌋ (then the next, cyclically) instead of a weighted draw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stratum: Option<u64>,
 }
+
+/// The held-out test set: 150 samples of each built-in variant in order
+/// (v1…v4 150 each and v5–v6 300 together, the AstroRIM paper's 900), from a
+/// seed that no training run may use.
+pub const TEST_SET_SEED: u64 = 900_2019;
+pub const TEST_SET_PER_VARIANT: u64 = 150;
 
 impl Generator {
     /// A single built-in variant, `mix` of all six (weights default to equal),
-    /// or a user preset file.
+    /// or `test-set` (the six in blocks of [`TEST_SET_PER_VARIANT`]).
     pub fn named(name: &str, mix_weights: Option<&[f64]>) -> Result<Self, SimError> {
         if name == "mix" {
             let weights = mix_weights.map(<[f64]>::to_vec).unwrap_or_else(|| vec![1.0; BUILTIN.len()]);
@@ -56,13 +66,17 @@ impl Generator {
             }
             let members =
                 BUILTIN.iter().zip(weights).map(|((n, _), w)| Ok((n.to_string(), builtin(n)?, w))).collect::<Result<_, SimError>>()?;
-            return Ok(Generator { name: "mix".into(), members });
+            return Ok(Generator { name: "mix".into(), members, stratum: None });
+        }
+        if name == "test-set" {
+            let members = BUILTIN.iter().map(|(n, _)| Ok((n.to_string(), builtin(n)?, 1.0))).collect::<Result<_, SimError>>()?;
+            return Ok(Generator { name: name.into(), members, stratum: Some(TEST_SET_PER_VARIANT) });
         }
         if mix_weights.is_some() {
             return Err(SimError::preset("mix-weights", "only applies to the mix variant"));
         }
         let preset = builtin(name)?;
-        Ok(Generator { name: name.into(), members: vec![(name.into(), preset, 1.0)] })
+        Ok(Generator { name: name.into(), members: vec![(name.into(), preset, 1.0)], stratum: None })
     }
 
     /// A user preset read from a TOML file.
@@ -70,13 +84,16 @@ impl Generator {
         let text = std::fs::read_to_string(path).map_err(|e| IoError::file(path, format!("cannot read: {e}")))?;
         let preset =
             Preset::from_toml(&text).map_err(|e| SimError::preset(format!("{}: {}", path.display(), field_of(&e)), message_of(&e)))?;
-        Ok(Generator { name: preset.name.clone(), members: vec![(preset.name.clone(), preset, 1.0)] })
+        Ok(Generator { name: preset.name.clone(), members: vec![(preset.name.clone(), preset, 1.0)], stratum: None })
     }
 
     /// The preset of sample `index` (for a mix, drawn from its own stream).
     pub fn member(&self, seed: u64, index: u64) -> &(String, Preset, f64) {
         if self.members.len() == 1 {
             return &self.members[0];
+        }
+        if let Some(stratum) = self.stratum {
+            return &self.members[((index / stratum.max(1)) % self.members.len() as u64) as usize];
         }
         let total: f64 = self.members.iter().map(|m| m.2).sum();
         let mut u = sample_rng(seed ^ MIX_SALT, index).gen::<f64>() * total;
@@ -278,46 +295,27 @@ fn merge_truth(spec: &RunSpec) -> Result<(), SimError> {
 }
 
 fn write_chunk(path: &Path, samples: &[Sample], n: usize, m: usize, k: usize) -> Result<(), SimError> {
-    let s = samples.len();
-    let cat = |f: &dyn Fn(&Sample) -> &[f32]| samples.iter().flat_map(|x| f(x).iter().copied()).collect::<Vec<f32>>();
-    let (image, noise, clean, source, psf) =
-        (cat(&|x| &x.image), cat(&|x| &x.noise), cat(&|x| &x.clean), cat(&|x| &x.source), cat(&|x| &x.psf));
-    let scale: Vec<f64> = samples.iter().map(|x| x.truth.pixel_scale).collect();
-    let src_scale: Vec<f64> = samples.iter().map(|x| x.truth.source_pixel_scale).collect();
-    let index: Vec<u64> = samples.iter().map(|x| x.truth.index).collect();
+    let c = Chunk::from_samples(samples);
+    let s = c.count;
     let mut variant = vec![0u8; s * 16];
-    for (i, x) in samples.iter().enumerate() {
-        let b = x.truth.variant.as_bytes();
+    for (i, v) in c.variant.iter().enumerate() {
+        let b = v.as_bytes();
         variant[i * 16..i * 16 + b.len().min(16)].copy_from_slice(&b[..b.len().min(16)]);
     }
-    let lenstronomy: Vec<f64> = samples
-        .iter()
-        .flat_map(|x| {
-            let t = &x.truth;
-            [t.theta_E, t.e1, t.e2, t.center_x, t.center_y, t.gamma1, t.gamma2, t.nfw_Rs, t.nfw_alpha_Rs]
-        })
-        .collect();
-    let astrorim: Vec<f64> = samples
-        .iter()
-        .flat_map(|x| {
-            let t = &x.truth;
-            [t.b, t.q, t.phi, t.x0, t.y0, t.gamma, t.gamma_phi, t.kappa_s, t.r_s]
-        })
-        .collect();
     write_npz(
         path,
         &[
-            NpyArray { name: "image", shape: vec![s, n, n], data: NpyData::F32(&image) },
-            NpyArray { name: "noise", shape: vec![s, n, n], data: NpyData::F32(&noise) },
-            NpyArray { name: "clean", shape: vec![s, n, n], data: NpyData::F32(&clean) },
-            NpyArray { name: "source", shape: vec![s, m, m], data: NpyData::F32(&source) },
-            NpyArray { name: "psf", shape: vec![s, k, k], data: NpyData::F32(&psf) },
-            NpyArray { name: "pixel_scale", shape: vec![s], data: NpyData::F64(&scale) },
-            NpyArray { name: "source_pixel_scale", shape: vec![s], data: NpyData::F64(&src_scale) },
-            NpyArray { name: "index", shape: vec![s], data: NpyData::U64(&index) },
+            NpyArray { name: "image", shape: vec![s, n, n], data: NpyData::F32(&c.image) },
+            NpyArray { name: "noise", shape: vec![s, n, n], data: NpyData::F32(&c.noise) },
+            NpyArray { name: "clean", shape: vec![s, n, n], data: NpyData::F32(&c.clean) },
+            NpyArray { name: "source", shape: vec![s, m, m], data: NpyData::F32(&c.source) },
+            NpyArray { name: "psf", shape: vec![s, k, k], data: NpyData::F32(&c.psf) },
+            NpyArray { name: "pixel_scale", shape: vec![s], data: NpyData::F64(&c.pixel_scale) },
+            NpyArray { name: "source_pixel_scale", shape: vec![s], data: NpyData::F64(&c.source_pixel_scale) },
+            NpyArray { name: "index", shape: vec![s], data: NpyData::U64(&c.index) },
             NpyArray { name: "variant", shape: vec![s], data: NpyData::Bytes { data: &variant, width: 16 } },
-            NpyArray { name: "lenstronomy", shape: vec![s, 9], data: NpyData::F64(&lenstronomy) },
-            NpyArray { name: "astrorim", shape: vec![s, 9], data: NpyData::F64(&astrorim) },
+            NpyArray { name: "lenstronomy", shape: vec![s, 9], data: NpyData::F64(&c.lenstronomy) },
+            NpyArray { name: "astrorim", shape: vec![s, 9], data: NpyData::F64(&c.astrorim) },
         ],
     )?;
     Ok(())
@@ -339,6 +337,31 @@ pub struct Chunk {
     pub variant: Vec<String>,
     pub lenstronomy: Vec<f64>,
     pub astrorim: Vec<f64>,
+}
+
+impl Chunk {
+    /// The samples in memory as one chunk, exactly as a shard stores them
+    /// (on-the-fly training data uses this without touching the disk).
+    pub fn from_samples(samples: &[Sample]) -> Chunk {
+        let cat = |f: &dyn Fn(&Sample) -> &[f32]| samples.iter().flat_map(|x| f(x).iter().copied()).collect::<Vec<f32>>();
+        let truths = || samples.iter().map(|x| &x.truth);
+        Chunk {
+            count: samples.len(),
+            image: cat(&|x| &x.image),
+            noise: cat(&|x| &x.noise),
+            clean: cat(&|x| &x.clean),
+            source: cat(&|x| &x.source),
+            psf: cat(&|x| &x.psf),
+            pixel_scale: truths().map(|t| t.pixel_scale).collect(),
+            source_pixel_scale: truths().map(|t| t.source_pixel_scale).collect(),
+            index: truths().map(|t| t.index).collect(),
+            variant: truths().map(|t| t.variant.clone()).collect(),
+            lenstronomy: truths()
+                .flat_map(|t| [t.theta_E, t.e1, t.e2, t.center_x, t.center_y, t.gamma1, t.gamma2, t.nfw_Rs, t.nfw_alpha_Rs])
+                .collect(),
+            astrorim: truths().flat_map(|t| [t.b, t.q, t.phi, t.x0, t.y0, t.gamma, t.gamma_phi, t.kappa_s, t.r_s]).collect(),
+        }
+    }
 }
 
 /// A dataset opened for lazy reading: chunks are loaded one at a time.
@@ -403,5 +426,19 @@ impl DatasetReader {
             return Err(IoError::file(&path, "arrays hold different numbers of samples").into());
         }
         Ok(chunk)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_test_set_is_stratified_by_variant() {
+        let g = Generator::named("test-set", None).unwrap();
+        let label = |k: u64| g.member(TEST_SET_SEED, k).0.clone();
+        assert_eq!(g.members.len() as u64 * TEST_SET_PER_VARIANT, 900);
+        assert_eq!((label(0), label(149), label(150), label(299)), ("v1".into(), "v1".into(), "v2".into(), "v2".into()));
+        assert_eq!((label(600), label(750), label(899)), ("v5".into(), "v6".into(), "v6".into()));
     }
 }

@@ -4,7 +4,7 @@
 mod gaussian;
 mod sersic;
 
-pub use sersic::sersic_k;
+pub use sersic::{sersic_k, SERSIC_K_FLOOR, SERSIC_K_OFFSET, SERSIC_K_SLOPE};
 
 pub use gaussian::Gaussian;
 pub use sersic::Sersic;

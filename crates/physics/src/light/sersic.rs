@@ -31,9 +31,16 @@ pub(super) const PARAMS_ELLIPSE: &[ParamSpec] = &[
 const R_SMOOTHING: f64 = 1e-5;
 const MAX_R_FRACTION: f64 = 1000.0;
 
+/// Slope, offset and floor of lenstronomy's linear b_n(n): the one Sérsic
+/// formula of the project (the differentiable operator in the nn crate
+/// evaluates it on tensors with these constants).
+pub const SERSIC_K_SLOPE: f64 = 1.9992;
+pub const SERSIC_K_OFFSET: f64 = 0.3271;
+pub const SERSIC_K_FLOOR: f64 = 1e-5;
+
 /// The Sérsic b_n (lenstronomy's linear approximation), floored at 1e-5.
 pub fn sersic_k(n: f64) -> f64 {
-    (1.9992 * n - 0.3271).max(1e-5)
+    (SERSIC_K_SLOPE * n - SERSIC_K_OFFSET).max(SERSIC_K_FLOOR)
 }
 
 #[derive(Debug, Clone)]
