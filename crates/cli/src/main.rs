@@ -6,6 +6,7 @@
 mod bench;
 mod compare;
 mod cosmo;
+mod plot;
 mod render;
 mod simulate;
 mod train;
@@ -40,6 +41,8 @@ enum Command {
     Evaluate(train::EvaluateArgs),
     /// MSE, SSIM (Gaussian and uniform-7) and PSNR between two FITS images.
     Compare(compare::CompareArgs),
+    /// Line plot of CSV columns (training metrics, learning curves) as a labelled PNG.
+    Plot(plot::PlotArgs),
     /// Benchmarks on this machine.
     Bench(bench::BenchArgs),
 }
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Command::Compare(args) => compare::run(args),
         Command::Train(args) => train::run_train(args),
         Command::Evaluate(args) => train::run_evaluate(args),
+        Command::Plot(args) => plot::run(args),
         Command::Bench(args) => bench::run(args),
     };
     match result {

@@ -5,6 +5,7 @@ pub mod atomic;
 pub mod error;
 pub mod fits;
 pub mod npz;
+pub mod figure;
 pub mod png;
 
 pub use error::IoError;

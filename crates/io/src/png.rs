@@ -81,17 +81,22 @@ impl Mosaic {
 
     /// Writes the mosaic as an 8-bit RGB PNG.
     pub fn save(&self, path: &Path) -> Result<(), IoError> {
-        write_atomic(path, |tmp| {
-            let file = std::fs::File::create(tmp).map_err(|e| IoError::file(path, format!("cannot create: {e}")))?;
-            let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), self.width as u32, self.height as u32);
-            encoder.set_color(png::ColorType::Rgb);
-            encoder.set_depth(png::BitDepth::Eight);
-            let mut writer = encoder.write_header().map_err(|e| IoError::file(path, e))?;
-            writer.write_image_data(&self.rgb).map_err(|e| IoError::file(path, e))?;
-            writer.finish().map_err(|e| IoError::file(path, e))?;
-            Ok(())
-        })
+        save_rgb(path, self.width, self.height, &self.rgb)
     }
+}
+
+/// Writes an 8-bit RGB buffer (row-major, 3 bytes a pixel) as a PNG, atomically.
+pub fn save_rgb(path: &Path, width: usize, height: usize, rgb: &[u8]) -> Result<(), IoError> {
+    write_atomic(path, |tmp| {
+        let file = std::fs::File::create(tmp).map_err(|e| IoError::file(path, format!("cannot create: {e}")))?;
+        let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width as u32, height as u32);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let mut writer = encoder.write_header().map_err(|e| IoError::file(path, e))?;
+        writer.write_image_data(rgb).map_err(|e| IoError::file(path, e))?;
+        writer.finish().map_err(|e| IoError::file(path, e))?;
+        Ok(())
+    })
 }
 
 #[cfg(test)]

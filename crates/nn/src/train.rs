@@ -19,7 +19,7 @@
 //!
 //! Output directory: `model.safetensors` + `model.json` (the EMA weights and
 //! their metadata: what evaluation and inference load), `metrics.csv` (one
-//! row per validation period) and `state/` (weights with parameter ids, EMA,
+//! row per validation period), `curves.png` (its losses) and `state/` (weights with parameter ids, EMA,
 //! both optimizers' moments, `state.json`), replaced as a whole by renaming.
 
 use crate::checkpoint::{export, load_checkpoint, CheckpointMeta, ARCHITECTURE, NORMALIZATION};
@@ -30,6 +30,7 @@ use crate::known_lens::Iterate;
 use crate::model::{AstroRim, Mode};
 use crate::stream::SampleStream;
 use astrorim_io::atomic::write_bytes;
+use astrorim_io::figure::{csv_series, LinePlot};
 use astrorim_sim::dataset::{Chunk, DatasetReader, Generator};
 use burn::module::{Module, ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::optim::{AdamWConfig, GradientsParams};
@@ -621,6 +622,15 @@ fn append_metrics(path: &Path, row: &str) -> Result<(), TrainError> {
     Ok(())
 }
 
+/// `curves.png` of a run directory: training and validation loss against samples seen.
+fn plot_curves(out: &Path) -> Result<(), TrainError> {
+    let series = csv_series(&out.join("metrics.csv"), "samples_seen", &["train_loss", "validation_loss"], None)?;
+    let title = format!("Training {}", out.display());
+    let plot = LinePlot { title: &title, x_label: "samples seen", y_label: "loss (peak-normalized MSE)", log_y: true };
+    plot.save(&out.join("curves.png"), &series)?;
+    Ok(())
+}
+
 /// Trains; `progress` is called after every step. Returns the metadata of
 /// the last export.
 pub fn train(config: &TrainConfig, device: &Device, progress: &dyn Fn(&StepReport)) -> Result<CheckpointMeta, TrainError> {
@@ -771,6 +781,7 @@ pub fn train(config: &TrainConfig, device: &Device, progress: &dyn Fn(&StepRepor
                     state.train_loss
                 ),
             )?;
+            plot_curves(&config.out)?;
             last_meta = Some(meta);
             period_start = Instant::now();
             period_samples = 0;
