@@ -107,7 +107,11 @@ impl LinePlot<'_> {
         }
         let span = |values: &mut dyn Iterator<Item = f64>| {
             let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
-            if hi > lo { (lo, hi) } else { (lo - 0.5 * lo.abs().max(1.0), hi + 0.5 * hi.abs().max(1.0)) }
+            if hi > lo {
+                (lo, hi)
+            } else {
+                (lo - 0.5 * lo.abs().max(1.0), hi + 0.5 * hi.abs().max(1.0))
+            }
         };
         let (x0, x1) = span(&mut all.iter().map(|p| p.0));
         let (y0, y1) = span(&mut all.iter().map(|p| p.1));
@@ -139,9 +143,7 @@ impl LinePlot<'_> {
                             .map_err(|e| figure_error(path, e))?
                             .label(s.label.as_str())
                             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-                        chart
-                            .draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour(k).filled())))
-                            .map_err(|e| figure_error(path, e))?;
+                        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour(k).filled()))).map_err(|e| figure_error(path, e))?;
                     }
                     chart
                         .configure_series_labels()

@@ -3,9 +3,9 @@
 
 pub mod atomic;
 pub mod error;
+pub mod figure;
 pub mod fits;
 pub mod npz;
-pub mod figure;
 pub mod png;
 
 pub use error::IoError;

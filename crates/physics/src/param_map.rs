@@ -9,6 +9,7 @@
 //! with ρ0 = alpha_Rs/(4 Rs² (1 + ln ½)) this gives κ_s = alpha_Rs/(4 Rs (1 + ln ½)).
 
 use crate::ellipticity::{e1e2_to_q_phi, q_phi_to_e1e2, shear_cartesian_to_polar, shear_polar_to_cartesian};
+use crate::mass::{LensModel, MassProfile, Nfw, Shear, Sie};
 use serde::{Deserialize, Serialize};
 
 /// SIE + external shear + NFW in lenstronomy's keywords (arcsec). The NFW is
@@ -25,6 +26,21 @@ pub struct LenstronomyLens {
     pub gamma2: f64,
     pub Rs: f64,
     pub alpha_Rs: f64,
+}
+
+impl LenstronomyLens {
+    /// The profiles: SIE, SHEAR (about the origin, lenstronomy's default
+    /// ra_0 = dec_0 = 0) and, when `alpha_Rs > 0`, an NFW on the SIE's centre.
+    pub fn lens_model(&self) -> LensModel {
+        let mut profiles: Vec<Box<dyn MassProfile>> = vec![
+            Box::new(Sie::new(self.theta_E, self.e1, self.e2, self.center_x, self.center_y)),
+            Box::new(Shear::new(self.gamma1, self.gamma2, 0.0, 0.0)),
+        ];
+        if self.alpha_Rs > 0.0 && self.Rs > 0.0 {
+            profiles.push(Box::new(Nfw::new(self.Rs, self.alpha_Rs, self.center_x, self.center_y)));
+        }
+        LensModel::new(profiles)
+    }
 }
 
 /// AstroRIM's normalized lens parameters (dimensionless).

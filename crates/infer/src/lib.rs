@@ -1,0 +1,8 @@
+//! Lens modelling on data: the semilinear inversion of a pixelated source
+//! for a given lens, with its regularization set by the Bayesian evidence
+//! ([`operator`]: the lensing operator as a sparse matrix; [`inversion`]:
+//! the regularized solve and the evidence). f64 throughout, no deep-learning
+//! dependency.
+
+pub mod inversion;
+pub mod operator;
