@@ -6,6 +6,7 @@
 mod bench;
 mod compare;
 mod cosmo;
+mod invert;
 mod plot;
 mod render;
 mod simulate;
@@ -39,6 +40,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a trained RIM against back-projection and Tikhonov baselines.
     Evaluate(train::EvaluateArgs),
+    /// The pixelated source for a given lens by regularized inversion, λ by the Bayesian evidence.
+    Invert(invert::InvertArgs),
     /// MSE, SSIM (Gaussian and uniform-7) and PSNR between two FITS images.
     Compare(compare::CompareArgs),
     /// Line plot of CSV columns (training metrics, learning curves) as a labelled PNG.
@@ -54,6 +57,7 @@ fn main() -> ExitCode {
         Command::Cosmo(args) => cosmo::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Invert(args) => invert::run(args),
         Command::Train(args) => train::run_train(args),
         Command::Evaluate(args) => train::run_evaluate(args),
         Command::Plot(args) => plot::run(args),

@@ -5,4 +5,5 @@
 //! dependency.
 
 pub mod inversion;
+pub mod observation;
 pub mod operator;

@@ -196,6 +196,18 @@ pub fn parse_scene(text: &str) -> Result<SceneSpec, PhysicsError> {
     Ok(SceneSpec { grid, lens, source, lens_light, psf })
 }
 
+/// The lens model of a JSON object's `"lens"` list (a scene file, or any
+/// object carrying one; other keys are ignored); errors name the field.
+pub fn parse_lens_list(text: &str) -> Result<LensModel, PhysicsError> {
+    let root: Value = serde_json::from_str(text).map_err(|e| PhysicsError::invalid("lens", format!("invalid JSON: {e}")))?;
+    let root = object(&root, "lens file")?;
+    let profiles = parse_list(root, "lens", true, mass::from_json)?;
+    if profiles.is_empty() {
+        return Err(PhysicsError::invalid("lens", "the list holds no mass profile"));
+    }
+    Ok(LensModel::new(profiles))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -233,5 +245,16 @@ mod tests {
             .starts_with("psf.kernel"));
         assert!(err(r#"{"grid": {"nx": 3, "ny": 3, "pixel_scale": 0.1}, "extra": 1}"#).starts_with("extra"));
         assert!(err("{not json").starts_with("scene: invalid JSON"));
+    }
+
+    #[test]
+    fn lens_lists_parse_alone_or_inside_a_scene() {
+        let lens = parse_lens_list(r#"{"grid": {"nx": 3}, "lens": [{"type": "SIS", "theta_E": 1.0}]}"#).unwrap();
+        assert!((lens.deflection(2.0, 0.0).0 - 1.0).abs() < 1e-12);
+        let err = |t: &str| parse_lens_list(t).unwrap_err().to_string();
+        assert!(err(r#"{"lens": []}"#).starts_with("lens:"));
+        assert!(err(r#"{"source": []}"#).starts_with("lens:"));
+        assert!(err(r#"{"lens": [{"type": "SIE"}]}"#).starts_with("lens[0] (SIE).theta_E"), "{}", err(r#"{"lens": [{"type": "SIE"}]}"#));
+        assert!(err("[1, 2]").starts_with("lens file"));
     }
 }

@@ -1,0 +1,127 @@
+//! An observed image with everything a fit needs, loaded from FITS files and
+//! checked: the pixel scale (from the header's CD matrix, CDELT or PIXSCALE,
+//! or given), a per-pixel 1σ noise map (a map or a constant RMS), an
+//! optional PSF and an optional mask. Masked or unusable pixels carry σ = ∞
+//! (weight zero), never NaN.
+
+use astrorim_io::fits::read_image;
+use astrorim_physics::psf::Kernel;
+use astrorim_physics::Image;
+use std::path::{Path, PathBuf};
+
+/// Where the inputs come from.
+#[derive(Debug, Clone, Default)]
+pub struct ObservationFiles {
+    pub image: PathBuf,
+    /// Noise map (1σ per pixel, same shape as the image).
+    pub noise: Option<PathBuf>,
+    /// Or a constant 1σ.
+    pub noise_rms: Option<f64>,
+    pub psf: Option<PathBuf>,
+    /// Mask: non-zero pixels are excluded from the fit.
+    pub mask: Option<PathBuf>,
+    /// Pixel scale in arcsec, overriding the header.
+    pub pixel_scale: Option<f64>,
+}
+
+/// A loaded, validated observation.
+#[derive(Debug, Clone)]
+pub struct Observation {
+    pub image: Image,
+    /// 1σ per pixel; ∞ where the pixel is masked or unusable.
+    pub sigma: Vec<f64>,
+    pub psf: Option<Kernel>,
+    pub pixel_scale: f64,
+    /// "header" or "given".
+    pub pixel_scale_origin: &'static str,
+    /// Pixels with weight zero, and why: mask, non-finite datum, noise ≤ 0 or non-finite.
+    pub masked_by_mask: usize,
+    pub unusable: usize,
+}
+
+fn error(path: &Path, message: impl std::fmt::Display) -> String {
+    format!("{}: {message}", path.display())
+}
+
+impl Observation {
+    /// Loads and checks the inputs; errors are one line naming the file or flag.
+    pub fn load(files: &ObservationFiles) -> Result<Observation, String> {
+        let read = |path: &Path| read_image(path, None).map_err(|e| e.to_string());
+        let fits = read(&files.image)?;
+        let image = fits.image;
+        let (nx, ny) = (image.nx, image.ny);
+        if nx < 8 || ny < 8 {
+            return Err(error(&files.image, format!("image of {nx}×{ny} pixels is too small (at least 8×8)")));
+        }
+        let finite: Vec<f64> = image.data.iter().copied().filter(|v| v.is_finite()).collect();
+        if finite.is_empty() {
+            return Err(error(&files.image, "has no finite pixel"));
+        }
+        if finite.iter().all(|&v| v == finite[0]) {
+            return Err(error(&files.image, "is constant: there is nothing to fit"));
+        }
+        let (pixel_scale, pixel_scale_origin) = match (files.pixel_scale, fits.pixel_scale_arcsec) {
+            (Some(s), _) if s.is_finite() && s > 0.0 => (s, "given"),
+            (Some(s), _) => return Err(format!("pixel-scale: must be a positive number of arcsec, got {s}")),
+            (None, Some(s)) => (s, "header"),
+            (None, None) => {
+                return Err(error(&files.image, "the header gives no pixel scale (CD1_1, CDELT1 or PIXSCALE): pass --pixel-scale ARCSEC"))
+            }
+        };
+        let sigma: Vec<f64> = match (&files.noise, files.noise_rms) {
+            (Some(_), Some(_)) => return Err("noise: give --noise or --noise-rms, not both".into()),
+            (Some(path), None) => {
+                let noise = read(path)?.image;
+                if (noise.nx, noise.ny) != (nx, ny) {
+                    return Err(error(path, format!("noise map is {}×{}, the image {nx}×{ny}", noise.nx, noise.ny)));
+                }
+                if let Some(k) = noise.data.iter().position(|&v| v < 0.0) {
+                    return Err(error(
+                        path,
+                        format!("negative noise value {} at pixel (row {}, column {})", noise.data[k], k / nx, k % nx),
+                    ));
+                }
+                noise.data
+            }
+            (None, Some(rms)) if rms.is_finite() && rms > 0.0 => vec![rms; nx * ny],
+            (None, Some(rms)) => return Err(format!("noise-rms: must be a positive number, got {rms}")),
+            (None, None) => return Err("noise: give a noise map with --noise NOISE.fits or a constant 1σ with --noise-rms X".into()),
+        };
+        let mut sigma: Vec<f64> = sigma
+            .into_iter()
+            .zip(&image.data)
+            .map(|(s, d)| if s.is_finite() && s > 0.0 && d.is_finite() { s } else { f64::INFINITY })
+            .collect();
+        let unusable = sigma.iter().filter(|s| s.is_infinite()).count();
+        let mut masked_by_mask = 0;
+        if let Some(path) = &files.mask {
+            let mask = read(path)?.image;
+            if (mask.nx, mask.ny) != (nx, ny) {
+                return Err(error(path, format!("mask is {}×{}, the image {nx}×{ny}", mask.nx, mask.ny)));
+            }
+            for (s, &m) in sigma.iter_mut().zip(&mask.data) {
+                if m != 0.0 && s.is_finite() {
+                    *s = f64::INFINITY;
+                    masked_by_mask += 1;
+                }
+            }
+        }
+        if sigma.iter().all(|s| s.is_infinite()) {
+            return Err(error(&files.image, "no pixel is left to fit (all masked, non-finite or with zero noise)"));
+        }
+        let psf = match &files.psf {
+            None => None,
+            Some(path) => {
+                let kernel = read(path)?.image;
+                if kernel.nx != kernel.ny || kernel.nx % 2 == 0 {
+                    return Err(error(path, format!("PSF must be square with an odd side, got {}×{}", kernel.nx, kernel.ny)));
+                }
+                if !(kernel.data.iter().all(|v| v.is_finite()) && kernel.data.iter().sum::<f64>() > 0.0) {
+                    return Err(error(path, "PSF must be finite and sum to a positive value"));
+                }
+                Some(Kernel::from_image(kernel).map_err(|e| error(path, e))?)
+            }
+        };
+        Ok(Observation { image, sigma, psf, pixel_scale, pixel_scale_origin, masked_by_mask, unusable })
+    }
+}
