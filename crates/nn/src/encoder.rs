@@ -7,8 +7,9 @@
 //! Outputs, per observation (normalized image units, see [`crate::forward`]):
 //! the nine lens parameters Θ = (b, q, φ, x0, y0, γ, γ_φ, κ_s, r_s) and a
 //! circular Sérsic lens light (flux, R_e, n). Ranges are those of the paper
-//! widened to cover the built-in presets (b up to 2 and r_s up to 20 at
-//! 0.04″ pixels): sigmoid heads lo + (hi − lo)·σ(z) for linear ranges, the
+//! widened to cover every Θ the built-in presets draw (tested: b from
+//! 0.005 for v4's smallest lenses at 0.2″ pixels up to 2, r_s up to 40 for
+//! v6's M200-based haloes): sigmoid heads lo + (hi − lo)·σ(z) for linear ranges, the
 //! same in log space for the flux, and π·tanh(z) for the two angles.
 //! Parameters: 1 243 308 (FC 8192 → 128 alone 1 048 704; heads 780) — the
 //! paper quotes ~350 k, which its own layer list contradicts (REFERENCE §1).
@@ -34,7 +35,7 @@ pub enum Bound {
 
 /// Names and bounds of the twelve heads, in output order.
 pub const HEADS: [(&str, Bound); 12] = [
-    ("b", Bound::Linear(0.01, 2.0)),
+    ("b", Bound::Linear(0.005, 2.0)),
     ("q", Bound::Linear(0.2, 1.0)),
     ("phi", Bound::Angle),
     ("x0", Bound::Linear(-0.2, 0.2)),
@@ -42,7 +43,7 @@ pub const HEADS: [(&str, Bound); 12] = [
     ("gamma", Bound::Linear(0.0, 0.2)),
     ("gamma_phi", Bound::Angle),
     ("kappa_s", Bound::Linear(0.0, 0.5)),
-    ("r_s", Bound::Linear(0.05, 20.0)),
+    ("r_s", Bound::Linear(0.05, 40.0)),
     ("light_flux", Bound::Log(1e-2, 1e4)),
     ("light_re", Bound::Linear(0.005, 2.5)),
     ("light_n", Bound::Linear(1.0, 6.0)),

@@ -177,6 +177,36 @@ mod tests {
     }
 
     #[test]
+    fn flat_lambda_cdm_matches_published_and_independent_distances() {
+        // astropy's documentation: FlatLambdaCDM(H0=70, Om0=0.3).comoving_distance(0.5)
+        // = 1888.62539593 Mpc (Tcmb0 = 0).
+        let c = FlatLcdm::default();
+        assert!((c.comoving_distance(0.5) / 1888.62539593 - 1.0).abs() < 1e-9, "{}", c.comoving_distance(0.5));
+        // An independent quadrature of the Λ term: over the scale factor,
+        // D_C = c/H0 ∫_a^1 da / (a² E(a)), E(a)² = Ω_m a⁻³ + Ω_Λ, by the
+        // midpoint rule (not the code's Simpson over z).
+        for (om, z) in [(0.3, 1.0), (0.25, 2.5), (0.5, 0.3)] {
+            let c = FlatLcdm::new(70.0, om).unwrap();
+            let a0 = 1.0 / (1.0 + z);
+            let n = 400_000;
+            let h = (1.0 - a0) / n as f64;
+            let integral: f64 = (0..n)
+                .map(|k| {
+                    let a = a0 + (k as f64 + 0.5) * h;
+                    1.0 / (a * a * (om / (a * a * a) + 1.0 - om).sqrt())
+                })
+                .sum::<f64>()
+                * h;
+            let expected = C_KMS / 70.0 * integral;
+            assert!(
+                (c.comoving_distance(z) / expected - 1.0).abs() < 1e-9,
+                "Ω_m = {om}, z = {z}: {} vs {expected}",
+                c.comoving_distance(z)
+            );
+        }
+    }
+
+    #[test]
     fn nfw_from_m200_encloses_its_mass() {
         // The projected mass inside Rs: M_2D(Rs) = 4π ρ_s Rs³ (1 + ln ½) must equal
         // alpha_Rs · Rs_angle · π Σ_crit (since M_2D(R) = π R α(R) Σ_crit).
