@@ -256,7 +256,7 @@ mod tests {
     }
 
     #[test]
-    fn kernels_are_normalized_and_have_the_asked_fwhm() {
+    fn kernels_have_the_asked_fwhm_and_gaussian_variance() {
         let s = 0.01;
         for shape in [
             PsfShape::Gaussian { fwhm: 0.3, e1: 0.0, e2: 0.0 },
@@ -265,13 +265,20 @@ mod tests {
             PsfShape::Moffat { fwhm: 0.2, beta: 2.5, e1: 0.1, e2: -0.05 },
         ] {
             let k = Kernel::analytic(shape, s).unwrap();
-            assert!((k.data().iter().sum::<f64>() - 1.0).abs() < 1e-12);
             assert_eq!(k.size() % 2, 1);
             if shape.ellipticity() == (0.0, 0.0) {
                 let got = fwhm_along_x(&k, s);
                 assert!((got - shape.fwhm()).abs() < 0.02 * shape.fwhm(), "{shape:?}: FWHM {got}");
             }
         }
+        // A pixel-integrated Gaussian's variance along x is σ² + s²/12 (the
+        // box of one pixel adds its own); ±2 FWHM truncation removes ~1e-7 of it.
+        let (sigma, s) = (0.05, 0.02);
+        let k = Kernel::sample(PsfShape::Gaussian { fwhm: sigma * (8.0 * 2f64.ln()).sqrt(), e1: 0.0, e2: 0.0 }, s, 41);
+        let c = 20.0;
+        let variance: f64 = k.data().iter().enumerate().map(|(t, v)| v * (((t % 41) as f64 - c) * s).powi(2)).sum();
+        let expected = sigma * sigma + s * s / 12.0;
+        assert!((variance / expected - 1.0).abs() < 2e-3, "variance {variance} vs {expected}");
     }
 
     #[test]

@@ -198,8 +198,29 @@ mod tests {
     }
 
     #[test]
-    fn cti_conserves_charge_away_from_the_edge() {
-        let t = cti_trail(0.05, 3.0);
-        assert!((t.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+    fn cti_trails_a_point_charge_exponentially_up_its_column() {
+        // One charge in row 5 of column 3: a fraction 1 − f stays, the rest
+        // trails into rows 6, 7, … with taps f(1 − ρ)ρ^(k−1), ρ = e^(−1/L);
+        // nothing moves to other columns or to earlier rows, and the column
+        // keeps the charge (the trail fits in the image).
+        let (f, length, n) = (0.05, 3.0, 48);
+        let rho = (-1.0f64 / length).exp();
+        let mut data = vec![0.0; n * n];
+        data[5 * n + 3] = 1.0;
+        let out = cti(&data, n, &cti_trail(f, length));
+        let column: Vec<f64> = (0..n).map(|i| out[i * n + 3]).collect();
+        let norm = 1.0 - f * rho.powi((8.0 * length) as i32);
+        assert!(column[..5].iter().all(|&v| v == 0.0), "no charge moves against the readout");
+        assert!((column[5] - (1.0 - f) / norm).abs() < 1e-12, "{}", column[5]);
+        assert!((column[6] - f * (1.0 - rho) / norm).abs() < 1e-12, "{}", column[6]);
+        for k in 6..5 + 24 {
+            assert!((column[k + 1] / column[k] - rho).abs() < 1e-12, "row {k}");
+        }
+        assert!((column.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        let elsewhere: f64 = out.iter().sum::<f64>() - column.iter().sum::<f64>();
+        assert!(elsewhere.abs() < 1e-15);
+        // Mean trail length of the deferred charge: 1/(1 − ρ) ≈ L + ½ rows.
+        let mean: f64 = column.iter().enumerate().skip(6).map(|(i, v)| (i - 5) as f64 * v).sum::<f64>() / column[6..].iter().sum::<f64>();
+        assert!((mean - 1.0 / (1.0 - rho)).abs() < 1e-2 * mean, "{mean} (the trail is cut at 8L rows)");
     }
 }
