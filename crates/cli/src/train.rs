@@ -30,7 +30,7 @@ pub fn run_train(args: TrainArgs) -> Result<()> {
     } else {
         bar.set_draw_target(ProgressDrawTarget::hidden());
     }
-    let meta = train(&config, &device, &|r| {
+    let (meta, _) = train(&config, &device, &|r| {
         bar.set_position(r.step as u64);
         bar.set_message(format!("loss {:.3e}  lr {:.2e}  {:.2} samples/s", r.loss, r.learning_rate_rim, r.samples_per_second));
     })?;

@@ -145,3 +145,18 @@ fn cosmology_matches_astropy() {
         }
     }
 }
+
+#[test]
+fn magnitudes_become_the_counts_lenstronomy_gives() {
+    let Some(python) = oracle_python() else { return };
+    let cases = [(22.5, 25.94, 1000.0, 2.5), (18.0, 25.94, 2400.0, 1.0), (26.3, 28.0, 90.0, 4.2), (24.0, 25.94, 5400.0, 7.0)];
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("cases.json");
+    std::fs::write(&path, serde_json::to_vec(&cases).unwrap()).unwrap();
+    let theirs = run_oracle(&python, "magnitude_lenstronomy.py", &[path.to_string_lossy().into_owned()]);
+    for ((m, zp, t, g), want) in cases.iter().zip(theirs.as_array().unwrap()) {
+        let want = want.as_f64().unwrap();
+        let ours = astrorim_sim::draw::magnitude_to_adu(*m, *zp, *t, *g);
+        assert!((ours / want - 1.0).abs() < 1e-12, "m = {m}, zp = {zp}, t = {t}, g = {g}: {ours} ADU vs lenstronomy {want}");
+    }
+}

@@ -632,8 +632,8 @@ fn plot_curves(out: &Path) -> Result<(), TrainError> {
 }
 
 /// Trains; `progress` is called after every step. Returns the metadata of
-/// the last export.
-pub fn train(config: &TrainConfig, device: &Device, progress: &dyn Fn(&StepReport)) -> Result<CheckpointMeta, TrainError> {
+/// the last export and the exported (EMA) model as it is in memory.
+pub fn train(config: &TrainConfig, device: &Device, progress: &dyn Fn(&StepReport)) -> Result<(CheckpointMeta, AstroRim), TrainError> {
     let ((image_size, source_size, psf_size), data_description, mut data, val) = prepare_data(config)?;
     if image_size % 16 != 0 || source_size % 4 != 0 {
         return Err(config_error(
@@ -787,5 +787,6 @@ pub fn train(config: &TrainConfig, device: &Device, progress: &dyn Fn(&StepRepor
             period_samples = 0;
         }
     }
-    last_meta.ok_or_else(|| config_error(&config.out, "no validation was reached"))
+    let meta = last_meta.ok_or_else(|| config_error(&config.out, "no validation was reached"))?;
+    Ok((meta, ema))
 }

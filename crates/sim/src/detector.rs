@@ -197,6 +197,80 @@ mod tests {
         assert!((chi2 - 1.0).abs() < 0.03, "mean standardized residual² = {chi2}");
     }
 
+    /// Sample mean and variance of (image − S) over `draws` exposures of a flat signal `s`.
+    fn flat_statistics(s: f64, n: usize, d: &DetectorDraw, draws: u64) -> (f64, f64, Vec<Exposure>) {
+        let signal = vec![s; n * n];
+        let exposures: Vec<Exposure> = (0..draws).map(|seed| expose(&signal, n, d, &mut ChaCha8Rng::seed_from_u64(seed))).collect();
+        let values: Vec<f64> = exposures.iter().flat_map(|e| e.image.iter().map(|v| v - s)).collect();
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (values.len() - 1) as f64;
+        (mean, var, exposures)
+    }
+
+    #[test]
+    fn flat_field_noise_follows_the_ccd_equation() {
+        // Signal S and sky B in ADU, gain g e⁻/ADU, read noise r e⁻: after sky
+        // subtraction the mean is S and the variance (S + B)/g + (r/g)² ADU²
+        // (Poisson on S + B electrons, Gaussian read noise), for each gain.
+        let (s, sky, read, n, draws) = (150.0, 60.0, 4.0, 64, 40);
+        for gain in [1.0, 2.5, 6.0] {
+            let d = DetectorDraw { exposure: 1000.0, gain, sky, read_noise: read, ..Default::default() };
+            let expected = (s + sky) / gain + (read / gain).powi(2);
+            let (mean, var, exposures) = flat_statistics(s, n, &d, draws);
+            let count = (n * n) as f64 * draws as f64;
+            for e in &exposures {
+                assert!(e.noise_map.iter().all(|m| (m * m - expected).abs() < 1e-9 * expected), "gain {gain}: noise map");
+            }
+            assert!(mean.abs() < 4.0 * (expected / count).sqrt(), "gain {gain}: mean offset {mean}");
+            // The sample variance's relative standard error is √(2/(N−1)) (excess kurtosis of Poisson at these counts is negligible).
+            let tolerance = 4.0 * (2.0 / (count - 1.0)).sqrt();
+            assert!((var / expected - 1.0).abs() < tolerance, "gain {gain}: variance {var} vs {expected}");
+        }
+    }
+
+    #[test]
+    fn correlated_noise_keeps_the_variance_and_has_the_gaussian_correlation() {
+        // Smoothing white noise by a Gaussian of σ_c pixels correlates
+        // neighbours by exp(−1/(4σ_c²)) (the autocorrelation of a Gaussian of
+        // variance σ_c² has variance 2σ_c²); the rescaling keeps each
+        // pixel's variance.
+        let (s, sky, gain, read, n, draws, sigma_c) = (100.0, 50.0, 2.0, 3.0, 64, 30, 1.5);
+        let d = DetectorDraw { exposure: 1000.0, gain, sky, read_noise: read, correlated_sigma: sigma_c, ..Default::default() };
+        let expected = (s + sky) / gain + (read / gain).powi(2);
+        let (_, _, exposures) = flat_statistics(s, n, &d, draws);
+        let (mut v, mut c, mut count) = (0.0, 0.0, 0.0);
+        for e in &exposures {
+            // Away from the zero-padded edges.
+            for i in 10..n - 10 {
+                for j in 10..n - 11 {
+                    let (a, b) = (e.image[i * n + j] - s, e.image[i * n + j + 1] - s);
+                    v += a * a;
+                    c += a * b;
+                    count += 1.0;
+                }
+            }
+        }
+        let (var, rho) = (v / count, c / v);
+        assert!((var / expected - 1.0).abs() < 0.05, "variance {var} vs {expected}");
+        let want = (-1.0 / (4.0 * sigma_c * sigma_c)).exp();
+        assert!((rho - want).abs() < 0.015, "lag-1 correlation {rho} vs {want}");
+        let map = &exposures[0].noise_map;
+        assert!(map[32 * n + 32] > 0.0 && (map[32 * n + 32].powi(2) / expected - 1.0).abs() < 1e-6, "noise map keeps the variance inside");
+    }
+
+    #[test]
+    fn a_cosmic_ray_hit_carries_its_amplitude_in_the_noise_map() {
+        let (s, sky, gain, read, n, amp) = (100.0, 50.0, 2.0, 3.0, 32, 500.0);
+        let d = DetectorDraw { exposure: 1000.0, gain, sky, read_noise: read, cosmic_amplitudes: vec![amp], ..Default::default() };
+        let expected = (s + sky) / gain + (read / gain).powi(2);
+        let e = expose(&vec![s; n * n], n, &d, &mut ChaCha8Rng::seed_from_u64(3));
+        let hits: Vec<usize> = (0..n * n).filter(|&k| e.cosmic[k] != 0.0).collect();
+        assert_eq!(hits.len(), 1, "one hit, no track");
+        let k = hits[0];
+        assert!((e.noise_map[k].powi(2) - expected - amp * amp).abs() < 1e-9 * amp * amp);
+        assert!((e.image[k] - e.noiseless[k] - amp).abs() < 6.0 * expected.sqrt(), "the hit adds its amplitude");
+    }
+
     #[test]
     fn cti_trails_a_point_charge_exponentially_up_its_column() {
         // One charge in row 5 of column 3: a fraction 1 − f stays, the rest
