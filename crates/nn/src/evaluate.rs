@@ -41,7 +41,8 @@ pub struct ParameterErrors {
     pub predicted: [f64; 9],
 }
 
-/// Table-2 statistics of one metric.
+/// Table-2 statistics of one metric: mean, population standard deviation,
+/// median and 10th/90th percentiles (linear interpolation, as numpy).
 #[derive(Debug, Clone, Serialize)]
 pub struct Summary {
     pub mean: f64,
@@ -58,7 +59,12 @@ impl Summary {
         let n = v.len() as f64;
         let mean = v.iter().sum::<f64>() / n;
         let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / n).sqrt();
-        let q = |p: f64| v[((v.len() - 1) as f64 * p).round() as usize];
+        // Percentiles by linear interpolation between order statistics (numpy's default).
+        let q = |p: f64| {
+            let h = (v.len() - 1) as f64 * p;
+            let (lo, hi) = (h.floor() as usize, h.ceil() as usize);
+            v[lo] + (v[hi] - v[lo]) * (h - lo as f64)
+        };
         Summary { mean, std, median: q(0.5), p10: q(0.1), p90: q(0.9) }
     }
 }
@@ -271,4 +277,21 @@ pub fn markdown(reports: &[MethodReport], parameters: Option<&ParameterReport>) 
         s.push_str(&format!("\nmedian |Δb|/b (= |Δθ_E|/θ_E): {:.3}\n", p.median_relative_error_b));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Summary;
+
+    #[test]
+    fn summaries_equal_numpy() {
+        // numpy 2.x: v.mean(), v.std(), np.percentile(v, [10, 50, 90]) for an odd and an even count.
+        let v = [0.91, 0.42, 0.77, 0.95, 0.13, 0.66, 0.88, 0.5, 0.71, 0.99, 0.35];
+        for (values, want) in [(&v[..], [0.6609090909090909, 0.26606405740841454, 0.35, 0.71, 0.95]), (&v[..10], [0.692, 0.2592990551467552, 0.391, 0.74, 0.954])] {
+            let s = Summary::of(values);
+            for (got, want) in [s.mean, s.std, s.p10, s.median, s.p90].iter().zip(want) {
+                assert!((got - want).abs() < 1e-12, "{got} vs numpy {want}");
+            }
+        }
+    }
 }
