@@ -28,6 +28,7 @@ use faer::sparse::linalg::cholesky::{
 use faer::sparse::linalg::SupernodalThreshold;
 use faer::sparse::{SparseColMat, SparseColMatRef, Triplet};
 use faer::{Conj, Mat, Par, Side};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 /// Errors of the inversion; messages say what to change.
@@ -336,8 +337,9 @@ impl<'a> Inversion<'a> {
     }
 
     /// λ maximizing the evidence: a scan over 10⁻⁶…10⁴ × [`Self::lambda_scale`]
-    /// in steps of 1 dex, then golden-section search on ln ε(log λ) within
-    /// ±1 dex of the best point to 0.01 dex. Returns the best solution and
+    /// in steps of 1 dex (solved in parallel), then successive parabolic
+    /// interpolation of ln ε(log λ) within ±1 dex of the best point until the
+    /// bracket is 0.01 dex wide or the vertex is within 0.001 dex of the best. Returns the best solution and
     /// every evaluated (λ, ln ε), sorted by λ (λ where A is not positive
     /// definite are left out).
     pub fn optimize(&self) -> Result<(Solution, Vec<(f64, f64)>), InversionError> {
@@ -358,25 +360,57 @@ impl<'a> Inversion<'a> {
             }
         };
         let grid: Vec<f64> = (0..=10).map(|k| base - 6.0 + k as f64).collect();
-        let values: Vec<f64> = grid.iter().map(|&l| evaluate(l, &mut curve, &mut best)).collect();
+        // The scan's solves are independent: run them in parallel.
+        let scanned: Vec<Result<Solution, InversionError>> = grid.par_iter().map(|&l| self.solve(10f64.powf(l))).collect();
+        let values: Vec<f64> = scanned
+            .into_iter()
+            .map(|r| match r {
+                Ok(s) => {
+                    let e = s.log_evidence;
+                    curve.push((s.lambda, e));
+                    if best.as_ref().is_none_or(|b| e > b.log_evidence) {
+                        best = Some(s);
+                    }
+                    e
+                }
+                Err(_) => f64::NEG_INFINITY,
+            })
+            .collect();
         let (k_best, _) = values.iter().enumerate().fold((0, f64::NEG_INFINITY), |acc, (k, &v)| if v > acc.1 { (k, v) } else { acc });
         if best.is_none() {
             return Err(InversionError::Singular { lambda: 10f64.powf(grid[10]) });
         }
-        let golden = (5f64.sqrt() - 1.0) / 2.0;
-        let (mut a, mut b) = (grid[k_best] - 1.0, grid[k_best] + 1.0);
-        let (mut c, mut d) = (b - golden * (b - a), a + golden * (b - a));
-        let (mut fc, mut fd) = (evaluate(c, &mut curve, &mut best), evaluate(d, &mut curve, &mut best));
-        while b - a > 0.01 {
-            if fc > fd {
-                (b, d, fd) = (d, c, fc);
-                c = b - golden * (b - a);
-                fc = evaluate(c, &mut curve, &mut best);
-            } else {
-                (a, c, fc) = (c, d, fd);
-                d = a + golden * (b - a);
-                fd = evaluate(d, &mut curve, &mut best);
+        if k_best == 0 || k_best == grid.len() - 1 {
+            // The maximum is at the edge of the scanned range: report it as found.
+            curve.sort_by(|x, y| x.0.total_cmp(&y.0));
+            return Ok((best.expect("checked above"), curve));
+        }
+        // Successive parabolic interpolation inside the bracket around the best
+        // scan point (ln ε is smooth in log λ near its maximum), falling back
+        // to bisecting the larger side when the parabola leaves the bracket.
+        let (mut a, mut b, mut c) =
+            ((grid[k_best - 1], values[k_best - 1]), (grid[k_best], values[k_best]), (grid[k_best + 1], values[k_best + 1]));
+        for _ in 0..20 {
+            if c.0 - a.0 < 0.01 {
+                break;
             }
+            let (p, q) = ((b.0 - a.0) * (b.1 - c.1), (b.0 - c.0) * (b.1 - a.1));
+            let denominator = p - q;
+            let mut x = if denominator.abs() > 1e-300 { b.0 - 0.5 * ((b.0 - a.0) * p - (b.0 - c.0) * q) / denominator } else { f64::NAN };
+            if (x - b.0).abs() < 0.001 {
+                // The parabola's vertex is the current best to 0.001 dex: converged.
+                break;
+            }
+            if !(x > a.0 + 1e-3 && x < c.0 - 1e-3) {
+                x = if b.0 - a.0 > c.0 - b.0 { 0.5 * (a.0 + b.0) } else { 0.5 * (b.0 + c.0) };
+            }
+            let fx = evaluate(x, &mut curve, &mut best);
+            (a, b, c) = match (fx > b.1, x < b.0) {
+                (true, true) => (a, (x, fx), b),
+                (true, false) => (b, (x, fx), c),
+                (false, true) => ((x, fx), b, c),
+                (false, false) => (a, b, (x, fx)),
+            };
         }
         curve.sort_by(|x, y| x.0.total_cmp(&y.0));
         Ok((best.expect("checked above"), curve))

@@ -287,7 +287,10 @@ mod tests {
     fn summaries_equal_numpy() {
         // numpy 2.x: v.mean(), v.std(), np.percentile(v, [10, 50, 90]) for an odd and an even count.
         let v = [0.91, 0.42, 0.77, 0.95, 0.13, 0.66, 0.88, 0.5, 0.71, 0.99, 0.35];
-        for (values, want) in [(&v[..], [0.6609090909090909, 0.26606405740841454, 0.35, 0.71, 0.95]), (&v[..10], [0.692, 0.2592990551467552, 0.391, 0.74, 0.954])] {
+        for (values, want) in [
+            (&v[..], [0.6609090909090909, 0.26606405740841454, 0.35, 0.71, 0.95]),
+            (&v[..10], [0.692, 0.2592990551467552, 0.391, 0.74, 0.954]),
+        ] {
             let s = Summary::of(values);
             for (got, want) in [s.mean, s.std, s.p10, s.median, s.p90].iter().zip(want) {
                 assert!((got - want).abs() < 1e-12, "{got} vs numpy {want}");
