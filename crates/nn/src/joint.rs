@@ -129,7 +129,7 @@ pub fn parameter_penalty(theta: &Tensor<2>) -> Tensor<1> {
 }
 
 /// Supervised parameter loss against the truth: mean squared difference of
-/// b/2, the ellipticity components (1−q)/(1+q)·(cos 2φ, sin 2φ), the centre
+/// ln b (so that the Einstein radius is learned to a relative accuracy), the ellipticity components (1−q)/(1+q)·(cos 2φ, sin 2φ), the centre
 /// /0.2, the shear components γ(cos 2γ_φ, sin 2γ_φ)/0.2 and κ_s/0.5 — each
 /// scaled to its range, and written in components so that the π-periodic
 /// angles have no wrap-around. r_s is left out: it is undefined without a halo.
@@ -139,7 +139,7 @@ pub fn supervised_penalty(predicted: &Tensor<2>, truth: &Tensor<2>) -> Tensor<1>
         let e = (q.clone().neg() + 1.0) / (q + 1.0);
         Tensor::cat(
             vec![
-                col(t, 0) / 2.0,
+                col(t, 0).clamp_min(1e-3).log(),
                 e.clone() * (phi.clone() * 2.0).cos(),
                 e * (phi * 2.0).sin(),
                 col(t, 3) / 0.2,

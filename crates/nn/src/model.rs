@@ -19,9 +19,13 @@ pub enum Mode {
     KnownLens,
     /// AstroRIM: Θ and lens light predicted by the encoder.
     Joint,
+    /// The encoder alone (a training stage before the joint one): trained on
+    /// the simulator's truth Θ and forward fidelity, the RIM not run. At
+    /// inference it behaves as the joint mode.
+    Encoder,
 }
 
-/// RIM + (joint mode) forward model.
+/// RIM + (joint and encoder modes) forward model.
 #[derive(Module, Debug)]
 pub struct AstroRim {
     pub rim: Rim,
@@ -62,19 +66,11 @@ impl AstroRim {
         if let Some(seed) = seed {
             device.seed(seed);
         }
-        let model = AstroRim { rim: Rim::new(device), forward: (mode == Mode::Joint).then(|| ForwardModel::new(psf_size, device)) };
+        let model = AstroRim { rim: Rim::new(device), forward: (mode != Mode::KnownLens).then(|| ForwardModel::new(psf_size, device)) };
         // burn initializes parameters lazily, at first use: force it here,
         // while the lock is held.
         model.visit(&mut Materialize);
         model
-    }
-
-    pub fn mode(&self) -> Mode {
-        if self.forward.is_some() {
-            Mode::Joint
-        } else {
-            Mode::KnownLens
-        }
     }
 
     /// Runs the model on a batch: binds the operator (true Θ and background

@@ -265,6 +265,9 @@ impl TrainConfig {
         } else if c.mix_weights.is_some() {
             return bad("mix_weights", "only applies to generator = \"mix\"");
         }
+        if c.mode == Mode::Encoder && c.lambda_supervised == 0.0 && c.lambda_fwd == 0.0 {
+            return bad("lambda_supervised", "the encoder mode needs lambda_supervised or lambda_fwd above zero");
+        }
         if c.resume && c.fine_tune_from.is_some() {
             return bad("fine_tune_from", "cannot be combined with resume (a resumed fine-tuning run resumes from its own state)");
         }
@@ -429,6 +432,9 @@ fn permutation(len: usize, seed: u64, stream: u64) -> Vec<usize> {
 
 /// Training loss of one batch and its reconstruction MSE part.
 fn loss(model: &AstroRim, op: &ForwardOperator, b: &Batch, config: &TrainConfig) -> (Tensor<1>, Tensor<1>) {
+    if config.mode == Mode::Encoder {
+        return encoder_loss(model, op, b, config);
+    }
     let out = model.reconstruct(op, b, config.psf, config.iterate());
     let n = out.estimates.len() as f64;
     let recon =
@@ -446,6 +452,23 @@ fn loss(model: &AstroRim, op: &ForwardOperator, b: &Batch, config: &TrainConfig)
         }
     }
     (total, recon)
+}
+
+/// The encoder stage's loss (the RIM is not run): λ_sup·supervised Θ +
+/// λ_fwd·forward fidelity + λ_param·penalties (+ λ_PSF·TV with the learned
+/// PSF); its second part, reported as validation_mse, is the supervised term.
+fn encoder_loss(model: &AstroRim, op: &ForwardOperator, b: &Batch, config: &TrainConfig) -> (Tensor<1>, Tensor<1>) {
+    let fm = model.forward.as_ref().expect("the encoder mode has a forward model");
+    let prediction = fm.predict(b.observed.clone());
+    let kernel = fm.psf(b, config.psf);
+    let supervised = supervised_penalty(&prediction.theta, &b.theta);
+    let mut total = supervised.clone() * config.lambda_supervised
+        + forward_fidelity(op, b, &prediction, &kernel) * config.lambda_fwd
+        + parameter_penalty(&prediction.theta) * config.lambda_param;
+    if config.psf == PsfSource::Learned {
+        total = total + fm.residual_tv() * config.lambda_psf;
+    }
+    (total, supervised)
 }
 
 /// The batch loss of a batch split into operator groups: the groups' losses

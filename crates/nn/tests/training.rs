@@ -184,6 +184,30 @@ fn on_the_fly_training_resumes_exactly() {
 }
 
 #[test]
+fn the_encoder_stage_learns_theta_and_leaves_the_rim_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (data, out) = (dir.path().join("data"), dir.path().join("enc"));
+    tiny_dataset(&data, 0);
+    let device = Device::default();
+    let extra = "mode = \"encoder\"\nlambda_supervised = 1.0\nlambda_fwd = 0.0\nlearning_rate_forward = 0.002\nvalidate_every = 30\nseed = 9\naugment = false\n";
+    let losses = RefCell::new(Vec::new());
+    let (meta, trained) = train(&config(&data, &out, 30, extra), &device, &|r| losses.borrow_mut().push(r.loss)).unwrap();
+    assert_eq!(meta.config.mode, astrorim_nn::model::Mode::Encoder);
+    let l = losses.into_inner();
+    let (first, last) = ((l[0] + l[1] + l[2]) / 3.0, l[l.len() - 3..].iter().sum::<f64>() / 3.0);
+    assert!(last < 0.7 * first, "supervised loss did not fall: {first:.4e} → {last:.4e}");
+    // The RIM is neither run nor updated: its weights are the seeded initial ones.
+    let fresh = astrorim_nn::model::AstroRim::new(astrorim_nn::model::Mode::Encoder, 9, &device, Some(9));
+    let weights = |m: &astrorim_nn::model::AstroRim| -> Vec<Vec<u8>> {
+        m.rim.collect(None, None, false).into_iter().map(|t| t.to_bytes().unwrap().to_vec()).collect()
+    };
+    assert_eq!(weights(&trained), weights(&fresh));
+    // The exported model reloads in its mode.
+    let (reloaded, _) = load_checkpoint(&out, &device).unwrap();
+    assert!(reloaded.forward.is_some());
+}
+
+#[test]
 fn config_errors_name_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
