@@ -119,6 +119,31 @@ fn lens_light_is_the_renderers_sersic() {
     }
 }
 
+/// The inversion's sparse operator (f64, arcsec, infer crate) and the RIM's
+/// differentiable one (f32, normalized units, grid_sample) are one operator:
+/// same rays, same bilinear convention, same pixel mean, same PSF.
+#[test]
+fn the_inversion_and_the_rim_share_one_operator() {
+    use astrorim_infer::operator::{LensingOperator, SourceGrid};
+    let device = device();
+    let l = lens();
+    let (m, half) = (40usize, 0.7f32);
+    let unit = N as f64 / 2.0 * S;
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(8);
+    let src: Vec<f64> = (0..m * m).map(|k| (((k % m) as f64 * 0.4).sin() + 1.2) * rng.gen_range(0.5..1.0)).collect();
+    let k = kernel();
+    let grid = SourceGrid { size: m, half_width: half as f64 * unit, center_x: 0.0, center_y: 0.0 };
+    let sparse = LensingOperator::new(&PixelGrid::new(N, N, S, SS).unwrap(), &l.lens_model(), &grid, Some(&k), 0.0).apply(&src);
+    let op = ForwardOperator::new(N, SS, m, half, &device);
+    let psf = Tensor::from_data(TensorData::new(k.data().iter().map(|&v| v as f32).collect::<Vec<_>>(), [1, 1, 7, 7]), &device);
+    let source = Tensor::from_data(TensorData::new(src.iter().map(|&v| v as f32).collect::<Vec<_>>(), [1, 1, m, m]), &device);
+    let dense = to_vec(op.forward(&source, &theta_tensor(&l, &device), &psf, None));
+    let num: f64 = sparse.iter().zip(&dense).map(|(a, b)| (a - *b as f64).powi(2)).sum();
+    let den: f64 = sparse.iter().map(|a| a * a).sum();
+    let rel = (num / den).sqrt();
+    assert!(rel < 1e-5, "relative L2 difference {rel:.2e} between the inversion's and the RIM's operator");
+}
+
 #[test]
 fn deflection_matches_the_physics_profiles_through_the_parameter_map() {
     let device = device();
