@@ -2,7 +2,7 @@
 
 use anyhow::{anyhow, Result};
 use astrorim_io::fits::read_image;
-use astrorim_nn::metrics::{mse, normalize, psnr, ssim_gaussian, ssim_uniform7, Normalize};
+use astrorim_metrics::{mse, normalize, psnr, ssim_gaussian, ssim_uniform7, Normalize};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use std::path::PathBuf;

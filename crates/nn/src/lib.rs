@@ -20,8 +20,6 @@
 //!   view, and the flip/rotation augmentation.
 //! - [`train`]: training and exact resume; [`checkpoint`]: exported models and
 //!   the shipped one; [`stream`]: on-the-fly training data; [`evaluate`]: Table-2 reports.
-//! - [`metrics`]: MSE, PSNR and SSIM exactly as scikit-image 0.26 computes
-//!   them (Gaussian 11-tap and uniform 7×7 variants).
 
 pub mod checkpoint;
 pub mod data;
@@ -31,7 +29,6 @@ pub mod evaluate;
 pub mod forward;
 pub mod joint;
 pub mod known_lens;
-pub mod metrics;
 pub mod model;
 pub mod rim;
 pub mod stream;
