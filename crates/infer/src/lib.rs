@@ -1,9 +1,12 @@
-//! Lens modelling on data: the semilinear inversion of a pixelated source
-//! for a given lens, with its regularization set by the Bayesian evidence
+//! Lens modelling on data: observations loaded and checked
+//! ([`observation`]), their sky and a noise map when none is given
+//! ([`background`]), and the semilinear inversion of a pixelated source for
+//! a given lens with its regularization set by the Bayesian evidence
 //! ([`operator`]: the lensing operator as a sparse matrix; [`inversion`]:
 //! the regularized solve and the evidence). f64 throughout, no deep-learning
 //! dependency.
 
+pub mod background;
 pub mod inversion;
 pub mod observation;
 pub mod operator;
