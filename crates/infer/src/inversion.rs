@@ -26,7 +26,7 @@ use faer::sparse::linalg::cholesky::{
     factorize_symbolic_cholesky, CholeskySymbolicParams, SymbolicCholesky, SymbolicCholeskyRaw, SymmetricOrdering,
 };
 use faer::sparse::linalg::SupernodalThreshold;
-use faer::sparse::{SparseColMat, SparseColMatRef, Triplet};
+use faer::sparse::{SparseColMat, SparseColMatRef, SymbolicSparseColMat, Triplet};
 use faer::{Conj, Mat, Par, Side};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -113,6 +113,41 @@ fn difference_rows(m: usize, kind: Regularization) -> Vec<Vec<(usize, f64)>> {
 
 fn matrix(n: usize, triplets: &[Triplet<usize, usize, f64>]) -> SparseColMat<usize, f64> {
     SparseColMat::try_new_from_triplets(n, n, triplets).expect("indices are in range")
+}
+
+/// Two square matrices rewritten on the union of their sparsity patterns
+/// (explicit zeros where only the other has an entry), so that A = C + λR
+/// is a sum of value arrays on one pattern: a merge of each column's sorted
+/// row indices.
+fn on_union_pattern(c: &SparseColMat<usize, f64>, r: &SparseColMat<usize, f64>) -> (SparseColMat<usize, f64>, SparseColMat<usize, f64>) {
+    let n = c.ncols();
+    let (mut col_ptr, mut rows, mut c_vals, mut r_vals) = (vec![0usize], Vec::new(), Vec::new(), Vec::new());
+    for j in 0..n {
+        let (cr, cv) = (c.as_ref().row_idx_of_col_raw(j), c.as_ref().val_of_col(j));
+        let (rr, rv) = (r.as_ref().row_idx_of_col_raw(j), r.as_ref().val_of_col(j));
+        let (mut a, mut b) = (0, 0);
+        while a < cr.len() || b < rr.len() {
+            let row_c = cr.get(a).copied().unwrap_or(usize::MAX);
+            let row_r = rr.get(b).copied().unwrap_or(usize::MAX);
+            let row = row_c.min(row_r);
+            rows.push(row);
+            c_vals.push(if row_c == row {
+                a += 1;
+                cv[a - 1]
+            } else {
+                0.0
+            });
+            r_vals.push(if row_r == row {
+                b += 1;
+                rv[b - 1]
+            } else {
+                0.0
+            });
+        }
+        col_ptr.push(rows.len());
+    }
+    let pattern = SymbolicSparseColMat::new_checked(n, n, col_ptr, None, rows);
+    (SparseColMat::new(pattern.clone(), c_vals), SparseColMat::new(pattern, r_vals))
 }
 
 /// ln det of a factorized matrix: 2 Σ ln L_jj (faer picks a supernodal or
@@ -260,17 +295,7 @@ impl<'a> Inversion<'a> {
             }
         }
         let prior_alone = matrix(n, &prior_triplets);
-        // Both matrices on the union pattern (explicit zeros where only the other has entries).
-        let mut gtg_triplets: Vec<Triplet<usize, usize, f64>> = Vec::new();
-        for j in 0..n {
-            for (i, v) in gtg.as_ref().row_idx_of_col(j).zip(gtg.as_ref().val_of_col(j)) {
-                gtg_triplets.push(Triplet::new(i, j, *v));
-            }
-        }
-        let zeros = |t: &[Triplet<usize, usize, f64>]| t.iter().map(|e| Triplet::new(e.row, e.col, 0.0)).collect::<Vec<_>>();
-        let curvature = matrix(n, &[gtg_triplets.clone(), zeros(&prior_triplets)].concat());
-        let prior = matrix(n, &[zeros(&gtg_triplets), prior_triplets].concat());
-        debug_assert_eq!(curvature.symbolic().row_idx(), prior.symbolic().row_idx());
+        let (curvature, prior) = on_union_pattern(&gtg, &prior_alone);
         let factorizer = Factorizer::new(&curvature);
         let prior_factorizer = Factorizer::new(&prior_alone);
         let prior_values = prior_factorizer.factorize(prior_alone.as_ref()).expect("the regularization matrix is positive definite");
