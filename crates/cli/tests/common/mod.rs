@@ -48,14 +48,14 @@ fn oracles_required() -> bool {
 /// unlike `eprintln!`); any other installation failure fails the calling test,
 /// and under CI so does an unreachable registry.
 pub fn oracle_python() -> Option<PathBuf> {
-    static PYTHON: OnceLock<Option<PathBuf>> = OnceLock::new();
+    static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     let python = PYTHON
         .get_or_init(|| {
             let dir = venv_dir();
             let python = dir.join("bin").join("python");
             let marker = dir.join(format!("installed-{}", REQUIREMENTS.join("_")));
             if marker.exists() {
-                return Some(python);
+                return Ok(python);
             }
             let system = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
             let venv = Command::new(&system).args(["-m", "venv", "--clear"]).arg(&dir).output();
@@ -73,7 +73,7 @@ pub fn oracle_python() -> Option<PathBuf> {
             };
             let Some(failure) = failure else {
                 std::fs::write(&marker, b"ok").expect("write marker");
-                return Some(python);
+                return Ok(python);
             };
             let what = format!("the oracle environment ({}) could not be built", REQUIREMENTS.join(", "));
             if oracles_required() {
@@ -82,19 +82,19 @@ pub fn oracle_python() -> Option<PathBuf> {
             if registry_reachable(&system) {
                 panic!("{what}: {failure}");
             }
-            None
+            Err(format!("{what} and the package registry is unreachable ({failure})"))
         })
         .clone();
-    if python.is_none() {
-        use std::io::Write;
-        let test = std::thread::current().name().unwrap_or("?").to_string();
-        let line = format!(
-            "\nSKIPPED oracle comparison in {test}: the Python package registry is unreachable, so {} cannot be installed (CI=true makes this a failure)\n",
-            REQUIREMENTS.join(", ")
-        );
-        std::io::stderr().write_all(line.as_bytes()).ok();
+    match python {
+        Ok(path) => Some(path),
+        Err(why) => {
+            use std::io::Write;
+            let test = std::thread::current().name().unwrap_or("?").to_string();
+            let line = format!("\nSKIPPED oracle comparison in {test}: {why}; CI=true makes this a failure\n");
+            std::io::stderr().write_all(line.as_bytes()).ok();
+            None
+        }
     }
-    python
 }
 
 /// Runs an oracle script with the environment's Python and parses its JSON stdout.
