@@ -152,4 +152,98 @@ mod tests {
         let d = Dist::TruncNormal([130.0, 25.0, 80.0, 180.0]);
         assert!((0..10_000).map(|_| d.sample(&mut rng)).all(|v| (80.0..=180.0).contains(&v)));
     }
+
+    /// Kolmogorov–Smirnov distance between `n` draws and a CDF written out here.
+    fn ks(d: &Dist, n: usize, seed: u64, cdf: impl Fn(f64) -> f64) -> f64 {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+        let mut v: Vec<f64> = (0..n).map(|_| d.sample(&mut rng)).collect();
+        v.sort_by(|a, b| a.total_cmp(b));
+        v.iter().enumerate().fold(0.0f64, |m, (i, &x)| {
+            let f = cdf(x);
+            m.max((f - i as f64 / n as f64).abs()).max(((i + 1) as f64 / n as f64 - f).abs())
+        })
+    }
+
+    #[test]
+    fn draws_follow_their_distributions() {
+        // KS at n = 20 000: the 0.1 % critical value is 1.95/√n = 0.0138.
+        let (n, critical) = (20_000, 1.95 / (20_000f64).sqrt());
+        let erf_cdf = |m: f64, s: f64| move |x: f64| 0.5 * libm::erfc(-(x - m) / (s * std::f64::consts::SQRT_2));
+        let cases: Vec<(Dist, Box<dyn Fn(f64) -> f64>)> = vec![
+            (Dist::Uniform([0.9, 1.5]), Box::new(|x: f64| ((x - 0.9) / 0.6).clamp(0.0, 1.0))),
+            (Dist::LogUniform([1e-3, 1e-1]), Box::new(|x: f64| ((x / 1e-3).ln() / 100f64.ln()).clamp(0.0, 1.0))),
+            (Dist::Normal([130.0, 25.0]), Box::new(erf_cdf(130.0, 25.0))),
+            (
+                Dist::TruncNormal([130.0, 25.0, 80.0, 180.0]),
+                Box::new(move |x: f64| {
+                    let phi = erf_cdf(130.0, 25.0);
+                    ((phi(x) - phi(80.0)) / (phi(180.0) - phi(80.0))).clamp(0.0, 1.0)
+                }),
+            ),
+        ];
+        for (k, (d, cdf)) in cases.iter().enumerate() {
+            let distance = ks(d, n, 10 + k as u64, cdf);
+            assert!(distance < critical, "{d:?}: KS distance {distance} ≥ {critical}");
+            // The crate's own CDF (used by the preset statistics tests) agrees.
+            for x in [0.95, 1.2, 0.01, 120.0, 150.0] {
+                assert!((d.cdf(x).unwrap() - cdf(x)).abs() < 1e-12, "{d:?} cdf({x})");
+            }
+        }
+        assert_eq!(Dist::Fixed(2.5).sample(&mut rand_chacha::ChaCha8Rng::seed_from_u64(0)), 2.5);
+        assert_eq!((Dist::Fixed(2.5).cdf(2.4), Dist::Fixed(2.5).cdf(2.5)), (Some(0.0), Some(1.0)));
+        assert!(Dist::Beta([2.0, 3.0]).cdf(0.5).is_none());
+        // Beta(a, b): mean a/(a + b), variance ab/((a + b)²(a + b + 1)).
+        let (a, b) = (1.6, 3.0);
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(3);
+        let v: Vec<f64> = (0..n).map(|_| Dist::Beta([a, b]).sample(&mut rng)).collect();
+        let mean = v.iter().sum::<f64>() / n as f64;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        let (want_mean, want_var) = (a / (a + b), a * b / ((a + b).powi(2) * (a + b + 1.0)));
+        assert!((mean - want_mean).abs() < 4.0 * (want_var / n as f64).sqrt(), "beta mean {mean}");
+        assert!((var / want_var - 1.0).abs() < 0.05, "beta variance {var} vs {want_var}");
+    }
+
+    #[test]
+    fn supports_and_validation_errors() {
+        assert_eq!(Dist::Uniform([1.0, 2.0]).support(), (1.0, 2.0));
+        assert_eq!(Dist::LogUniform([0.1, 2.0]).support(), (0.1, 2.0));
+        assert_eq!(Dist::TruncNormal([0.0, 1.0, -2.0, 3.0]).support(), (-2.0, 3.0));
+        assert_eq!(Dist::Beta([1.0, 1.0]).support(), (0.0, 1.0));
+        assert_eq!(Dist::Fixed(4.0).support(), (4.0, 4.0));
+        assert_eq!(Dist::Normal([0.0, 1.0]).support(), (f64::NEG_INFINITY, f64::INFINITY));
+        let err = |d: Dist| d.validate("f", -10.0, 10.0).unwrap_err().to_string();
+        assert!(err(Dist::Uniform([2.0, 1.0])).contains("exceeds"));
+        assert!(err(Dist::LogUniform([0.0, 1.0])).contains("positive"));
+        assert!(err(Dist::TruncNormal([0.0, 1.0, 2.0, 2.0])).contains("empty"));
+        assert!(err(Dist::TruncNormal([0.0, 0.0, 1.0, 2.0])).contains("σ"));
+        assert!(err(Dist::Beta([0.0, 1.0])).contains("beta"));
+        assert!(err(Dist::Fixed(f64::NAN)).contains("finite"));
+        assert!(err(Dist::Fixed(11.0)).contains("outside"));
+        assert!(err(Dist::Normal([0.0, 1.0])).contains("outside"), "an unbounded normal cannot fit a bounded range");
+        assert!(Dist::Uniform([1.0, 1.0]).validate("f", 0.0, 2.0).is_ok());
+        assert!(Dist::Beta([2.0, 5.0]).validate("f", 0.0, 1.0).is_ok());
+        let count_err = |d: CountDist| d.validate("c", 6).unwrap_err().to_string();
+        assert!(count_err(CountDist::Fixed(7)).contains("exceeds"));
+        assert!(count_err(CountDist::IntUniform([3, 2])).contains("ordered"));
+        assert!(count_err(CountDist::IntUniform([1, 7])).contains("ordered"));
+        assert!(count_err(CountDist::Poisson(-1.0)).contains("mean"));
+        assert!(count_err(CountDist::Poisson(6.5)).contains("mean"));
+        assert!(CountDist::Fixed(6).validate("c", 6).is_ok() && CountDist::Poisson(6.0).validate("c", 6).is_ok());
+    }
+
+    #[test]
+    fn counts_have_their_means_and_ranges() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(4);
+        let n = 20_000;
+        let draws: Vec<u32> = (0..n).map(|_| CountDist::IntUniform([1, 6]).sample(&mut rng)).collect();
+        assert_eq!((*draws.iter().min().unwrap(), *draws.iter().max().unwrap()), (1, 6), "both ends included");
+        let mean = draws.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+        assert!((mean - 3.5).abs() < 4.0 * (35.0 / 12.0 / n as f64).sqrt(), "int_uniform mean {mean}");
+        let draws: Vec<f64> = (0..n).map(|_| CountDist::Poisson(2.3).sample(&mut rng) as f64).collect();
+        let mean = draws.iter().sum::<f64>() / n as f64;
+        let var = draws.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        assert!((mean - 2.3).abs() < 4.0 * (2.3 / n as f64).sqrt() && (var / 2.3 - 1.0).abs() < 0.05, "poisson mean {mean}, var {var}");
+        assert_eq!(CountDist::Poisson(0.0).sample(&mut rng), 0);
+        assert_eq!(CountDist::Fixed(3).sample(&mut rng), 3);
+    }
 }
