@@ -123,18 +123,23 @@ fn an_interrupted_joint_run_resumes_exactly() {
     assert_eq!(meta.step, 6);
     let (ta, tb) = (exported(&a), exported(&b));
     assert!(ta.len() > 20, "joint model has the encoder: {} tensors", ta.len());
-    assert_eq!(ta.len(), tb.len());
-    // Equal up to the last bits that multithreaded reductions may change
-    // (a resume that lost the optimizer moments or the EMA is off by ~1e-3).
-    for ((na, va), (nb, vb)) in ta.iter().zip(&tb) {
+    assert_same_weights(&ta, &tb);
+    assert_eq!(metrics_without_timing(&a), metrics_without_timing(&b), "metrics rows (without the timing columns)");
+    // A finished run has nothing left to do.
+    assert!(train(&resumed, &device, &|_| {}).unwrap_err().to_string().contains("nothing to do"));
+}
+
+/// Two exports hold the same tensors, equal up to the last bits that
+/// multithreaded reductions may change (a resume that lost the optimizer
+/// moments or the EMA is off by ~1e-3).
+fn assert_same_weights(a: &[(String, Vec<f32>)], b: &[(String, Vec<f32>)]) {
+    assert_eq!(a.len(), b.len());
+    for ((na, va), (nb, vb)) in a.iter().zip(b) {
         assert_eq!(na, nb);
         let scale = va.iter().fold(1e-6f32, |m, x| m.max(x.abs()));
         let worst = va.iter().zip(vb).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
         assert!(worst <= 1e-5 * scale, "tensor {na} differs after resume by {worst} (scale {scale})");
     }
-    assert_eq!(metrics_without_timing(&a), metrics_without_timing(&b), "metrics rows (without the timing columns)");
-    // A finished run has nothing left to do.
-    assert!(train(&resumed, &device, &|_| {}).unwrap_err().to_string().contains("nothing to do"));
 }
 
 /// metrics.csv rows without train_seconds and samples_per_second.
@@ -171,12 +176,7 @@ fn on_the_fly_training_resumes_exactly() {
     let meta = run(&b, 2, true);
     assert_eq!(meta.step, 2);
     assert_eq!(meta.data_manifest["generator"], "mix");
-    for ((na, va), (nb, vb)) in exported(&a).iter().zip(&exported(&b)) {
-        assert_eq!(na, nb);
-        let scale = va.iter().fold(1e-6f32, |m, x| m.max(x.abs()));
-        let worst = va.iter().zip(vb).fold(0f32, |m, (x, y)| m.max((x - y).abs()));
-        assert!(worst <= 1e-5 * scale, "tensor {na} differs after resume by {worst} (scale {scale})");
-    }
+    assert_same_weights(&exported(&a), &exported(&b));
     assert_eq!(metrics_without_timing(&a), metrics_without_timing(&b));
     // The validation loss is finite: every validation batch bound an operator of its own field of view.
     let last = metrics_without_timing(&a).pop().unwrap();
