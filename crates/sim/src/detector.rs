@@ -272,6 +272,72 @@ mod tests {
     }
 
     #[test]
+    fn sky_gradients_and_vignetting_shape_the_expected_image() {
+        // The documented model, per pixel at (x, y) = ((j, i) − c)/n:
+        // (S + B(1 + g(x cos θ + y sin θ) [+ 2g(x² + y² − 1/6)]))(1 − v(x² + y²)/½),
+        // minus the nominal sky B, plus the residual.
+        let n = 16;
+        let c = (n as f64 - 1.0) / 2.0;
+        let signal: Vec<f64> = (0..n * n).map(|k| (k % 7) as f64).collect();
+        for (two_d, angle) in [(false, 0.7), (true, -1.2)] {
+            let d = DetectorDraw {
+                exposure: 1.0,
+                gain: 1.0,
+                sky: 40.0,
+                sky_gradient: 0.3,
+                sky_gradient_angle: angle,
+                sky_gradient_2d: two_d,
+                vignetting: 0.2,
+                sky_residual: 0.5,
+                read_noise: 1.0,
+                ..Default::default()
+            };
+            let e = expose(&signal, n, &d, &mut ChaCha8Rng::seed_from_u64(1));
+            for k in 0..n * n {
+                let (x, y) = (((k % n) as f64 - c) / n as f64, ((k / n) as f64 - c) / n as f64);
+                let mut g = 0.3 * (x * angle.cos() + y * angle.sin());
+                if two_d {
+                    g += 0.6 * (x * x + y * y - 1.0 / 6.0);
+                }
+                let expected = (signal[k] + 40.0 * (1.0 + g)) * (1.0 - 0.2 * (x * x + y * y) / 0.5) - 40.0 + 0.5;
+                assert!((e.noiseless[k] - expected).abs() < 1e-9, "pixel {k}: {} vs {expected}", e.noiseless[k]);
+            }
+        }
+    }
+
+    #[test]
+    fn cti_in_the_chain_trails_the_image_the_noiseless_image_and_the_variance() {
+        let n = 24;
+        let mut signal = vec![0.0; n * n];
+        signal[3 * n + 5] = 1000.0;
+        let d = DetectorDraw { exposure: 1.0, gain: 1.0, read_noise: 1e-3, cti_fraction: 0.1, cti_length: 2.0, ..Default::default() };
+        let e = expose(&signal, n, &d, &mut ChaCha8Rng::seed_from_u64(2));
+        let t = cti_trail(0.1, 2.0);
+        for k in 0..6 {
+            let row = (3 + k) * n + 5;
+            assert!((e.noiseless[row] - 1000.0 * t[k]).abs() < 1e-9, "row {}: {}", 3 + k, e.noiseless[row]);
+            // Variance trails with the squared taps: Var = Σ t_k² · 1000/g (+ read noise²).
+            assert!((e.noise_map[row].powi(2) - 1000.0 * t[k] * t[k] - 1e-6 * t.iter().map(|v| v * v).sum::<f64>()).abs() < 1e-6);
+        }
+        assert_eq!(e.noiseless[2 * n + 5], 0.0, "no charge moves against the readout");
+    }
+
+    #[test]
+    fn cosmic_ray_tracks_are_straight_runs_of_hits() {
+        let n = 64;
+        let d = DetectorDraw { exposure: 1.0, gain: 1.0, cosmic_amplitudes: vec![300.0; 20], cosmic_tracks: true, ..Default::default() };
+        let e = expose(&vec![0.0; n * n], n, &d, &mut ChaCha8Rng::seed_from_u64(4));
+        let hits = e.cosmic.iter().filter(|&&v| v > 0.0).count();
+        let total: f64 = e.cosmic.iter().sum();
+        // 20 tracks of 2–7 steps (some leave the image): more pixels than hits, charge in multiples of the amplitude.
+        assert!(hits > 20 && hits <= 20 * 7, "{hits} pixels hit");
+        assert!((total / 300.0 - (total / 300.0).round()).abs() < 1e-9 && total / 300.0 >= hits as f64);
+        let single = DetectorDraw { cosmic_tracks: false, ..d.clone() };
+        let e = expose(&vec![0.0; n * n], n, &single, &mut ChaCha8Rng::seed_from_u64(4));
+        assert!((e.cosmic.iter().sum::<f64>() - 20.0 * 300.0).abs() < 1e-9, "single hits all land in the image");
+    }
+
+    #[test]
     fn cti_trails_a_point_charge_exponentially_up_its_column() {
         // One charge in row 5 of column 3: a fraction 1 − f stays, the rest
         // trails into rows 6, 7, … with taps f(1 − ρ)ρ^(k−1), ρ = e^(−1/L);
@@ -296,5 +362,10 @@ mod tests {
         // Mean trail length of the deferred charge: 1/(1 − ρ) ≈ L + ½ rows.
         let mean: f64 = column.iter().enumerate().skip(6).map(|(i, v)| (i - 5) as f64 * v).sum::<f64>() / column[6..].iter().sum::<f64>();
         assert!((mean - 1.0 / (1.0 - rho)).abs() < 1e-2 * mean, "{mean} (the trail is cut at 8L rows)");
+        // A charge in the first row read out trails the same way.
+        let mut first = vec![0.0; n * n];
+        first[3] = 1.0;
+        let out = cti(&first, n, &cti_trail(f, length));
+        assert!((out[3] - (1.0 - f) / norm).abs() < 1e-12 && (out[n + 3] - f * (1.0 - rho) / norm).abs() < 1e-12);
     }
 }
