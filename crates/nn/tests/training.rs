@@ -208,6 +208,17 @@ fn the_encoder_stage_learns_theta_and_leaves_the_rim_alone() {
 }
 
 #[test]
+fn the_shipped_model_loads_with_this_architecture() {
+    // models/default is what every command uses without --model: it must
+    // match the code (a change of architecture has to ship a new model).
+    let dir = astrorim_nn::checkpoint::default_model_dir();
+    let (model, meta) = load_checkpoint(&dir, &Device::default()).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    assert_eq!(meta.architecture, astrorim_nn::checkpoint::ARCHITECTURE);
+    assert_eq!((meta.image_size, meta.source_size), (96, 96));
+    assert_eq!(model.forward.is_some(), meta.config.mode != astrorim_nn::model::Mode::KnownLens);
+}
+
+#[test]
 fn config_errors_name_the_field() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
