@@ -80,7 +80,7 @@ const COLOURS: [RGBColor; 7] = [
 /// A tick label: integers plainly, small or large magnitudes in exponent form.
 fn tick(v: f64) -> String {
     let a = v.abs();
-    if v == 0.0 || (a >= 1.0 && a < 1e6 && v.fract() == 0.0) {
+    if v == 0.0 || ((1.0..1e6).contains(&a) && v.fract() == 0.0) {
         format!("{v:.0}")
     } else if !(1e-2..1e6).contains(&a) {
         format!("{v:.0e}")

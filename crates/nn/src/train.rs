@@ -486,10 +486,13 @@ fn grouped_loss(model: &AstroRim, ops: &Operators, batches: &[(u32, Batch)], con
         .expect("a batch has at least one group")
 }
 
+/// A chunk in memory with its (epoch, position) key and its row order.
+type LoadedChunk = Box<((u64, usize), Chunk, Vec<usize>)>;
+
 /// Where training batches come from.
 enum TrainData {
     /// Shards on disk: epochs over the training chunks in seeded orders.
-    Dataset { reader: DatasetReader, train_chunks: Vec<u64>, order: Vec<usize>, loaded: Option<((u64, usize), Chunk, Vec<usize>)> },
+    Dataset { reader: DatasetReader, train_chunks: Vec<u64>, order: Vec<usize>, loaded: Option<LoadedChunk> },
     /// Simulated in the loader: the batch of step k is the stream's batch k.
     Stream { stream: SampleStream, current: Option<Chunk> },
 }
@@ -505,12 +508,12 @@ impl TrainData {
             TrainData::Dataset { reader, train_chunks, order, loaded } => loop {
                 let chunk_id = train_chunks[order[state.chunk_position]];
                 if loaded.as_ref().map(|l| l.0) != Some((state.epoch, state.chunk_position)) {
-                    let chunk = match loaded.take() {
+                    let chunk = match loaded.take().map(|l| *l) {
                         Some((_, chunk, _)) if train_chunks.len() == 1 => chunk,
                         _ => reader.load(chunk_id)?,
                     };
                     let rows = permutation(chunk.count, config.seed, (state.epoch << 32) | (chunk_id + 1));
-                    *loaded = Some(((state.epoch, state.chunk_position), chunk, rows));
+                    *loaded = Some(Box::new(((state.epoch, state.chunk_position), chunk, rows)));
                 }
                 let count = loaded.as_ref().expect("loaded above").1.count;
                 let take = config.batch_size.min(count);
@@ -524,7 +527,7 @@ impl TrainData {
                     }
                     continue;
                 }
-                let (_, chunk, row_order) = loaded.as_ref().expect("loaded above");
+                let (_, chunk, row_order) = &**loaded.as_ref().expect("loaded above");
                 let rows = row_order[state.row_position..state.row_position + take].to_vec();
                 state.row_position += take;
                 return Ok((chunk, rows, chunk_id));

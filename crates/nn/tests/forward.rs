@@ -385,7 +385,3 @@ fn encoder_heads_name_theta_and_cover_every_presets_range() {
         }
     }
 }
-
-fn to_vec2(t: Tensor<2>) -> Vec<f32> {
-    t.into_data().try_into_vec::<f32>().unwrap()
-}

@@ -57,7 +57,6 @@ pub fn lens_maps(grid: &PixelGrid, lens: &LensModel) -> [Image; 3] {
 mod tests {
     use super::*;
     use crate::light::Gaussian;
-    use crate::mass::Sie;
 
     #[test]
     fn unlensed_gaussian_flux_is_its_amplitude() {

@@ -293,13 +293,13 @@ mod tests {
                 ..Default::default()
             };
             let e = expose(&signal, n, &d, &mut ChaCha8Rng::seed_from_u64(1));
-            for k in 0..n * n {
+            for (k, s) in signal.iter().enumerate() {
                 let (x, y) = (((k % n) as f64 - c) / n as f64, ((k / n) as f64 - c) / n as f64);
                 let mut g = 0.3 * (x * angle.cos() + y * angle.sin());
                 if two_d {
                     g += 0.6 * (x * x + y * y - 1.0 / 6.0);
                 }
-                let expected = (signal[k] + 40.0 * (1.0 + g)) * (1.0 - 0.2 * (x * x + y * y) / 0.5) - 40.0 + 0.5;
+                let expected = (s + 40.0 * (1.0 + g)) * (1.0 - 0.2 * (x * x + y * y) / 0.5) - 40.0 + 0.5;
                 assert!((e.noiseless[k] - expected).abs() < 1e-9, "pixel {k}: {} vs {expected}", e.noiseless[k]);
             }
         }

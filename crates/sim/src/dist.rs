@@ -169,7 +169,8 @@ mod tests {
         // KS at n = 20 000: the 0.1 % critical value is 1.95/√n = 0.0138.
         let (n, critical) = (20_000, 1.95 / (20_000f64).sqrt());
         let erf_cdf = |m: f64, s: f64| move |x: f64| 0.5 * libm::erfc(-(x - m) / (s * std::f64::consts::SQRT_2));
-        let cases: Vec<(Dist, Box<dyn Fn(f64) -> f64>)> = vec![
+        type Cdf = Box<dyn Fn(f64) -> f64>;
+        let cases: Vec<(Dist, Cdf)> = vec![
             (Dist::Uniform([0.9, 1.5]), Box::new(|x: f64| ((x - 0.9) / 0.6).clamp(0.0, 1.0))),
             (Dist::LogUniform([1e-3, 1e-1]), Box::new(|x: f64| ((x / 1e-3).ln() / 100f64.ln()).clamp(0.0, 1.0))),
             (Dist::Normal([130.0, 25.0]), Box::new(erf_cdf(130.0, 25.0))),
