@@ -140,7 +140,8 @@ pub struct TrainConfig {
     /// Chunks held out for validation (the last ones).
     #[serde(default = "default_validation")]
     pub validation_chunks: u64,
-    /// Validation samples (from the first held-out chunk).
+    /// Validation samples (from the first held-out chunk; with a generator,
+    /// rounded up to whole batches).
     #[serde(default = "default_validation_samples")]
     pub validation_samples: usize,
     /// Fine-tune from this model directory (model.safetensors + model.json):
@@ -546,11 +547,10 @@ fn prepare_data(config: &TrainConfig) -> Result<Prepared, TrainError> {
         let shapes = generator.shapes()?;
         let stream = SampleStream::training(generator, config.seed).map_err(TrainError::Config)?;
         let validation = stream.validation();
+        // Whole batches of the validation stream (validation_samples rounded
+        // up), so that every validation sample is distinct.
         let val = (0..config.validation_samples.div_ceil(config.batch_size) as u64)
-            .map(|k| {
-                let size = config.batch_size.min(config.validation_samples - k as usize * config.batch_size);
-                (Rc::new(validation.batch(k, size)), (0..size).collect())
-            })
+            .map(|k| (Rc::new(validation.batch(k, config.batch_size)), (0..config.batch_size).collect()))
             .collect();
         let description =
             serde_json::json!({ "generator": name, "mix_weights": config.mix_weights, "seed": config.seed, "on_the_fly": true });
