@@ -36,7 +36,7 @@ enum Command {
     Cosmo(cosmo::CosmoArgs),
     /// Simulate training data (AstroRIM variants v1–v6, mix, or a preset file).
     Simulate(simulate::SimulateArgs),
-    /// Train the known-lens RIM on simulated data.
+    /// Train the RIM (known-lens or joint) or the encoder on simulated data.
     Train(train::TrainArgs),
     /// Evaluate a trained RIM against back-projection and Tikhonov baselines.
     Evaluate(train::EvaluateArgs),
