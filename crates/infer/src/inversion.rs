@@ -371,8 +371,9 @@ impl<'a> Inversion<'a> {
         let base = self.lambda_scale().log10();
         let mut curve: Vec<(f64, f64)> = Vec::new();
         let mut best: Option<Solution> = None;
-        let evaluate = |log_lambda: f64, curve: &mut Vec<(f64, f64)>, best: &mut Option<Solution>| -> f64 {
-            match self.solve(10f64.powf(log_lambda)) {
+        // Records a solve in the curve and as the best so far; its ln ε (−∞ if singular).
+        let record = |result: Result<Solution, InversionError>, curve: &mut Vec<(f64, f64)>, best: &mut Option<Solution>| -> f64 {
+            match result {
                 Ok(s) => {
                     let e = s.log_evidence;
                     curve.push((s.lambda, e));
@@ -384,23 +385,13 @@ impl<'a> Inversion<'a> {
                 Err(_) => f64::NEG_INFINITY,
             }
         };
+        let evaluate = |log_lambda: f64, curve: &mut Vec<(f64, f64)>, best: &mut Option<Solution>| -> f64 {
+            record(self.solve(10f64.powf(log_lambda)), curve, best)
+        };
         let grid: Vec<f64> = (0..=10).map(|k| base - 6.0 + k as f64).collect();
         // The scan's solves are independent: run them in parallel.
         let scanned: Vec<Result<Solution, InversionError>> = grid.par_iter().map(|&l| self.solve(10f64.powf(l))).collect();
-        let values: Vec<f64> = scanned
-            .into_iter()
-            .map(|r| match r {
-                Ok(s) => {
-                    let e = s.log_evidence;
-                    curve.push((s.lambda, e));
-                    if best.as_ref().is_none_or(|b| e > b.log_evidence) {
-                        best = Some(s);
-                    }
-                    e
-                }
-                Err(_) => f64::NEG_INFINITY,
-            })
-            .collect();
+        let values: Vec<f64> = scanned.into_iter().map(|r| record(r, &mut curve, &mut best)).collect();
         let (k_best, _) = values.iter().enumerate().fold((0, f64::NEG_INFINITY), |acc, (k, &v)| if v > acc.1 { (k, v) } else { acc });
         if best.is_none() {
             return Err(InversionError::Singular { lambda: 10f64.powf(grid[10]) });

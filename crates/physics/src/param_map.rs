@@ -28,21 +28,6 @@ pub struct LenstronomyLens {
     pub alpha_Rs: f64,
 }
 
-impl LenstronomyLens {
-    /// The profiles: SIE, SHEAR (about the origin, lenstronomy's default
-    /// ra_0 = dec_0 = 0) and, when `alpha_Rs > 0`, an NFW on the SIE's centre.
-    pub fn lens_model(&self) -> LensModel {
-        let mut profiles: Vec<Box<dyn MassProfile>> = vec![
-            Box::new(Sie::new(self.theta_E, self.e1, self.e2, self.center_x, self.center_y)),
-            Box::new(Shear::new(self.gamma1, self.gamma2, 0.0, 0.0)),
-        ];
-        if self.alpha_Rs > 0.0 && self.Rs > 0.0 {
-            profiles.push(Box::new(Nfw::new(self.Rs, self.alpha_Rs, self.center_x, self.center_y)));
-        }
-        LensModel::new(profiles)
-    }
-}
-
 /// AstroRIM's normalized lens parameters (dimensionless).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct AstroRimLens {
@@ -68,6 +53,19 @@ pub fn arcsec_per_unit(n_pixels: usize, pixel_scale: f64) -> f64 {
 const NFW_NORM: f64 = 0.306_852_819_440_054_7; // 1 + ln ½
 
 impl LenstronomyLens {
+    /// The profiles: SIE, SHEAR (about the origin, lenstronomy's default
+    /// ra_0 = dec_0 = 0) and, when `alpha_Rs > 0`, an NFW on the SIE's centre.
+    pub fn lens_model(&self) -> LensModel {
+        let mut profiles: Vec<Box<dyn MassProfile>> = vec![
+            Box::new(Sie::new(self.theta_E, self.e1, self.e2, self.center_x, self.center_y)),
+            Box::new(Shear::new(self.gamma1, self.gamma2, 0.0, 0.0)),
+        ];
+        if self.alpha_Rs > 0.0 && self.Rs > 0.0 {
+            profiles.push(Box::new(Nfw::new(self.Rs, self.alpha_Rs, self.center_x, self.center_y)));
+        }
+        LensModel::new(profiles)
+    }
+
     pub fn to_astrorim(&self, n_pixels: usize, pixel_scale: f64) -> AstroRimLens {
         let u = arcsec_per_unit(n_pixels, pixel_scale);
         let (q, phi) = e1e2_to_q_phi(self.e1, self.e2);
