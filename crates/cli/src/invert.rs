@@ -85,6 +85,7 @@ pub fn run(args: InvertArgs) -> Result<()> {
         psf: args.psf.clone(),
         mask: args.mask.clone(),
         pixel_scale: args.pixel_scale,
+        estimate_noise: false,
     })
     .map_err(|e| anyhow!(e))?;
     let text = std::fs::read_to_string(&args.lens).with_context(|| format!("{}: cannot read", args.lens.display()))?;

@@ -8,6 +8,7 @@ mod compare;
 mod cosmo;
 mod invert;
 mod plot;
+mod reconstruct;
 mod render;
 mod simulate;
 mod train;
@@ -40,6 +41,8 @@ enum Command {
     Train(train::TrainArgs),
     /// Evaluate a trained RIM against back-projection and Tikhonov baselines.
     Evaluate(train::EvaluateArgs),
+    /// An observed lens → source, refined lens model (lenstronomy and physical units), maps and a diagnostic panel.
+    Reconstruct(reconstruct::ReconstructArgs),
     /// The pixelated source for a given lens by regularized inversion, λ by the Bayesian evidence.
     Invert(invert::InvertArgs),
     /// MSE, SSIM (Gaussian and uniform-7) and PSNR between two FITS images.
@@ -57,6 +60,7 @@ fn main() -> ExitCode {
         Command::Cosmo(args) => cosmo::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Reconstruct(args) => reconstruct::run(args),
         Command::Invert(args) => invert::run(args),
         Command::Train(args) => train::run_train(args),
         Command::Evaluate(args) => train::run_evaluate(args),

@@ -8,5 +8,12 @@
 
 pub mod background;
 pub mod inversion;
+pub mod lens_light;
+pub mod minimize;
 pub mod observation;
 pub mod operator;
+pub mod pipeline;
+pub mod profiles;
+pub mod prep;
+pub mod refine;
+pub mod report;

@@ -4,7 +4,8 @@
 //! optional PSF and an optional mask. Masked or unusable pixels carry σ = ∞
 //! (weight zero), never NaN.
 
-use astrorim_io::fits::read_image;
+use crate::background::{estimate_sky, noise_map};
+use astrorim_io::fits::{read_image, read_keyword};
 use astrorim_physics::psf::Kernel;
 use astrorim_physics::Image;
 use std::path::{Path, PathBuf};
@@ -22,6 +23,9 @@ pub struct ObservationFiles {
     pub mask: Option<PathBuf>,
     /// Pixel scale in arcsec, overriding the header.
     pub pixel_scale: Option<f64>,
+    /// Without a noise map or RMS, estimate the noise from the image
+    /// ([`crate::background`]) instead of refusing.
+    pub estimate_noise: bool,
 }
 
 /// A loaded, validated observation.
@@ -34,6 +38,8 @@ pub struct Observation {
     pub pixel_scale: f64,
     /// "header" or "given".
     pub pixel_scale_origin: &'static str,
+    /// Where σ came from, in words (recorded in the outputs).
+    pub noise_origin: String,
     /// Pixels with weight zero, and why: mask, non-finite datum, noise ≤ 0 or non-finite.
     pub masked_by_mask: usize,
     pub unusable: usize,
@@ -68,7 +74,7 @@ impl Observation {
                 return Err(error(&files.image, "the header gives no pixel scale (CD1_1, CDELT1 or PIXSCALE): pass --pixel-scale ARCSEC"))
             }
         };
-        let sigma: Vec<f64> = match (&files.noise, files.noise_rms) {
+        let (sigma, noise_origin): (Vec<f64>, String) = match (&files.noise, files.noise_rms) {
             (Some(_), Some(_)) => return Err("noise: give --noise or --noise-rms, not both".into()),
             (Some(path), None) => {
                 let noise = read(path)?.image;
@@ -81,10 +87,11 @@ impl Observation {
                         format!("negative noise value {} at pixel (row {}, column {})", noise.data[k], k / nx, k % nx),
                     ));
                 }
-                noise.data
+                (noise.data, format!("noise map {}", path.display()))
             }
-            (None, Some(rms)) if rms.is_finite() && rms > 0.0 => vec![rms; nx * ny],
+            (None, Some(rms)) if rms.is_finite() && rms > 0.0 => (vec![rms; nx * ny], format!("constant 1σ = {rms} (given)")),
             (None, Some(rms)) => return Err(format!("noise-rms: must be a positive number, got {rms}")),
+            (None, None) if files.estimate_noise => estimated_noise(&files.image, &image)?,
             (None, None) => return Err("noise: give a noise map with --noise NOISE.fits or a constant 1σ with --noise-rms X".into()),
         };
         let mut sigma: Vec<f64> = sigma
@@ -122,6 +129,37 @@ impl Observation {
                 Some(Kernel::from_image(kernel).map_err(|e| error(path, e))?)
             }
         };
-        Ok(Observation { image, sigma, psf, pixel_scale, pixel_scale_origin, masked_by_mask, unusable })
+        Ok(Observation { image, sigma, psf, pixel_scale, pixel_scale_origin, noise_origin, masked_by_mask, unusable })
     }
+}
+
+/// σ per pixel estimated from the image: the sky RMS of the border (outside
+/// the central disc of half the shorter side) plus, when the header gives
+/// EXPTIME, the Poisson term of the source for an image in counts per second
+/// with GAIN (or CCDGAIN; 1 when absent: counts are electrons) electrons per
+/// count. The description says which.
+fn estimated_noise(path: &Path, image: &Image) -> Result<(Vec<f64>, String), String> {
+    let sky = estimate_sky(&image.data, image.nx, image.ny, 0.5)
+        .ok_or_else(|| error(path, "too few finite border pixels to estimate the sky noise: pass --noise or --noise-rms"))?;
+    let keyword = |name: &str| read_keyword(path, None, name).ok().flatten().filter(|v| v.is_finite() && *v > 0.0);
+    let exposure = keyword("EXPTIME");
+    let gain = keyword("GAIN").or_else(|| keyword("CCDGAIN"));
+    let electrons_per_unit = exposure.map(|t| t * gain.unwrap_or(1.0));
+    let origin = match (exposure, gain) {
+        (Some(t), g) => format!(
+            "estimated: sky RMS {:.4e} from {} border pixels (3σ-clipped MAD) plus source Poisson noise for counts/s with EXPTIME {t} s and gain {} e⁻/count{}",
+            sky.rms,
+            sky.pixels,
+            g.unwrap_or(1.0),
+            if g.is_none() { " (no GAIN in the header: 1 assumed)" } else { "" }
+        ),
+        (None, _) => format!(
+            "estimated: sky RMS {:.4e} from {} border pixels (3σ-clipped MAD) only; the header has no EXPTIME, so the source's Poisson noise is left out",
+            sky.rms, sky.pixels
+        ),
+    };
+    if !(sky.rms > 0.0) {
+        return Err(error(path, "the border pixels have zero scatter: the noise cannot be estimated; pass --noise or --noise-rms"));
+    }
+    Ok((noise_map(&image.data, &sky, electrons_per_unit), origin))
 }

@@ -10,9 +10,9 @@ use std::path::Path;
 use std::sync::Once;
 
 /// The font family name every figure uses.
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
-fn register_fonts() {
+pub(crate) fn register_fonts() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         plotters::style::register_font(FONT, FontStyle::Normal, epaint_default_fonts::UBUNTU_LIGHT)
@@ -67,7 +67,7 @@ pub fn csv_series(path: &Path, x: &str, ys: &[&str], group: Option<&str>) -> Res
 }
 
 /// Distinct line colours (colour-blind-safe Okabe–Ito order).
-const COLOURS: [RGBColor; 7] = [
+pub(crate) const COLOURS: [RGBColor; 7] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -78,7 +78,7 @@ const COLOURS: [RGBColor; 7] = [
 ];
 
 /// A tick label: integers plainly, small or large magnitudes in exponent form.
-fn tick(v: f64) -> String {
+pub(crate) fn tick(v: f64) -> String {
     let a = v.abs();
     if v == 0.0 || ((1.0..1e6).contains(&a) && v.fract() == 0.0) {
         format!("{v:.0}")

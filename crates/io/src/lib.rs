@@ -6,6 +6,7 @@ pub mod error;
 pub mod figure;
 pub mod fits;
 pub mod npz;
+pub mod panel;
 pub mod png;
 
 pub use error::IoError;

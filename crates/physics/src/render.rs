@@ -48,6 +48,26 @@ pub fn render(scene: &Scene) -> Image {
     }
 }
 
+/// Flux per pixel of an unlensed light model (lens light), supersampled as
+/// [`render_unconvolved`] and convolved with `psf` when given.
+pub fn render_light(grid: &PixelGrid, light: &LightModel, psf: Option<&Kernel>) -> Image {
+    let offsets = grid.subpixel_offsets();
+    let weight = grid.pixel_area() / (offsets.len() * offsets.len()) as f64;
+    let image = grid.map(|xc, yc| {
+        let mut acc = 0.0;
+        for &dy in &offsets {
+            for &dx in &offsets {
+                acc += light.surface_brightness(xc + dx, yc + dy);
+            }
+        }
+        acc * weight
+    });
+    match psf {
+        Some(kernel) => convolve_fft(&image, kernel),
+        None => image,
+    }
+}
+
 /// Deflection (α_x, α_y) and convergence κ at pixel centres.
 pub fn lens_maps(grid: &PixelGrid, lens: &LensModel) -> [Image; 3] {
     [grid.map(|x, y| lens.deflection(x, y).0), grid.map(|x, y| lens.deflection(x, y).1), grid.map(|x, y| lens.kappa(x, y))]
@@ -68,6 +88,17 @@ mod tests {
             psf: None,
         };
         assert!((render(&scene).sum() - 2.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn lens_light_keeps_its_flux_through_the_psf_and_peaks_on_its_centre() {
+        let grid = PixelGrid::new(64, 64, 0.05, 3).unwrap();
+        let light = LightModel::new(vec![Box::new(Gaussian::new(2.0, 0.2, 0.325, -0.175))]);
+        let psf = Kernel::analytic(crate::psf::PsfShape::Gaussian { fwhm: 0.15, e1: 0.0, e2: 0.0 }, 0.05).unwrap();
+        let image = render_light(&grid, &light, Some(&psf));
+        assert!((image.sum() - 2.0).abs() < 1e-6, "{}", image.sum());
+        let peak = (0..image.data.len()).max_by(|&a, &b| image.data[a].total_cmp(&image.data[b])).unwrap();
+        assert!((grid.x_of_col(peak % 64) - 0.325).abs() < 1e-9 && (grid.y_of_row(peak / 64) + 0.175).abs() < 1e-9);
     }
 
     #[test]

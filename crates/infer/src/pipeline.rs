@@ -1,0 +1,215 @@
+//! The real-lens pipeline behind `astrorim reconstruct`: preparation, the
+//! lens light, the arcs and the neighbours, the lens refinement with the
+//! source re-solved at every step, the lens light refitted against the
+//! lensed-source model (a second Sérsic when the χ² asks for it), and the
+//! final source, model and residuals.
+
+use crate::lens_light::{fit_lens_light, LensLight, SersicComponent};
+use crate::observation::Observation;
+use crate::prep::{arc_radius, dilate, neighbours, prepare, segment, PrepOptions, Prepared};
+use crate::refine::{center_tolerance, refine, theta_e_bounds, LensFit, LensProblem, RefineOptions, StartRecord};
+use astrorim_physics::param_map::LenstronomyLens;
+use serde::Serialize;
+
+/// Settings of a reconstruction.
+#[derive(Debug, Clone, Default)]
+pub struct PipelineOptions {
+    pub prep: PrepOptions,
+    /// Mask neighbouring objects automatically.
+    pub auto_mask: bool,
+    pub refine: RefineOptions,
+    /// A first guess of the lens from elsewhere (the encoder), tried among the starts.
+    pub hint: Option<(String, LenstronomyLens)>,
+}
+
+/// Detection threshold (σ of the smoothed residual) and minimum size of the arcs' segments.
+const DETECT_SIGMA: f64 = 3.0;
+const DETECT_MIN_PIXELS: usize = 6;
+
+/// Everything the pipeline produced, on the cutout grid.
+#[derive(Debug, Clone)]
+pub struct LensReconstruction {
+    pub prepared: Prepared,
+    /// σ used by the fit (the preparation's plus the automatic mask).
+    pub sigma: Vec<f64>,
+    pub light: LensLight,
+    pub fit: LensFit,
+    /// Lens light, lensed source and their sum (model), per pixel.
+    pub light_image: Vec<f64>,
+    pub lensed_source: Vec<f64>,
+    pub model: Vec<f64>,
+    pub summary: FitSummary,
+}
+
+/// Figures of merit recorded in `result.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FitSummary {
+    /// The arcs' radius from the segmentation: the first guess of θ_E.
+    pub arc_radius_arcsec: f64,
+    pub arc_pixels: usize,
+    /// χ² (lens light + lensed source, all fitted pixels) at the first guess and after refinement.
+    pub chi2_before: f64,
+    pub chi2_after: f64,
+    pub reduced_chi2_before: f64,
+    pub reduced_chi2: f64,
+    pub n_data: usize,
+    /// Whether the final reduced χ² is within 3σ of 1 for N_d pixels (1 + 3√(2/N_d)).
+    pub residuals_consistent_with_noise: bool,
+    /// Whether the last refinement round met its tolerance before the evaluation budget.
+    pub optimizer_converged: bool,
+    pub evaluations: usize,
+    pub lens_light_components: usize,
+    /// Δχ² of the second lens-light component (when it was tried).
+    pub second_component_delta_chi2: Option<f64>,
+    pub starts: Vec<StartRecord>,
+    pub lambda: f64,
+    pub log_evidence: f64,
+    pub rays_outside_source_grid: f64,
+}
+
+fn chi2(data: &[f64], model: &[f64], sigma: &[f64]) -> (f64, usize) {
+    let mut total = 0.0;
+    let mut n = 0;
+    for ((d, m), s) in data.iter().zip(model).zip(sigma) {
+        if s.is_finite() && *s > 0.0 {
+            total += ((d - m) / s).powi(2);
+            n += 1;
+        }
+    }
+    (total, n)
+}
+
+fn subtract(a: &[f64], b: &[f64]) -> Vec<f64> {
+    a.iter().zip(b).map(|(x, y)| x - y).collect()
+}
+
+fn masked(sigma: &[f64], pixels: &[usize]) -> Vec<f64> {
+    let mut out = sigma.to_vec();
+    for &p in pixels {
+        out[p] = f64::INFINITY;
+    }
+    out
+}
+
+/// Runs the pipeline on a loaded observation. Errors are one line.
+pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<LensReconstruction, String> {
+    let mut prepared = prepare(obs, &options.prep)?;
+    let grid = prepared.grid;
+    let (nx, ny) = (grid.nx, grid.ny);
+    let psf = prepared.psf.clone();
+    let s = grid.pixel_scale;
+    // The lens centre in cutout coordinates (arcsec).
+    let [ccol, crow] = prepared.record.lens_center_pixel;
+    let center = (
+        (ccol - prepared.record.cutout_col0 as f64 - (nx as f64 - 1.0) / 2.0) * s,
+        (crow - prepared.record.cutout_row0 as f64 - (ny as f64 - 1.0) / 2.0) * s,
+    );
+    let light_grid = astrorim_physics::PixelGrid { supersampling: 3, ..grid };
+    let data = prepared.data.clone();
+    let mut sigma = prepared.sigma.clone();
+
+    // 1. A first lens light, fitted to everything.
+    let start = SersicComponent { amp: 1.0, R_sersic: 0.5, n_sersic: 4.0, e1: 0.0, e2: 0.0, center_x: center.0, center_y: center.1 };
+    let first = fit_lens_light(&data, &sigma, &light_grid, psf.as_ref(), &start, 1, 600);
+    let residual = subtract(&data, &first.light.render(&light_grid, psf.as_ref()));
+    let center = first.light.center();
+    let components = segment(&residual, &sigma, &grid, center, DETECT_SIGMA, DETECT_MIN_PIXELS);
+    let radius = arc_radius(&components, &grid, center, &residual);
+
+    // 2. Neighbours masked (dilated by 2 pixels for their wings).
+    if options.auto_mask {
+        let found = neighbours(&components, radius, &grid);
+        let pixels: Vec<usize> = dilate(&found.iter().flat_map(|(_, p)| p.iter().copied()).collect::<Vec<_>>(), nx, ny, 2);
+        sigma = masked(&sigma, &pixels);
+        prepared.record.masked_neighbour_pixels = pixels.len();
+        prepared.record.neighbours = found.into_iter().map(|(n, _)| n).collect();
+    }
+    prepared.record.auto_mask = options.auto_mask;
+
+    // 3. The lens light again, with the arcs (dilated) left out of its fit.
+    let arc_components: Vec<&crate::prep::Component> = components.iter().filter(|c| c.radius > 2.0 * s).collect();
+    let arc_pixels: Vec<usize> = arc_components.iter().flat_map(|c| c.pixels.iter().copied()).collect();
+    let light_sigma = masked(&sigma, &dilate(&arc_pixels, nx, ny, 1));
+    let mut light = fit_lens_light(&data, &light_sigma, &light_grid, psf.as_ref(), &first.light.components[0], 1, 600).light;
+    let mut light_image = light.render(&light_grid, psf.as_ref());
+    let lens_subtracted = subtract(&data, &light_image);
+    let components = segment(&lens_subtracted, &sigma, &grid, light.center(), DETECT_SIGMA, DETECT_MIN_PIXELS);
+    let arc_pixels: Vec<usize> = components.iter().filter(|c| c.radius > 2.0 * s).flat_map(|c| c.pixels.iter().copied()).collect();
+    let theta_0 = arc_radius(&components, &grid, light.center(), &lens_subtracted)
+        .ok_or("no lensed light detected: nothing above 3σ remains after subtracting the lens light")?;
+
+    // 4. Starts (each scanned in θ_E × 0.6…1.6 first): the arcs' radius with half the light's ellipticity, round; the hint.
+    let (lcx, lcy) = light.center();
+    let lc = light.components[0];
+    let base = LenstronomyLens {
+        theta_E: theta_0,
+        e1: 0.5 * lc.e1,
+        e2: 0.5 * lc.e2,
+        center_x: lcx,
+        center_y: lcy,
+        gamma1: 0.0,
+        gamma2: 0.0,
+        Rs: 0.0,
+        alpha_Rs: 0.0,
+    };
+    let bounds = theta_e_bounds(theta_0);
+    let mut starts = vec![
+        ("arc radius, light's ellipticity".to_string(), base),
+        ("arc radius, round".to_string(), LenstronomyLens { e1: 0.0, e2: 0.0, ..base }),
+    ];
+    if let Some((label, lens)) = &options.hint {
+        starts.insert(0, (label.clone(), LenstronomyLens { theta_E: lens.theta_E.clamp(bounds.0, bounds.1), ..*lens }));
+    }
+    let refine_with = |data: &[f64], sigma: &[f64], starts: &[(String, LenstronomyLens)], opts: &RefineOptions| {
+        let problem = LensProblem { data, sigma, grid: &grid, psf: psf.as_ref(), arc_pixels: &arc_pixels, theta_e_bounds: bounds, center_bounds: ((lcx, lcy), center_tolerance(s)) };
+        refine(&problem, starts, opts)
+    };
+    let problem = LensProblem { data: &lens_subtracted, sigma: &sigma, grid: &grid, psf: psf.as_ref(), arc_pixels: &arc_pixels, theta_e_bounds: bounds, center_bounds: ((lcx, lcy), center_tolerance(s)) };
+    let first_guess = &starts[0].1;
+    let guess_grid = crate::refine::source_grid_for(first_guess, &grid, &arc_pixels, options.refine.source_size);
+    let chi2_before = problem
+        .solve(first_guess, &guess_grid, None, &options.refine)
+        .map(|(sol, _)| chi2(&data, &light_image.iter().zip(&sol.model).map(|(a, b)| a + b).collect::<Vec<_>>(), &sigma).0)
+        .unwrap_or(f64::NAN);
+    let (mut fit, records) =
+        refine_with(&lens_subtracted, &sigma, &starts, &options.refine).ok_or("the lens refinement failed at every start")?;
+
+    // 5. The lens light against the lensed source; a second component if it pays (BIC: Δχ² > 4 ln N).
+    let arcs_model = fit.solution.model.clone();
+    let without_source = subtract(&data, &arcs_model);
+    let one = fit_lens_light(&without_source, &sigma, &light_grid, psf.as_ref(), &light.components[0], 1, 400);
+    let two = fit_lens_light(&without_source, &sigma, &light_grid, psf.as_ref(), &one.light.components[0], 2, 800);
+    let n_fit = sigma.iter().filter(|v| v.is_finite()).count() as f64;
+    let delta = one.chi2 - two.chi2;
+    light = if delta > 4.0 * n_fit.ln() { two.light } else { one.light };
+    light_image = light.render(&light_grid, psf.as_ref());
+    let lens_subtracted = subtract(&data, &light_image);
+    let again = RefineOptions { evaluations_per_start: 200, max_evaluations: 400, ..options.refine };
+    if let Some((refit, _)) = refine_with(&lens_subtracted, &sigma, &[("after the lens light".to_string(), fit.lens)], &again) {
+        fit = LensFit { evaluations: fit.evaluations + refit.evaluations, ..refit };
+    }
+
+    let lensed_source = fit.solution.model.clone();
+    let model: Vec<f64> = light_image.iter().zip(&lensed_source).map(|(a, b)| a + b).collect();
+    let (chi2_after, n_data) = chi2(&data, &model, &sigma);
+    let reduced = chi2_after / n_data as f64;
+    let summary = FitSummary {
+        arc_radius_arcsec: theta_0,
+        arc_pixels: arc_pixels.len(),
+        chi2_before,
+        chi2_after,
+        reduced_chi2_before: chi2_before / n_data as f64,
+        reduced_chi2: reduced,
+        n_data,
+        residuals_consistent_with_noise: reduced <= 1.0 + 3.0 * (2.0 / n_data as f64).sqrt(),
+        optimizer_converged: fit.converged,
+        evaluations: fit.evaluations,
+        lens_light_components: light.components.len(),
+        second_component_delta_chi2: Some(delta),
+        starts: records,
+        lambda: fit.solution.lambda,
+        log_evidence: fit.solution.log_evidence,
+        rays_outside_source_grid: fit.lost_fraction,
+    };
+    Ok(LensReconstruction { prepared, sigma, light, fit, light_image, lensed_source, model, summary })
+}
