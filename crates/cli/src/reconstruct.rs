@@ -11,14 +11,26 @@ use astrorim_infer::prep::PrepOptions;
 use astrorim_infer::refine::RefineOptions;
 use astrorim_infer::report::{write_products, ReportOptions};
 use astrorim_physics::cosmology::FlatLcdm;
+use astrorim_io::atomic::write_bytes;
+use astrorim_physics::ellipticity::e1e2_to_q_phi;
 use clap::Args;
-use std::path::PathBuf;
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[derive(Args)]
 pub struct ReconstructArgs {
     /// Observed image (FITS, linear flux per pixel).
-    image: PathBuf,
+    #[arg(required_unless_present = "batch")]
+    image: Option<PathBuf>,
+    /// Reconstruct every lens of a CSV table instead (header: name, image and
+    /// optionally noise, noise_rms, psf, mask, pixel_scale, z_lens, z_source,
+    /// center_x, center_y; paths relative to the table; empty cells = not
+    /// given): OUT/NAME/ per lens and OUT/summary.csv, one row per lens with
+    /// its status; a failing lens does not stop the rest.
+    #[arg(long, conflicts_with = "image")]
+    batch: Option<PathBuf>,
     /// Noise map (FITS, 1σ per pixel; zero, huge or non-finite values mask the pixel).
     #[arg(long, conflicts_with = "noise_rms")]
     noise: Option<PathBuf>,
@@ -43,7 +55,7 @@ pub struct ReconstructArgs {
     #[arg(long, default_value_t = 0.3)]
     omega_m: f64,
     /// Lens centre X,Y as 0-based column,row of the input image (default: found).
-    #[arg(long, value_delimiter = ',', num_args = 2)]
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
     center: Option<Vec<f64>>,
     /// Pixels to leave out (FITS, same shape; non-zero = excluded).
     #[arg(long)]
@@ -70,38 +82,42 @@ pub struct ReconstructArgs {
     out: PathBuf,
 }
 
-pub fn run(args: ReconstructArgs) -> Result<()> {
-    let start = Instant::now();
-    let center = match args.center.as_deref() {
-        None => None,
-        Some(&[x, y]) if x.is_finite() && y.is_finite() => Some((x, y)),
-        Some(_) => return Err(anyhow!("center: give two finite numbers X,Y (0-based column,row)")),
-    };
-    let redshifts = match (args.z_lens, args.z_source) {
-        (Some(zl), Some(zs)) => {
-            if !(zl > 0.0 && zs > zl && zs.is_finite()) {
-                return Err(anyhow!("z-source: must exceed z-lens > 0, got z-lens {zl}, z-source {zs}"));
-            }
-            Some((zl, zs))
-        }
-        _ => None,
-    };
-    let cosmology = FlatLcdm::new(args.h0, args.omega_m).map_err(|e| anyhow!("{e}"))?;
-    if !(8..=256).contains(&args.source_grid) || !(8..=256).contains(&args.search_source_grid) {
-        return Err(anyhow!("source-grid: must be in 8..=256 (also --search-source-grid)"));
+/// One lens's inputs (from the flags or a batch row).
+#[derive(Debug, Clone, Default)]
+struct Item {
+    name: String,
+    files: ObservationFiles,
+    redshifts: Option<(f64, f64)>,
+    center: Option<(f64, f64)>,
+}
+
+/// The headline numbers of one reconstruction (batch summary, console).
+struct Outcome {
+    theta_e: f64,
+    q: f64,
+    reduced_chi2_before: f64,
+    reduced_chi2: f64,
+    n_data: usize,
+    evaluations: usize,
+    seconds: f64,
+    converged: bool,
+    sigma_v: Option<f64>,
+}
+
+fn check_redshifts(z_lens: Option<f64>, z_source: Option<f64>) -> Result<Option<(f64, f64)>> {
+    match (z_lens, z_source) {
+        (Some(zl), Some(zs)) if zl > 0.0 && zs > zl && zs.is_finite() => Ok(Some((zl, zs))),
+        (Some(zl), Some(zs)) => Err(anyhow!("z-source: must exceed z-lens > 0, got z-lens {zl}, z-source {zs}")),
+        (None, None) => Ok(None),
+        _ => Err(anyhow!("z-lens and z-source: give both or neither")),
     }
-    let obs = Observation::load(&ObservationFiles {
-        image: args.image.clone(),
-        noise: args.noise.clone(),
-        noise_rms: args.noise_rms,
-        psf: args.psf.clone(),
-        mask: args.mask.clone(),
-        pixel_scale: args.pixel_scale,
-        estimate_noise: true,
-    })
-    .map_err(|e| anyhow!(e))?;
+}
+
+fn reconstruct_one(item: &Item, args: &ReconstructArgs, cosmology: FlatLcdm, out: &Path) -> Result<Outcome> {
+    let start = Instant::now();
+    let obs = Observation::load(&item.files).map_err(|e| anyhow!(e))?;
     let options = PipelineOptions {
-        prep: PrepOptions { center_pixel: center, cutout_arcsec: Some(args.cutout) },
+        prep: PrepOptions { center_pixel: item.center, cutout_arcsec: Some(args.cutout) },
         auto_mask: !args.no_auto_mask,
         refine: RefineOptions {
             source_size: args.search_source_grid,
@@ -112,26 +128,178 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
         },
         hint: None,
     };
-    let result = reconstruct_lens(&obs, &options).map_err(|e| anyhow!("{}: {e}", args.image.display()))?;
+    let image = &item.files.image;
+    let result = reconstruct_lens(&obs, &options).map_err(|e| anyhow!("{}: {e}", image.display()))?;
     let report = ReportOptions {
-        redshifts,
+        redshifts: item.redshifts,
         cosmology,
-        name: args.image.display().to_string(),
+        name: item.name.clone(),
         seconds: start.elapsed().as_secs_f64(),
-        start: "the arcs' radius from the lens-light-subtracted image (several starts, chosen by evidence)".into(),
+        start: "the arcs' radius from the lens-light-subtracted image (several starts, each scanned in θ_E, chosen by evidence)".into(),
     };
-    write_products(&args.out, &result, &report)?;
+    write_products(out, &result, &report)?;
     let s = &result.summary;
+    let lens = result.fit.lens;
+    Ok(Outcome {
+        theta_e: lens.theta_E,
+        q: e1e2_to_q_phi(lens.e1, lens.e2).0,
+        reduced_chi2_before: s.reduced_chi2_before,
+        reduced_chi2: s.reduced_chi2,
+        n_data: s.n_data,
+        evaluations: s.evaluations,
+        seconds: start.elapsed().as_secs_f64(),
+        converged: s.optimizer_converged,
+        sigma_v: item.redshifts.and_then(|(zl, zs)| cosmology.lens_distances(zl, zs).ok()).map(|d| d.sigma_v_sis_kms(lens.theta_E)),
+    })
+}
+
+/// The batch table's rows as items; errors name the table, row and column.
+fn read_batch(path: &Path, args: &ReconstructArgs) -> Result<Vec<Result<Item, String>>> {
+    let mut reader = csv::Reader::from_path(path).map_err(|e| anyhow!("{}: cannot read: {e}", path.display()))?;
+    let header = reader.headers().map_err(|e| anyhow!("{}: no CSV header: {e}", path.display()))?.clone();
+    const KNOWN: [&str; 11] = ["name", "image", "noise", "noise_rms", "psf", "mask", "pixel_scale", "z_lens", "z_source", "center_x", "center_y"];
+    if let Some(unknown) = header.iter().find(|h| !KNOWN.contains(h)) {
+        return Err(anyhow!("{}: unknown column '{unknown}' (known: {})", path.display(), KNOWN.join(", ")));
+    }
+    for required in ["name", "image"] {
+        if !header.iter().any(|h| h == required) {
+            return Err(anyhow!("{}: the header has no '{required}' column", path.display()));
+        }
+    }
+    let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let mut items = Vec::new();
+    for (line, record) in reader.records().enumerate() {
+        let row = line + 2;
+        let item = (|| -> Result<Item, String> {
+            let record = record.map_err(|e| format!("{}: row {row}: {e}", path.display()))?;
+            let cell = |name: &str| header.iter().position(|h| h == name).and_then(|i| record.get(i)).map(str::trim).filter(|v| !v.is_empty());
+            let number = |name: &str| -> Result<Option<f64>, String> {
+                cell(name)
+                    .map(|v| v.parse::<f64>().map_err(|_| format!("{}: row {row}, column {name}: '{v}' is not a number", path.display())))
+                    .transpose()
+            };
+            let file = |name: &str| cell(name).map(|v| base.join(v));
+            let name = cell("name").ok_or_else(|| format!("{}: row {row}: empty name", path.display()))?.to_string();
+            if name.contains(['/', '\\']) || name == "." || name == ".." {
+                return Err(format!("{}: row {row}, column name: '{name}' cannot be a directory name", path.display()));
+            }
+            let image = file("image").ok_or_else(|| format!("{}: row {row}: empty image", path.display()))?;
+            let redshifts = check_redshifts(number("z_lens")?, number("z_source")?).map_err(|e| format!("{}: row {row}: {e}", path.display()))?;
+            let center = match (number("center_x")?, number("center_y")?) {
+                (Some(x), Some(y)) => Some((x, y)),
+                (None, None) => None,
+                _ => return Err(format!("{}: row {row}: give both center_x and center_y or neither", path.display())),
+            };
+            Ok(Item {
+                name,
+                files: ObservationFiles {
+                    image,
+                    noise: file("noise"),
+                    noise_rms: number("noise_rms")?,
+                    psf: file("psf"),
+                    mask: file("mask"),
+                    pixel_scale: number("pixel_scale")?.or(args.pixel_scale),
+                    estimate_noise: true,
+                },
+                redshifts,
+                center,
+            })
+        })();
+        items.push(item);
+    }
+    Ok(items)
+}
+
+pub fn run(args: ReconstructArgs) -> Result<()> {
+    let cosmology = FlatLcdm::new(args.h0, args.omega_m).map_err(|e| anyhow!("{e}"))?;
+    if !(8..=256).contains(&args.source_grid) || !(8..=256).contains(&args.search_source_grid) {
+        return Err(anyhow!("source-grid: must be in 8..=256 (also --search-source-grid)"));
+    }
+    if let Some(table) = &args.batch {
+        return run_batch(table, &args, cosmology);
+    }
+    let image = args.image.clone().expect("clap requires IMAGE without --batch");
+    let center = match args.center.as_deref() {
+        None => None,
+        Some(&[x, y]) if x.is_finite() && y.is_finite() => Some((x, y)),
+        Some(_) => return Err(anyhow!("center: give two finite numbers X,Y (0-based column,row)")),
+    };
+    let item = Item {
+        name: image.display().to_string(),
+        files: ObservationFiles {
+            image,
+            noise: args.noise.clone(),
+            noise_rms: args.noise_rms,
+            psf: args.psf.clone(),
+            mask: args.mask.clone(),
+            pixel_scale: args.pixel_scale,
+            estimate_noise: true,
+        },
+        redshifts: check_redshifts(args.z_lens, args.z_source)?,
+        center,
+    };
+    let o = reconstruct_one(&item, &args, cosmology, &args.out)?;
     eprintln!(
         "{}: θ_E = {:.4}″, q = {:.3}, reduced χ² {:.3} → {:.3} ({} pixels), {} evaluations, {:.1} s",
         args.out.display(),
-        result.fit.lens.theta_E,
-        astrorim_physics::ellipticity::e1e2_to_q_phi(result.fit.lens.e1, result.fit.lens.e2).0,
-        s.reduced_chi2_before,
-        s.reduced_chi2,
-        s.n_data,
-        s.evaluations,
-        start.elapsed().as_secs_f64()
+        o.theta_e,
+        o.q,
+        o.reduced_chi2_before,
+        o.reduced_chi2,
+        o.n_data,
+        o.evaluations,
+        o.seconds
     );
     Ok(())
+}
+
+fn run_batch(table: &Path, args: &ReconstructArgs, cosmology: FlatLcdm) -> Result<()> {
+    let items = read_batch(table, args)?;
+    std::fs::create_dir_all(&args.out).map_err(|e| anyhow!("{}: cannot create: {e}", args.out.display()))?;
+    let progress = ProgressBar::new(items.len() as u64);
+    progress.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} lenses, {elapsed} elapsed, ETA {eta}").expect("a valid template"));
+    // Lenses in parallel; each one's starts also run in parallel (rayon nests).
+    let rows: Vec<String> = items
+        .par_iter()
+        .map(|item| {
+            let row = match item {
+                Err(message) => format!("{},error,{}", "", csv_field(message)),
+                Ok(item) => match reconstruct_one(item, args, cosmology, &args.out.join(&item.name)) {
+                    Ok(o) => format!(
+                        "{},ok,,{:.6},{:.4},{},{:.4},{:.4},{},{:.1}",
+                        csv_field(&item.name),
+                        o.theta_e,
+                        o.q,
+                        o.sigma_v.map_or(String::new(), |v| format!("{v:.1}")),
+                        o.reduced_chi2_before,
+                        o.reduced_chi2,
+                        o.converged,
+                        o.seconds
+                    ),
+                    Err(e) => format!("{},error,{}", csv_field(&item.name), csv_field(&format!("{e:#}"))),
+                },
+            };
+            progress.inc(1);
+            row
+        })
+        .collect();
+    progress.finish_and_clear();
+    let failed = rows.iter().filter(|r| r.contains(",error,")).count();
+    let mut text = String::from("name,status,message,theta_e_arcsec,q,sigma_v_kms,reduced_chi2_before,reduced_chi2,converged,seconds\n");
+    for row in &rows {
+        text.push_str(row);
+        text.push('\n');
+    }
+    write_bytes(&args.out.join("summary.csv"), text.as_bytes())?;
+    eprintln!("{}: {} lenses reconstructed, {failed} failed (see summary.csv)", args.out.display(), rows.len() - failed);
+    Ok(())
+}
+
+/// A CSV cell: quoted when it holds a comma, quote or newline.
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\"").replace('\n', " "))
+    } else {
+        text.to_string()
+    }
 }

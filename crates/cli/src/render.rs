@@ -5,7 +5,11 @@ use astrorim_io::fits::{read_image, write_fits, HduOut, Keyword, Precision};
 use astrorim_physics::psf::Kernel;
 use astrorim_physics::render::{lens_maps, render};
 use astrorim_physics::scene::parse_scene;
+use astrorim_physics::Image;
 use clap::{Args, ValueEnum};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -18,6 +22,15 @@ pub struct RenderArgs {
     /// Also write ALPHA_X, ALPHA_Y (arcsec) and KAPPA at pixel centres as extensions.
     #[arg(long)]
     maps: bool,
+    /// Add white Gaussian noise of this 1σ (flux per pixel) to the image, drawn from --seed.
+    #[arg(long)]
+    noise_rms: Option<f64>,
+    /// Seed of the noise.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Also write the scene's PSF kernel (pixel scale of the image) to this FITS file.
+    #[arg(long)]
+    psf_out: Option<PathBuf>,
     /// Sample type of the written HDUs.
     #[arg(long, value_enum, default_value_t = SampleType::F64)]
     precision: SampleType,
@@ -40,8 +53,18 @@ pub fn run(args: RenderArgs) -> Result<()> {
             Kernel::from_image(image).map_err(|e| anyhow!("{}: {e}", path.display()))
         })
         .map_err(|e| anyhow!("{}: {e:#}", args.scene.display()))?;
-    let image = render(&scene);
+    let mut image = render(&scene);
     let grid = scene.grid;
+    if let Some(rms) = args.noise_rms {
+        if !(rms.is_finite() && rms > 0.0) {
+            return Err(anyhow!("noise-rms: must be a positive number, got {rms}"));
+        }
+        let normal = Normal::new(0.0, rms).expect("σ is positive and finite");
+        let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
+        for v in &mut image.data {
+            *v += normal.sample(&mut rng);
+        }
+    }
     let mut keywords = vec![
         Keyword::text("ORIGIN", "astrorim", "software that wrote this file"),
         Keyword::text("BUNIT", "flux/pixel", "surface brightness x pixel area"),
@@ -49,6 +72,10 @@ pub fn run(args: RenderArgs) -> Result<()> {
     ];
     if let Some(psf) = &scene.psf {
         keywords.push(Keyword::int("PSFSIZE", psf.size() as i64, "PSF kernel side [pixels]"));
+    }
+    if let Some(rms) = args.noise_rms {
+        keywords.push(Keyword::float("NOISERMS", rms, "white Gaussian noise added [flux/pixel]"));
+        keywords.push(Keyword::int("NOISESD", args.seed as i64, "seed of the noise"));
     }
     let maps = if args.maps { Some(lens_maps(&grid, &scene.lens)) } else { None };
     let mut hdus = vec![HduOut { name: None, image: &image, keywords }];
@@ -67,5 +94,11 @@ pub fn run(args: RenderArgs) -> Result<()> {
         }
     }
     write_fits(&args.output, &hdus, precision, Some(grid.pixel_scale))?;
+    if let Some(path) = &args.psf_out {
+        let psf = scene.psf.as_ref().ok_or_else(|| anyhow!("psf-out: the scene has no PSF"))?;
+        let kernel = Image { nx: psf.size(), ny: psf.size(), data: psf.data().to_vec() };
+        let keywords = vec![Keyword::text("ORIGIN", "astrorim", "software that wrote this file"), Keyword::text("CONTENT", "PSF kernel (unit sum)", "")];
+        write_fits(path, &[HduOut { name: None, image: &kernel, keywords }], precision, Some(grid.pixel_scale))?;
+    }
     Ok(())
 }

@@ -25,6 +25,9 @@ pub struct PipelineOptions {
 /// Detection threshold (σ of the smoothed residual) and minimum size of the arcs' segments.
 const DETECT_SIGMA: f64 = 3.0;
 const DETECT_MIN_PIXELS: usize = 6;
+/// Radius of the central disc left out of the source solve, as a fraction
+/// of the lower θ_E bound.
+const CENTRAL_MASK_FRACTION: f64 = 0.3;
 
 /// Everything the pipeline produced, on the cutout grid.
 #[derive(Debug, Clone)]
@@ -65,6 +68,8 @@ pub struct FitSummary {
     pub lambda: f64,
     pub log_evidence: f64,
     pub rays_outside_source_grid: f64,
+    /// Radius (arcsec) of the central disc left out of the source solve.
+    pub central_mask_radius_arcsec: f64,
 }
 
 fn chi2(data: &[f64], model: &[f64], sigma: &[f64]) -> (f64, usize) {
@@ -153,6 +158,21 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
         alpha_Rs: 0.0,
     };
     let bounds = theta_e_bounds(theta_0);
+    // The source is solved without the central disc, where the lens light
+    // outshines any lensed light and the residual of its model would
+    // otherwise be fitted by source pixels (and, in step 5, taken away from
+    // the lens light); there the lensed-source model is zero.
+    let central_radius = CENTRAL_MASK_FRACTION * bounds.0;
+    let central: Vec<usize> =
+        (0..nx * ny).filter(|&p| (grid.x_of_col(p % nx) - lcx).hypot(grid.y_of_row(p / nx) - lcy) < central_radius).collect();
+    let source_sigma = masked(&sigma, &central);
+    let outside_centre = |model: &[f64]| -> Vec<f64> {
+        let mut out = model.to_vec();
+        for &p in &central {
+            out[p] = 0.0;
+        }
+        out
+    };
     let mut starts = vec![
         ("arc radius, light's ellipticity".to_string(), base),
         ("arc radius, round".to_string(), LenstronomyLens { e1: 0.0, e2: 0.0, ..base }),
@@ -164,32 +184,37 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
         let problem = LensProblem { data, sigma, grid: &grid, psf: psf.as_ref(), arc_pixels: &arc_pixels, theta_e_bounds: bounds, center_bounds: ((lcx, lcy), center_tolerance(s)) };
         refine(&problem, starts, opts)
     };
-    let problem = LensProblem { data: &lens_subtracted, sigma: &sigma, grid: &grid, psf: psf.as_ref(), arc_pixels: &arc_pixels, theta_e_bounds: bounds, center_bounds: ((lcx, lcy), center_tolerance(s)) };
+    let problem = LensProblem { data: &lens_subtracted, sigma: &source_sigma, grid: &grid, psf: psf.as_ref(), arc_pixels: &arc_pixels, theta_e_bounds: bounds, center_bounds: ((lcx, lcy), center_tolerance(s)) };
     let first_guess = &starts[0].1;
     let guess_grid = crate::refine::source_grid_for(first_guess, &grid, &arc_pixels, options.refine.source_size);
     let chi2_before = problem
         .solve(first_guess, &guess_grid, None, &options.refine)
-        .map(|(sol, _)| chi2(&data, &light_image.iter().zip(&sol.model).map(|(a, b)| a + b).collect::<Vec<_>>(), &sigma).0)
+        .map(|(sol, _)| chi2(&data, &light_image.iter().zip(&outside_centre(&sol.model)).map(|(a, b)| a + b).collect::<Vec<_>>(), &sigma).0)
         .unwrap_or(f64::NAN);
     let (mut fit, records) =
-        refine_with(&lens_subtracted, &sigma, &starts, &options.refine).ok_or("the lens refinement failed at every start")?;
+        refine_with(&lens_subtracted, &source_sigma, &starts, &options.refine).ok_or("the lens refinement failed at every start")?;
 
-    // 5. The lens light against the lensed source; a second component if it pays (BIC: Δχ² > 4 ln N).
-    let arcs_model = fit.solution.model.clone();
+    // 5. The lens light against the lensed source; a second component only
+    // if it pays (BIC: Δχ² > 4 ln N) and stays a lens light: its shared
+    // centre within a pixel of the one-component fit's and its Sérsic
+    // indices off their bounds (otherwise it is absorbing residual arcs).
+    let arcs_model = outside_centre(&fit.solution.model);
     let without_source = subtract(&data, &arcs_model);
     let one = fit_lens_light(&without_source, &sigma, &light_grid, psf.as_ref(), &light.components[0], 1, 400);
     let two = fit_lens_light(&without_source, &sigma, &light_grid, psf.as_ref(), &one.light.components[0], 2, 800);
     let n_fit = sigma.iter().filter(|v| v.is_finite()).count() as f64;
     let delta = one.chi2 - two.chi2;
-    light = if delta > 4.0 * n_fit.ln() { two.light } else { one.light };
+    let (c1, c2) = (one.light.center(), two.light.center());
+    let plausible = (c1.0 - c2.0).hypot(c1.1 - c2.1) < s && two.light.components.iter().all(|c| c.n_sersic > 0.35 && c.n_sersic < 7.9);
+    light = if delta > 4.0 * n_fit.ln() && plausible { two.light } else { one.light };
     light_image = light.render(&light_grid, psf.as_ref());
     let lens_subtracted = subtract(&data, &light_image);
     let again = RefineOptions { evaluations_per_start: 200, max_evaluations: 400, ..options.refine };
-    if let Some((refit, _)) = refine_with(&lens_subtracted, &sigma, &[("after the lens light".to_string(), fit.lens)], &again) {
+    if let Some((refit, _)) = refine_with(&lens_subtracted, &source_sigma, &[("after the lens light".to_string(), fit.lens)], &again) {
         fit = LensFit { evaluations: fit.evaluations + refit.evaluations, ..refit };
     }
 
-    let lensed_source = fit.solution.model.clone();
+    let lensed_source = outside_centre(&fit.solution.model);
     let model: Vec<f64> = light_image.iter().zip(&lensed_source).map(|(a, b)| a + b).collect();
     let (chi2_after, n_data) = chi2(&data, &model, &sigma);
     let reduced = chi2_after / n_data as f64;
@@ -210,6 +235,7 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
         lambda: fit.solution.lambda,
         log_evidence: fit.solution.log_evidence,
         rays_outside_source_grid: fit.lost_fraction,
+        central_mask_radius_arcsec: central_radius,
     };
     Ok(LensReconstruction { prepared, sigma, light, fit, light_image, lensed_source, model, summary })
 }

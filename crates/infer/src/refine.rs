@@ -31,8 +31,11 @@ pub struct RefineOptions {
     /// Rays per pixel side.
     pub supersampling: usize,
     pub regularization: Regularization,
-    /// PSF taps below this fraction of the peak are dropped from the operator.
+    /// PSF taps below this fraction of the peak are dropped from the
+    /// operator during the search (halves its non-zeros and the time per
+    /// trial lens) and for the final solve.
     pub psf_floor: f64,
+    pub final_psf_floor: f64,
     /// Objective evaluations per start (exploration) and for the continued best start.
     pub evaluations_per_start: usize,
     pub max_evaluations: usize,
@@ -45,7 +48,8 @@ impl Default for RefineOptions {
             final_source_size: 48,
             supersampling: 2,
             regularization: Regularization::Gradient,
-            psf_floor: 1e-3,
+            psf_floor: 1e-2,
+            final_psf_floor: 1e-3,
             evaluations_per_start: 150,
             max_evaluations: 1200,
         }
@@ -263,7 +267,7 @@ pub fn refine(problem: &LensProblem, starts: &[(String, LenstronomyLens)], optio
             break;
         }
     }
-    let fine = RefineOptions { source_size: options.final_source_size, ..*options };
+    let fine = RefineOptions { source_size: options.final_source_size, psf_floor: options.final_psf_floor, ..*options };
     let source = source_grid_for(&best.lens, problem.grid, problem.arc_pixels, fine.final_source_size);
     if let Ok((solution, lost_fraction)) = problem.solve(&best.lens, &source, None, &fine) {
         best = LensFit { source_grid: source, solution, lost_fraction, ..best };

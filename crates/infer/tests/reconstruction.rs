@@ -51,7 +51,8 @@ fn options() -> RefineOptions {
         final_source_size: 32,
         supersampling: 2,
         regularization: Regularization::Gradient,
-        psf_floor: 1e-3,
+        psf_floor: 1e-2,
+        final_psf_floor: 1e-3,
         evaluations_per_start: 150,
         max_evaluations: 900,
     }
