@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::run_astrorim;
+use common::{oracle_python, run_astrorim, run_oracle};
 use std::path::Path;
 
 /// Renders a 64² lens at 0.08″ with lens light, white noise 0.01 and a
@@ -58,6 +58,7 @@ fn reconstructs_a_rendered_lens_and_its_products_are_complete() {
         "kappa_radial.csv",
         "kappa_azimuthal.csv",
         "panel.png",
+        "coolest.json",
     ] {
         assert!(out.join(f).exists(), "{f} missing");
     }
@@ -88,6 +89,23 @@ fn reconstructs_a_rendered_lens_and_its_products_are_complete() {
     assert!(json["sigma_v_kms"].as_f64().unwrap() > 100.0);
     let radial = std::fs::read_to_string(out.join("kappa_radial.csv")).unwrap();
     assert_eq!(radial.lines().count(), 61, "header + 60 radii");
+    // coolest.json loads with the coolest package, and its own SIE (PEMD at
+    // γ = 2) and ExternalShear deflect like the lens of result.json: the
+    // angle (east of north) and θ_E conventions are right.
+    if let Some(python) = oracle_python() {
+        let lens = astrorim_physics::scene::parse_lens_list(&std::fs::read_to_string(out.join("result.json")).unwrap()).unwrap();
+        let points = [(0.3, 0.2), (-0.5, 0.7), (1.0, -0.1), (-0.2, -1.3), (0.9, 0.9)];
+        let mut args = vec![out.to_str().unwrap().to_string()];
+        args.extend(points.iter().map(|(x, y)| format!("{x},{y}")));
+        let got = run_oracle(&python, "coolest_deflection.py", &args);
+        assert_eq!(got["source_type"], "PixelatedRegularGrid");
+        assert_eq!(got["lens_redshift"].as_f64(), Some(0.5));
+        for (k, &(x, y)) in points.iter().enumerate() {
+            let (ax, ay) = lens.deflection(x, y);
+            let (cx, cy) = (got["alpha_x"][k].as_f64().unwrap(), got["alpha_y"][k].as_f64().unwrap());
+            assert!((ax - cx).abs() < 1e-6 && (ay - cy).abs() < 1e-6, "at ({x}, {y}): astrorim ({ax}, {ay}), coolest ({cx}, {cy})");
+        }
+    }
     // result.json is a lens file for `astrorim invert` (on the cutout it describes).
     let inv = run_astrorim(&[
         "invert",

@@ -3,8 +3,10 @@
 //! light, residual, normalized residual, κ), `result.json` (the lens in
 //! lenstronomy's keywords, AstroRIM's normalized Θ and physical units, the
 //! preparation and the fit's figures of merit), the κ profiles as CSV and
-//! the diagnostic panel. Every file is written atomically.
+//! the diagnostic panel, and `coolest.json` (the COOLEST standard). Every
+//! file is written atomically.
 
+use crate::coolest::{coolest_document, CoolestInputs};
 use crate::pipeline::LensReconstruction;
 use crate::profiles::{azimuthal_kappa, critical_curves_and_caustics, enclosed_kappa_area, mean_kappa};
 use astrorim_io::atomic::write_bytes;
@@ -156,6 +158,16 @@ pub fn write_products(dir: &Path, r: &LensReconstruction, options: &ReportOption
         "preparation": rec,
     });
     write_bytes(&dir.join("result.json"), serde_json::to_string_pretty(&result).expect("JSON values serialize").as_bytes())?;
+    let coolest = coolest_document(&CoolestInputs {
+        lens: &lens,
+        light: &r.light,
+        source,
+        n_pixels: n,
+        pixel_scale: s,
+        redshifts: options.redshifts,
+        cosmology: options.cosmology,
+    });
+    write_bytes(&dir.join("coolest.json"), serde_json::to_string_pretty(&coolest).expect("JSON values serialize").as_bytes())?;
 
     // The panel.
     let half = 0.5 * n as f64 * s;

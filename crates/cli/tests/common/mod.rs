@@ -10,7 +10,7 @@ use std::process::{Command, Output};
 use std::sync::OnceLock;
 
 /// Packages the oracle environment needs, pinned so that results are stable.
-const REQUIREMENTS: &[&str] = &["lenstronomy==1.14.2", "astropy==8.0.2", "scikit-image==0.26.0"];
+const REQUIREMENTS: &[&str] = &["lenstronomy==1.14.2", "astropy==8.0.2", "scikit-image==0.26.0", "coolest==0.1.11"];
 
 pub fn astrorim() -> Command {
     Command::new(env!("CARGO_BIN_EXE_astrorim"))
