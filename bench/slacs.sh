@@ -22,7 +22,7 @@ with open(f"{slacs}/lenses.csv") as f, open(table, "w", newline="") as g:
         w.writerow([n, f"{slacs}/{n}/image.fits", f"{slacs}/{n}/noise.fits", f"{slacs}/{n}/psf.fits",
                     r["pixel_scale_arcsec"], r["z_lens"], r["z_source"]])
 PY
-"$here/target/release/astrorim" reconstruct --batch "$out/batch.csv" --out "$out" "$@"
+"$here/target/release/astrorim" reconstruct --list "$out/batch.csv" --out "$out" "$@"
 python3 - "$slacs/lenses.csv" "$out/summary.csv" "$out/comparison.csv" <<'PY'
 import csv, statistics, sys
 published = {r["name"]: r for r in csv.DictReader(open(sys.argv[1]))}

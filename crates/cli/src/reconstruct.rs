@@ -11,7 +11,12 @@ use astrorim_infer::prep::PrepOptions;
 use astrorim_infer::refine::RefineOptions;
 use astrorim_infer::report::{write_products, ReportOptions};
 use astrorim_physics::cosmology::FlatLcdm;
+use crate::render::add_white_noise;
 use astrorim_io::atomic::write_bytes;
+use astrorim_io::fits::{write_fits, HduOut, Keyword, Precision};
+use astrorim_physics::render::render;
+use astrorim_physics::scene::parse_scene;
+use astrorim_physics::Image;
 use astrorim_physics::ellipticity::e1e2_to_q_phi;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -22,15 +27,27 @@ use std::time::Instant;
 #[derive(Args)]
 pub struct ReconstructArgs {
     /// Observed image (FITS, linear flux per pixel).
-    #[arg(required_unless_present = "batch")]
+    #[arg(required_unless_present_any = ["list", "demo"])]
     image: Option<PathBuf>,
-    /// Reconstruct every lens of a CSV table instead (header: name, image and
-    /// optionally noise, noise_rms, psf, mask, pixel_scale, z_lens, z_source,
-    /// center_x, center_y; paths relative to the table; empty cells = not
-    /// given): OUT/NAME/ per lens and OUT/summary.csv, one row per lens with
-    /// its status; a failing lens does not stop the rest.
+    /// Simulate the example lens (examples/sie_shear_sersic.json, white noise
+    /// of σ = 0.005 from a fixed seed, its Moffat PSF, z = 0.5 → 2), write it
+    /// to OUT/input.fits and OUT/input_psf.fits, reconstruct it, and write the
+    /// truth beside the estimate (OUT/truth_vs_estimate.json).
+    #[arg(long, conflicts_with_all = ["image", "list"])]
+    demo: bool,
+    /// Reconstruct every lens of a CSV table instead (header: image and
+    /// optionally name, noise, noise_rms, psf, mask, pixel_scale, z_lens,
+    /// z_source, center_x, center_y; paths relative to the table; an empty
+    /// cell or absent column falls back to the flags): OUT/NAME/ per lens
+    /// (NAME from the name column, else PARENT_STEM of the image path) and
+    /// OUT/summary.csv, one row per lens with its status. A failing lens
+    /// does not stop the rest; lenses with a result.json already are skipped
+    /// (resume).
     #[arg(long, conflicts_with = "image")]
-    batch: Option<PathBuf>,
+    list: Option<PathBuf>,
+    /// With --list: only rows I, I+N, I+2N, … (0-based I; cluster job arrays, see docs/batch.md).
+    #[arg(long, requires = "list")]
+    shard: Option<String>,
     /// Noise map (FITS, 1σ per pixel; zero, huge or non-finite values mask the pixel).
     #[arg(long, conflicts_with = "noise_rms")]
     noise: Option<PathBuf>,
@@ -161,10 +178,8 @@ fn read_batch(path: &Path, args: &ReconstructArgs) -> Result<Vec<Result<Item, St
     if let Some(unknown) = header.iter().find(|h| !KNOWN.contains(h)) {
         return Err(anyhow!("{}: unknown column '{unknown}' (known: {})", path.display(), KNOWN.join(", ")));
     }
-    for required in ["name", "image"] {
-        if !header.iter().any(|h| h == required) {
-            return Err(anyhow!("{}: the header has no '{required}' column", path.display()));
-        }
+    if !header.iter().any(|h| h == "image") {
+        return Err(anyhow!("{}: the header has no 'image' column", path.display()));
     }
     let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
     let mut items = Vec::new();
@@ -179,11 +194,14 @@ fn read_batch(path: &Path, args: &ReconstructArgs) -> Result<Vec<Result<Item, St
                     .transpose()
             };
             let file = |name: &str| cell(name).map(|v| base.join(v));
-            let name = cell("name").ok_or_else(|| format!("{}: row {row}: empty name", path.display()))?.to_string();
+            let image = file("image").ok_or_else(|| format!("{}: row {row}: empty image", path.display()))?;
+            let name = match cell("name") {
+                Some(name) => name.to_string(),
+                None => folder_name(&image),
+            };
             if name.contains(['/', '\\']) || name == "." || name == ".." {
                 return Err(format!("{}: row {row}, column name: '{name}' cannot be a directory name", path.display()));
             }
-            let image = file("image").ok_or_else(|| format!("{}: row {row}: empty image", path.display()))?;
             let redshifts = check_redshifts(number("z_lens")?, number("z_source")?).map_err(|e| format!("{}: row {row}: {e}", path.display()))?;
             let center = match (number("center_x")?, number("center_y")?) {
                 (Some(x), Some(y)) => Some((x, y)),
@@ -194,14 +212,17 @@ fn read_batch(path: &Path, args: &ReconstructArgs) -> Result<Vec<Result<Item, St
                 name,
                 files: ObservationFiles {
                     image,
-                    noise: file("noise"),
-                    noise_rms: number("noise_rms")?,
-                    psf: file("psf"),
-                    mask: file("mask"),
+                    noise: file("noise").or_else(|| args.noise.clone()),
+                    noise_rms: number("noise_rms")?.or(args.noise_rms),
+                    psf: file("psf").or_else(|| args.psf.clone()),
+                    mask: file("mask").or_else(|| args.mask.clone()),
                     pixel_scale: number("pixel_scale")?.or(args.pixel_scale),
                     estimate_noise: true,
                 },
-                redshifts,
+                redshifts: match redshifts {
+                    Some(z) => Some(z),
+                    None => check_redshifts(args.z_lens, args.z_source).map_err(|e| e.to_string())?,
+                },
                 center,
             })
         })();
@@ -215,10 +236,13 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
     if !(8..=256).contains(&args.source_grid) || !(8..=256).contains(&args.search_source_grid) {
         return Err(anyhow!("source-grid: must be in 8..=256 (also --search-source-grid)"));
     }
-    if let Some(table) = &args.batch {
+    if let Some(table) = &args.list {
         return run_batch(table, &args, cosmology);
     }
-    let image = args.image.clone().expect("clap requires IMAGE without --batch");
+    if args.demo {
+        return run_demo(&args, cosmology);
+    }
+    let image = args.image.clone().expect("clap requires IMAGE without --list");
     let center = match args.center.as_deref() {
         None => None,
         Some(&[x, y]) if x.is_finite() && y.is_finite() => Some((x, y)),
@@ -253,8 +277,104 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
     Ok(())
 }
 
+/// The demo's scene, noise and redshifts.
+const DEMO_SCENE: &str = include_str!("../../../examples/sie_shear_sersic.json");
+const DEMO_NOISE_RMS: f64 = 0.005;
+const DEMO_SEED: u64 = 2019;
+const DEMO_REDSHIFTS: (f64, f64) = (0.5, 2.0);
+
+fn run_demo(args: &ReconstructArgs, cosmology: FlatLcdm) -> Result<()> {
+    let spec = parse_scene(DEMO_SCENE).map_err(|e| anyhow!("demo scene: {e}"))?;
+    let scene = spec.into_scene(|file| Err(anyhow!("the demo scene names no PSF file ({file})"))).map_err(|e| anyhow!("demo scene: {e:#}"))?;
+    let mut image = render(&scene);
+    add_white_noise(&mut image.data, DEMO_NOISE_RMS, DEMO_SEED);
+    std::fs::create_dir_all(&args.out).map_err(|e| anyhow!("{}: cannot create: {e}", args.out.display()))?;
+    let grid = scene.grid;
+    let input = args.out.join("input.fits");
+    let psf_path = args.out.join("input_psf.fits");
+    let keys = |what: &str| vec![Keyword::text("ORIGIN", "astrorim reconstruct --demo", "software that wrote this file"), Keyword::text("CONTENT", what, "")];
+    write_fits(&input, &[HduOut { name: None, image: &image, keywords: keys("simulated lens, white noise") }], Precision::F64, Some(grid.pixel_scale))?;
+    let psf = scene.psf.as_ref().expect("the demo scene has a PSF");
+    let kernel = Image { nx: psf.size(), ny: psf.size(), data: psf.data().to_vec() };
+    write_fits(&psf_path, &[HduOut { name: None, image: &kernel, keywords: keys("PSF kernel (unit sum)") }], Precision::F64, Some(grid.pixel_scale))?;
+    let item = Item {
+        name: "demo: examples/sie_shear_sersic.json".into(),
+        files: ObservationFiles {
+            image: input,
+            noise_rms: Some(DEMO_NOISE_RMS),
+            psf: Some(psf_path),
+            estimate_noise: false,
+            ..ObservationFiles::default()
+        },
+        redshifts: Some(DEMO_REDSHIFTS),
+        center: None,
+    };
+    let o = reconstruct_one(&item, args, cosmology, &args.out)?;
+    // Truth and estimate in the input image's frame (the estimate is fitted on a cutout).
+    let result: serde_json::Value = serde_json::from_slice(&std::fs::read(args.out.join("result.json"))?)?;
+    let truth: serde_json::Value = serde_json::from_str(DEMO_SCENE)?;
+    let number = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0);
+    let (sie, shear) = (&truth["lens"][0], &truth["lens"][1]);
+    let (q_true, phi_true) = e1e2_to_q_phi(number(&sie["e1"]), number(&sie["e2"]));
+    let (gamma_true, phi_ext_true) = astrorim_physics::ellipticity::shear_cartesian_to_polar(number(&shear["gamma1"]), number(&shear["gamma2"]));
+    let centre = |pixel: f64, n: usize| (pixel - (n as f64 - 1.0) / 2.0) * grid.pixel_scale;
+    let c = &result["center_pixel_input"];
+    let comparison = serde_json::json!({
+        "frame": "the input image's: arcsec from its centre, x along columns",
+        "truth": {"theta_e_arcsec": number(&sie["theta_E"]), "q": q_true, "phi_rad": phi_true, "center_x": number(&sie["center_x"]), "center_y": number(&sie["center_y"]), "gamma_ext": gamma_true, "phi_ext_rad": phi_ext_true},
+        "estimate": {"theta_e_arcsec": o.theta_e, "q": o.q, "phi_rad": result["phi_rad"], "center_x": centre(number(&c[0]), grid.nx), "center_y": centre(number(&c[1]), grid.ny), "gamma_ext": result["gamma_ext"], "phi_ext_rad": result["phi_ext_rad"]},
+        "theta_e_relative_error": o.theta_e / number(&sie["theta_E"]) - 1.0,
+        "q_error": o.q - q_true,
+    });
+    write_bytes(&args.out.join("truth_vs_estimate.json"), serde_json::to_string_pretty(&comparison)?.as_bytes())?;
+    eprintln!(
+        "{}: demo lens θ_E = {:.4}″ (truth {:.4}″, {:+.2} %), q = {:.3} (truth {:.3}), reduced χ² {:.3}, {:.1} s; see panel.png",
+        args.out.display(),
+        o.theta_e,
+        number(&sie["theta_E"]),
+        100.0 * (o.theta_e / number(&sie["theta_E"]) - 1.0),
+        o.q,
+        q_true,
+        o.reduced_chi2,
+        o.seconds
+    );
+    Ok(())
+}
+
+/// The folder of a lens without a name: PARENT_STEM of its image path
+/// (e.g. J0946+1006_image), so that images of one name in different folders
+/// do not share a folder.
+fn folder_name(image: &Path) -> String {
+    let stem = image.file_stem().map_or_else(|| "image".into(), |s| s.to_string_lossy().into_owned());
+    match image.parent().and_then(|p| p.file_name()) {
+        Some(parent) => format!("{}_{stem}", parent.to_string_lossy()),
+        None => stem,
+    }
+}
+
+/// `I/N` of --shard.
+fn parse_shard(text: &str) -> Result<(usize, usize)> {
+    let parsed = text.split_once('/').and_then(|(i, n)| Some((i.trim().parse::<usize>().ok()?, n.trim().parse::<usize>().ok()?)));
+    match parsed {
+        Some((i, n)) if n > 0 && i < n => Ok((i, n)),
+        _ => Err(anyhow!("shard: expected I/N with 0 ≤ I < N, got '{text}'")),
+    }
+}
+
 fn run_batch(table: &Path, args: &ReconstructArgs, cosmology: FlatLcdm) -> Result<()> {
-    let items = read_batch(table, args)?;
+    let shard = args.shard.as_deref().map(parse_shard).transpose()?;
+    let mut items = read_batch(table, args)?;
+    if let Some((i, n)) = shard {
+        items = items.into_iter().enumerate().filter(|(k, _)| k % n == i).map(|(_, item)| item).collect();
+    }
+    let mut seen = std::collections::HashSet::new();
+    for item in items.iter_mut() {
+        if let Ok(it) = item {
+            if !seen.insert(it.name.clone()) {
+                *item = Err(format!("{}: lens folder '{}' appears twice: give the rows distinct names", table.display(), it.name));
+            }
+        }
+    }
     std::fs::create_dir_all(&args.out).map_err(|e| anyhow!("{}: cannot create: {e}", args.out.display()))?;
     let progress = ProgressBar::new(items.len() as u64);
     progress.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} lenses, {elapsed} elapsed, ETA {eta}").expect("a valid template"));
@@ -264,6 +384,9 @@ fn run_batch(table: &Path, args: &ReconstructArgs, cosmology: FlatLcdm) -> Resul
         .map(|item| {
             let row = match item {
                 Err(message) => format!("{},error,{}", "", csv_field(message)),
+                Ok(item) if args.out.join(&item.name).join("result.json").exists() => {
+                    format!("{},skipped,already reconstructed (delete its folder to redo)", csv_field(&item.name))
+                }
                 Ok(item) => match reconstruct_one(item, args, cosmology, &args.out.join(&item.name)) {
                     Ok(o) => format!(
                         "{},ok,,{:.6},{:.4},{},{:.4},{:.4},{},{:.1}",
@@ -290,8 +413,17 @@ fn run_batch(table: &Path, args: &ReconstructArgs, cosmology: FlatLcdm) -> Resul
         text.push_str(row);
         text.push('\n');
     }
-    write_bytes(&args.out.join("summary.csv"), text.as_bytes())?;
-    eprintln!("{}: {} lenses reconstructed, {failed} failed (see summary.csv)", args.out.display(), rows.len() - failed);
+    let summary = match shard {
+        Some((i, n)) => format!("summary-{i}-of-{n}.csv"),
+        None => "summary.csv".into(),
+    };
+    write_bytes(&args.out.join(&summary), text.as_bytes())?;
+    let skipped = rows.iter().filter(|r| r.contains(",skipped,")).count();
+    eprintln!(
+        "{}: {} lenses reconstructed, {skipped} skipped (done before), {failed} failed (see {summary})",
+        args.out.display(),
+        rows.len() - failed - skipped
+    );
     Ok(())
 }
 
@@ -301,5 +433,18 @@ fn csv_field(text: &str) -> String {
         format!("\"{}\"", text.replace('"', "\"\"").replace('\n', " "))
     } else {
         text.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folders_are_named_by_parent_and_stem_and_shards_parse() {
+        assert_eq!(folder_name(Path::new("/data/slacs/J0946+1006/image.fits")), "J0946+1006_image");
+        assert_eq!(folder_name(Path::new("lens.fits")), "lens");
+        assert_eq!(parse_shard("2/5").unwrap(), (2, 5));
+        assert!(parse_shard("5/5").is_err() && parse_shard("1/0").is_err() && parse_shard("a/b").is_err());
     }
 }

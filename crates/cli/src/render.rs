@@ -42,6 +42,15 @@ enum SampleType {
     F64,
 }
 
+/// Adds N(0, rms²) to every value, drawn in order from ChaCha8 seeded with `seed`.
+pub(crate) fn add_white_noise(data: &mut [f64], rms: f64, seed: u64) {
+    let normal = Normal::new(0.0, rms).expect("σ is positive and finite");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    for v in data {
+        *v += normal.sample(&mut rng);
+    }
+}
+
 pub fn run(args: RenderArgs) -> Result<()> {
     let text = std::fs::read_to_string(&args.scene).with_context(|| format!("{}: cannot read", args.scene.display()))?;
     let spec = parse_scene(&text).map_err(|e| anyhow!("{}: {e}", args.scene.display()))?;
@@ -59,11 +68,7 @@ pub fn run(args: RenderArgs) -> Result<()> {
         if !(rms.is_finite() && rms > 0.0) {
             return Err(anyhow!("noise-rms: must be a positive number, got {rms}"));
         }
-        let normal = Normal::new(0.0, rms).expect("σ is positive and finite");
-        let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
-        for v in &mut image.data {
-            *v += normal.sample(&mut rng);
-        }
+        add_white_noise(&mut image.data, rms, args.seed);
     }
     let mut keywords = vec![
         Keyword::text("ORIGIN", "astrorim", "software that wrote this file"),

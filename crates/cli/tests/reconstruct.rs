@@ -132,7 +132,7 @@ fn batch_keeps_going_past_a_bad_row_and_bad_input_is_refused() {
         "name,image,noise_rms,psf,z_lens,z_source\ngood,lens.fits,0.01,psf.fits,0.5,2.0\nmissing,nothere.fits,0.01,,,\nbadz,lens.fits,0.01,,2.0,0.5\n",
     )
     .unwrap();
-    let r = run_astrorim(&["reconstruct", "--batch", &d("batch.csv"), "--max-evaluations", "200", "--out", &d("batch")]);
+    let r = run_astrorim(&["reconstruct", "--list", &d("batch.csv"), "--max-evaluations", "200", "--out", &d("batch")]);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let summary = std::fs::read_to_string(dir.path().join("batch/summary.csv")).unwrap();
     let lines: Vec<&str> = summary.lines().collect();
@@ -141,6 +141,11 @@ fn batch_keeps_going_past_a_bad_row_and_bad_input_is_refused() {
     assert!(lines.iter().any(|l| l.starts_with("missing,error,") && l.contains("nothere.fits")), "{summary}");
     assert!(lines.iter().any(|l| l.contains(",error,") && l.contains("row 4") && l.contains("z-source")), "{summary}");
     assert!(dir.path().join("batch/good/result.json").exists());
+    // A second run resumes: the finished lens is skipped.
+    let r = run_astrorim(&["reconstruct", "--list", &d("batch.csv"), "--max-evaluations", "200", "--out", &d("batch")]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let summary = std::fs::read_to_string(dir.path().join("batch/summary.csv")).unwrap();
+    assert!(summary.lines().any(|l| l.starts_with("good,skipped,")), "{summary}");
 
     let refused = |args: &[&str], expected: &str| {
         let r = run_astrorim(args);
@@ -157,5 +162,6 @@ fn batch_keeps_going_past_a_bad_row_and_bad_input_is_refused() {
     refused(&["reconstruct", &image, "--noise-rms", "0.01", "--center", "500,3", "--out", &o], "center");
     refused(&["reconstruct", &d("nothere.fits"), "--out", &o], "nothere.fits");
     std::fs::write(dir.path().join("bad.csv"), "name,image,colour\na,lens.fits,red\n").unwrap();
-    refused(&["reconstruct", "--batch", &d("bad.csv"), "--out", &o], "colour");
+    refused(&["reconstruct", "--list", &d("bad.csv"), "--out", &o], "colour");
+    refused(&["reconstruct", "--list", &d("batch.csv"), "--shard", "3/2", "--out", &o], "shard");
 }
