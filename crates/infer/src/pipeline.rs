@@ -60,6 +60,8 @@ pub struct FitSummary {
     pub residuals_consistent_with_noise: bool,
     /// Whether the last refinement round met its tolerance before the evaluation budget.
     pub optimizer_converged: bool,
+    /// Why the refinement stopped, in words.
+    pub stopped_because: String,
     pub evaluations: usize,
     pub lens_light_components: usize,
     /// Δχ² of the second lens-light component (when it was tried).
@@ -228,6 +230,14 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
         n_data,
         residuals_consistent_with_noise: reduced <= 1.0 + 3.0 * (2.0 / n_data as f64).sqrt(),
         optimizer_converged: fit.converged,
+        stopped_because: if fit.converged {
+            "the simplex's spread of −ln evidence fell below its tolerance".into()
+        } else {
+            format!(
+                "the evaluation budget ({} re-solves of the source, --max-evaluations) was spent before the simplex met its tolerance; the outputs are those of the best lens found",
+                fit.evaluations
+            )
+        },
         evaluations: fit.evaluations,
         lens_light_components: light.components.len(),
         second_component_delta_chi2: Some(delta),

@@ -47,13 +47,33 @@ fn fits(path: &Path, data: &[f64], n: usize, scale: f64, content: &str, extra: V
 
 /// Writes every product into `dir` (created if needed) and returns `result.json`'s content.
 pub fn write_products(dir: &Path, r: &LensReconstruction, options: &ReportOptions) -> Result<Value, IoError> {
-    std::fs::create_dir_all(dir).map_err(|e| IoError::file(dir, format!("cannot create: {e}")))?;
     let grid = r.prepared.grid;
     let (n, s) = (grid.nx, grid.pixel_scale);
     let lens = r.fit.lens;
     let model = lens.lens_model();
     let center = (lens.center_x, lens.center_y);
     let distances: Option<LensDistances> = options.redshifts.and_then(|(zl, zs)| options.cosmology.lens_distances(zl, zs).ok());
+    // A derived quantity that is not finite is an error, never a number (or a JSON null) in the output.
+    let kappa_area_e = enclosed_kappa_area(&model, center, lens.theta_E);
+    let mut headline = vec![
+        ("theta_e_arcsec", lens.theta_E),
+        ("e1", lens.e1),
+        ("e2", lens.e2),
+        ("center_x", lens.center_x),
+        ("center_y", lens.center_y),
+        ("gamma1", lens.gamma1),
+        ("gamma2", lens.gamma2),
+        ("reduced_chi2", r.summary.reduced_chi2),
+        ("kappa_area_einstein_arcsec2", kappa_area_e),
+    ];
+    if let Some(d) = distances {
+        headline.push(("sigma_v_kms", d.sigma_v_sis_kms(lens.theta_E)));
+        headline.push(("mass_einstein_msun", kappa_area_e * d.sigma_crit_msun_per_arcsec2));
+    }
+    if let Some((name, _)) = headline.iter().find(|(_, v)| !v.is_finite()) {
+        return Err(IoError::file(dir, format!("the fit produced a non-finite {name}; nothing written")));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| IoError::file(dir, format!("cannot create: {e}")))?;
 
     // FITS maps.
     let source = &r.fit.source_grid;
@@ -106,7 +126,6 @@ pub fn write_products(dir: &Path, r: &LensReconstruction, options: &ReportOption
     let to_input = |x: f64, y: f64| {
         [rec.cutout_col0 as f64 + (n as f64 - 1.0) / 2.0 + x / s, rec.cutout_row0 as f64 + (n as f64 - 1.0) / 2.0 + y / s]
     };
-    let kappa_area_e = enclosed_kappa_area(&model, center, theta_e);
     let physical = distances.map(|d| {
         json!({
             "z_lens": options.redshifts.map(|z| z.0),
@@ -139,6 +158,8 @@ pub fn write_products(dir: &Path, r: &LensReconstruction, options: &ReportOption
         "mass_einstein_msun": distances.map(|d| kappa_area_e * d.sigma_crit_msun_per_arcsec2),
         "reduced_chi2": r.summary.reduced_chi2,
         "converged": r.summary.optimizer_converged,
+        "converged_reason": r.summary.stopped_because,
+        "residuals_consistent_with_noise": r.summary.residuals_consistent_with_noise,
         "seconds": options.seconds,
         "conventions": "lenstronomy: arcsec, x along image columns (FITS NAXIS1), y along rows, origin at the cutout centre; φ counter-clockwise from +x; q = minor/major; SIE θ_E in lenstronomy's (intermediate-axis) normalization; the shear acts about (0, 0)",
         "center_pixel_input": to_input(lens.center_x, lens.center_y),
