@@ -3,6 +3,7 @@
 //! units, and a diagnostic panel (the pipeline is `astrorim_infer::pipeline`,
 //! the products `astrorim_infer::report`).
 
+use crate::render::add_white_noise;
 use anyhow::{anyhow, Result};
 use astrorim_infer::inversion::Regularization;
 use astrorim_infer::observation::{Observation, ObservationFiles};
@@ -10,14 +11,13 @@ use astrorim_infer::pipeline::{reconstruct_lens, PipelineOptions};
 use astrorim_infer::prep::PrepOptions;
 use astrorim_infer::refine::RefineOptions;
 use astrorim_infer::report::{write_products, ReportOptions};
-use astrorim_physics::cosmology::FlatLcdm;
-use crate::render::add_white_noise;
 use astrorim_io::atomic::write_bytes;
 use astrorim_io::fits::{write_fits, HduOut, Keyword, Precision};
+use astrorim_physics::cosmology::FlatLcdm;
+use astrorim_physics::ellipticity::e1e2_to_q_phi;
 use astrorim_physics::render::render;
 use astrorim_physics::scene::parse_scene;
 use astrorim_physics::Image;
-use astrorim_physics::ellipticity::e1e2_to_q_phi;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
@@ -174,7 +174,8 @@ fn reconstruct_one(item: &Item, args: &ReconstructArgs, cosmology: FlatLcdm, out
 fn read_batch(path: &Path, args: &ReconstructArgs) -> Result<Vec<Result<Item, String>>> {
     let mut reader = csv::Reader::from_path(path).map_err(|e| anyhow!("{}: cannot read: {e}", path.display()))?;
     let header = reader.headers().map_err(|e| anyhow!("{}: no CSV header: {e}", path.display()))?.clone();
-    const KNOWN: [&str; 11] = ["name", "image", "noise", "noise_rms", "psf", "mask", "pixel_scale", "z_lens", "z_source", "center_x", "center_y"];
+    const KNOWN: [&str; 11] =
+        ["name", "image", "noise", "noise_rms", "psf", "mask", "pixel_scale", "z_lens", "z_source", "center_x", "center_y"];
     if let Some(unknown) = header.iter().find(|h| !KNOWN.contains(h)) {
         return Err(anyhow!("{}: unknown column '{unknown}' (known: {})", path.display(), KNOWN.join(", ")));
     }
@@ -187,7 +188,8 @@ fn read_batch(path: &Path, args: &ReconstructArgs) -> Result<Vec<Result<Item, St
         let row = line + 2;
         let item = (|| -> Result<Item, String> {
             let record = record.map_err(|e| format!("{}: row {row}: {e}", path.display()))?;
-            let cell = |name: &str| header.iter().position(|h| h == name).and_then(|i| record.get(i)).map(str::trim).filter(|v| !v.is_empty());
+            let cell =
+                |name: &str| header.iter().position(|h| h == name).and_then(|i| record.get(i)).map(str::trim).filter(|v| !v.is_empty());
             let number = |name: &str| -> Result<Option<f64>, String> {
                 cell(name)
                     .map(|v| v.parse::<f64>().map_err(|_| format!("{}: row {row}, column {name}: '{v}' is not a number", path.display())))
@@ -202,7 +204,8 @@ fn read_batch(path: &Path, args: &ReconstructArgs) -> Result<Vec<Result<Item, St
             if name.contains(['/', '\\']) || name == "." || name == ".." {
                 return Err(format!("{}: row {row}, column name: '{name}' cannot be a directory name", path.display()));
             }
-            let redshifts = check_redshifts(number("z_lens")?, number("z_source")?).map_err(|e| format!("{}: row {row}: {e}", path.display()))?;
+            let redshifts =
+                check_redshifts(number("z_lens")?, number("z_source")?).map_err(|e| format!("{}: row {row}: {e}", path.display()))?;
             let center = match (number("center_x")?, number("center_y")?) {
                 (Some(x), Some(y)) => Some((x, y)),
                 (None, None) => None,
@@ -285,18 +288,31 @@ const DEMO_REDSHIFTS: (f64, f64) = (0.5, 2.0);
 
 fn run_demo(args: &ReconstructArgs, cosmology: FlatLcdm) -> Result<()> {
     let spec = parse_scene(DEMO_SCENE).map_err(|e| anyhow!("demo scene: {e}"))?;
-    let scene = spec.into_scene(|file| Err(anyhow!("the demo scene names no PSF file ({file})"))).map_err(|e| anyhow!("demo scene: {e:#}"))?;
+    let scene =
+        spec.into_scene(|file| Err(anyhow!("the demo scene names no PSF file ({file})"))).map_err(|e| anyhow!("demo scene: {e:#}"))?;
     let mut image = render(&scene);
     add_white_noise(&mut image.data, DEMO_NOISE_RMS, DEMO_SEED);
     std::fs::create_dir_all(&args.out).map_err(|e| anyhow!("{}: cannot create: {e}", args.out.display()))?;
     let grid = scene.grid;
     let input = args.out.join("input.fits");
     let psf_path = args.out.join("input_psf.fits");
-    let keys = |what: &str| vec![Keyword::text("ORIGIN", "astrorim reconstruct --demo", "software that wrote this file"), Keyword::text("CONTENT", what, "")];
-    write_fits(&input, &[HduOut { name: None, image: &image, keywords: keys("simulated lens, white noise") }], Precision::F64, Some(grid.pixel_scale))?;
+    let keys = |what: &str| {
+        vec![Keyword::text("ORIGIN", "astrorim reconstruct --demo", "software that wrote this file"), Keyword::text("CONTENT", what, "")]
+    };
+    write_fits(
+        &input,
+        &[HduOut { name: None, image: &image, keywords: keys("simulated lens, white noise") }],
+        Precision::F64,
+        Some(grid.pixel_scale),
+    )?;
     let psf = scene.psf.as_ref().expect("the demo scene has a PSF");
     let kernel = Image { nx: psf.size(), ny: psf.size(), data: psf.data().to_vec() };
-    write_fits(&psf_path, &[HduOut { name: None, image: &kernel, keywords: keys("PSF kernel (unit sum)") }], Precision::F64, Some(grid.pixel_scale))?;
+    write_fits(
+        &psf_path,
+        &[HduOut { name: None, image: &kernel, keywords: keys("PSF kernel (unit sum)") }],
+        Precision::F64,
+        Some(grid.pixel_scale),
+    )?;
     let item = Item {
         name: "demo: examples/sie_shear_sersic.json".into(),
         files: ObservationFiles {
@@ -316,7 +332,8 @@ fn run_demo(args: &ReconstructArgs, cosmology: FlatLcdm) -> Result<()> {
     let number = |v: &serde_json::Value| v.as_f64().unwrap_or(0.0);
     let (sie, shear) = (&truth["lens"][0], &truth["lens"][1]);
     let (q_true, phi_true) = e1e2_to_q_phi(number(&sie["e1"]), number(&sie["e2"]));
-    let (gamma_true, phi_ext_true) = astrorim_physics::ellipticity::shear_cartesian_to_polar(number(&shear["gamma1"]), number(&shear["gamma2"]));
+    let (gamma_true, phi_ext_true) =
+        astrorim_physics::ellipticity::shear_cartesian_to_polar(number(&shear["gamma1"]), number(&shear["gamma2"]));
     let centre = |pixel: f64, n: usize| (pixel - (n as f64 - 1.0) / 2.0) * grid.pixel_scale;
     let c = &result["center_pixel_input"];
     let comparison = serde_json::json!({
@@ -377,7 +394,8 @@ fn run_batch(table: &Path, args: &ReconstructArgs, cosmology: FlatLcdm) -> Resul
     }
     std::fs::create_dir_all(&args.out).map_err(|e| anyhow!("{}: cannot create: {e}", args.out.display()))?;
     let progress = ProgressBar::new(items.len() as u64);
-    progress.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} lenses, {elapsed} elapsed, ETA {eta}").expect("a valid template"));
+    progress
+        .set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} lenses, {elapsed} elapsed, ETA {eta}").expect("a valid template"));
     // Lenses in parallel; each one's starts also run in parallel (rayon nests).
     let rows: Vec<String> = items
         .par_iter()

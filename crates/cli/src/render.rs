@@ -102,7 +102,10 @@ pub fn run(args: RenderArgs) -> Result<()> {
     if let Some(path) = &args.psf_out {
         let psf = scene.psf.as_ref().ok_or_else(|| anyhow!("psf-out: the scene has no PSF"))?;
         let kernel = Image { nx: psf.size(), ny: psf.size(), data: psf.data().to_vec() };
-        let keywords = vec![Keyword::text("ORIGIN", "astrorim", "software that wrote this file"), Keyword::text("CONTENT", "PSF kernel (unit sum)", "")];
+        let keywords = vec![
+            Keyword::text("ORIGIN", "astrorim", "software that wrote this file"),
+            Keyword::text("CONTENT", "PSF kernel (unit sum)", ""),
+        ];
         write_fits(path, &[HduOut { name: None, image: &kernel, keywords }], precision, Some(grid.pixel_scale))?;
     }
     Ok(())

@@ -19,7 +19,18 @@ fn render(dir: &Path) {
         "psf": {"type": "GAUSSIAN", "fwhm": 0.15}}"#;
     std::fs::write(dir.join("scene.json"), scene).unwrap();
     let d = |f: &str| dir.join(f).to_str().unwrap().to_string();
-    let out = run_astrorim(&["render", &d("scene.json"), "-o", &d("lens.fits"), "--noise-rms", "0.01", "--seed", "3", "--psf-out", &d("psf.fits")]);
+    let out = run_astrorim(&[
+        "render",
+        &d("scene.json"),
+        "-o",
+        &d("lens.fits"),
+        "--noise-rms",
+        "0.01",
+        "--seed",
+        "3",
+        "--psf-out",
+        &d("psf.fits"),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
 

@@ -107,11 +107,8 @@ pub fn coolest_document(c: &CoolestInputs) -> Value {
             )
         })
         .collect();
-    let shear = profile(
-        "1-massfield-mass-0-ExternalShear",
-        "ExternalShear",
-        &[("gamma_ext", gamma), ("phi_ext", position_angle_degrees(phi_ext))],
-    );
+    let shear =
+        profile("1-massfield-mass-0-ExternalShear", "ExternalShear", &[("gamma_ext", gamma), ("phi_ext", position_angle_degrees(phi_ext))]);
     let source_light = json!({
         "id": "2-galaxy-light-0-PixelatedRegularGrid",
         "type": "PixelatedRegularGrid",

@@ -14,7 +14,7 @@ pub mod minimize;
 pub mod observation;
 pub mod operator;
 pub mod pipeline;
-pub mod profiles;
 pub mod prep;
+pub mod profiles;
 pub mod refine;
 pub mod report;

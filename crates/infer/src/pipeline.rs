@@ -183,10 +183,26 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
         starts.insert(0, (label.clone(), LenstronomyLens { theta_E: lens.theta_E.clamp(bounds.0, bounds.1), ..*lens }));
     }
     let refine_with = |data: &[f64], sigma: &[f64], starts: &[(String, LenstronomyLens)], opts: &RefineOptions| {
-        let problem = LensProblem { data, sigma, grid: &grid, psf: psf.as_ref(), arc_pixels: &arc_pixels, theta_e_bounds: bounds, center_bounds: ((lcx, lcy), center_tolerance(s)) };
+        let problem = LensProblem {
+            data,
+            sigma,
+            grid: &grid,
+            psf: psf.as_ref(),
+            arc_pixels: &arc_pixels,
+            theta_e_bounds: bounds,
+            center_bounds: ((lcx, lcy), center_tolerance(s)),
+        };
         refine(&problem, starts, opts)
     };
-    let problem = LensProblem { data: &lens_subtracted, sigma: &source_sigma, grid: &grid, psf: psf.as_ref(), arc_pixels: &arc_pixels, theta_e_bounds: bounds, center_bounds: ((lcx, lcy), center_tolerance(s)) };
+    let problem = LensProblem {
+        data: &lens_subtracted,
+        sigma: &source_sigma,
+        grid: &grid,
+        psf: psf.as_ref(),
+        arc_pixels: &arc_pixels,
+        theta_e_bounds: bounds,
+        center_bounds: ((lcx, lcy), center_tolerance(s)),
+    };
     let first_guess = &starts[0].1;
     let guess_grid = crate::refine::source_grid_for(first_guess, &grid, &arc_pixels, options.refine.source_size);
     let chi2_before = problem

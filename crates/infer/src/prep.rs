@@ -178,7 +178,8 @@ pub fn prepare(obs: &Observation, options: &PrepOptions) -> Result<Prepared, Str
     }
     let col0 = (center.0 - (side as f64 - 1.0) / 2.0).round().clamp(0.0, (nx - side) as f64) as usize;
     let row0 = (center.1 - (side as f64 - 1.0) / 2.0).round().clamp(0.0, (ny - side) as f64) as usize;
-    let take = |v: &[f64]| -> Vec<f64> { (0..side).flat_map(|i| (0..side).map(move |j| (row0 + i) * nx + col0 + j)).map(|p| v[p]).collect() };
+    let take =
+        |v: &[f64]| -> Vec<f64> { (0..side).flat_map(|i| (0..side).map(move |j| (row0 + i) * nx + col0 + j)).map(|p| v[p]).collect() };
     let cut_data = take(&data);
     let cut_sigma = take(&obs.sigma);
     let mut masked_by_user = 0;
@@ -334,12 +335,8 @@ pub fn arc_radius(components: &[Component], grid: &PixelGrid, center: (f64, f64)
     let outside = |c: &&Component| c.pixels.iter().any(|&p| radius_of(p) >= r_min);
     let arcs: Vec<&Component> = components.iter().filter(|c| c.is_arc()).filter(outside).collect();
     let chosen: Vec<&Component> = if arcs.is_empty() { components.iter().filter(outside).collect() } else { arcs };
-    let mut radii: Vec<(f64, f64)> = chosen
-        .iter()
-        .flat_map(|c| c.pixels.iter())
-        .map(|&p| (radius_of(p), residual[p].max(0.0)))
-        .filter(|&(r, _)| r >= r_min)
-        .collect();
+    let mut radii: Vec<(f64, f64)> =
+        chosen.iter().flat_map(|c| c.pixels.iter()).map(|&p| (radius_of(p), residual[p].max(0.0))).filter(|&(r, _)| r >= r_min).collect();
     let total: f64 = radii.iter().map(|r| r.1).sum();
     if radii.is_empty() || total <= 0.0 {
         return None;
@@ -381,7 +378,12 @@ pub fn neighbours(components: &[Component], arc_radius: Option<f64>, grid: &Pixe
                     x: c.x,
                     y: c.y,
                     pixels: c.pixels.len(),
-                    reason: format!("not arc-like (σ_t/σ_r = {:.2} < 1.5) and {:.2}″ from the lens, beyond {:.2}″", c.sigma_t / c.sigma_r.max(1e-12), c.radius, limit),
+                    reason: format!(
+                        "not arc-like (σ_t/σ_r = {:.2} < 1.5) and {:.2}″ from the lens, beyond {:.2}″",
+                        c.sigma_t / c.sigma_r.max(1e-12),
+                        c.radius,
+                        limit
+                    ),
                 },
                 c.pixels.clone(),
             )

@@ -152,7 +152,8 @@ fn encode(lens: &LenstronomyLens) -> Vec<f64> {
 /// centres), with 25 % margin and at least 4 image pixels of half-width.
 pub fn source_grid_for(lens: &LenstronomyLens, grid: &PixelGrid, arc_pixels: &[usize], size: usize) -> SourceGrid {
     let model = lens.lens_model();
-    let traced: Vec<(f64, f64)> = arc_pixels.iter().map(|&p| model.ray_shoot(grid.x_of_col(p % grid.nx), grid.y_of_row(p / grid.nx))).collect();
+    let traced: Vec<(f64, f64)> =
+        arc_pixels.iter().map(|&p| model.ray_shoot(grid.x_of_col(p % grid.nx), grid.y_of_row(p / grid.nx))).collect();
     if traced.is_empty() {
         return SourceGrid { size, half_width: 0.25 * grid.nx as f64 * grid.pixel_scale, center_x: lens.center_x, center_y: lens.center_y };
     }
@@ -222,7 +223,10 @@ impl LensProblem<'_> {
         let (at_start, _) = self.solve(start, &first, None, options).ok()?;
         let lambda = at_start.lambda;
         let start = if scan { self.scan_theta_e(start, lambda, options) } else { *start };
-        let objective = |x: &[f64]| -> f64 { decode(x, self.theta_e_bounds, self.center_bounds).map_or(f64::INFINITY, |lens| -self.evidence_following(&lens, lambda, options)) };
+        let objective = |x: &[f64]| -> f64 {
+            decode(x, self.theta_e_bounds, self.center_bounds)
+                .map_or(f64::INFINITY, |lens| -self.evidence_following(&lens, lambda, options))
+        };
         let s = self.grid.pixel_scale;
         let steps = [0.08, 0.05, 0.05, s, s, 0.02, 0.02];
         let best = nelder_mead(&objective, &encode(&start), &steps, 1e-3, evaluations);
@@ -230,7 +234,14 @@ impl LensProblem<'_> {
         let source = source_grid_for(&lens, self.grid, self.arc_pixels, options.source_size);
         let (solution, lost_fraction) = self.solve(&lens, &source, Some(lambda), options).ok()?;
         let scanned = if scan { 26 } else { 0 };
-        Some(LensFit { lens, source_grid: source, solution, lost_fraction, evaluations: best.evaluations + 1 + scanned, converged: best.converged })
+        Some(LensFit {
+            lens,
+            source_grid: source,
+            solution,
+            lost_fraction,
+            evaluations: best.evaluations + 1 + scanned,
+            converged: best.converged,
+        })
     }
 }
 
@@ -240,7 +251,8 @@ impl LensProblem<'_> {
 /// converges without moving θ_E by more than 0.1 %; finally re-solves on the
 /// finer grid with λ at its evidence maximum.
 pub fn refine(problem: &LensProblem, starts: &[(String, LenstronomyLens)], options: &RefineOptions) -> Option<(LensFit, Vec<StartRecord>)> {
-    let explored: Vec<Option<LensFit>> = starts.par_iter().map(|(_, lens)| problem.round(lens, options, options.evaluations_per_start, true)).collect();
+    let explored: Vec<Option<LensFit>> =
+        starts.par_iter().map(|(_, lens)| problem.round(lens, options, options.evaluations_per_start, true)).collect();
     let best_index = explored
         .iter()
         .enumerate()

@@ -40,7 +40,8 @@ fn radii(theta_e: f64) -> Vec<f64> {
 
 fn fits(path: &Path, data: &[f64], n: usize, scale: f64, content: &str, extra: Vec<Keyword>) -> Result<(), IoError> {
     let image = Image { nx: n, ny: data.len() / n, data: data.to_vec() };
-    let mut keywords = vec![Keyword::text("ORIGIN", "astrorim reconstruct", "software that wrote this file"), Keyword::text("CONTENT", content, "")];
+    let mut keywords =
+        vec![Keyword::text("ORIGIN", "astrorim reconstruct", "software that wrote this file"), Keyword::text("CONTENT", content, "")];
     keywords.extend(extra);
     write_fits(path, &[HduOut { name: None, image: &image, keywords }], Precision::F64, Some(scale))
 }
@@ -123,9 +124,8 @@ pub fn write_products(dir: &Path, r: &LensReconstruction, options: &ReportOption
     let (q, phi) = e1e2_to_q_phi(lens.e1, lens.e2);
     let (gamma, phi_ext) = shear_cartesian_to_polar(lens.gamma1, lens.gamma2);
     let rec = &r.prepared.record;
-    let to_input = |x: f64, y: f64| {
-        [rec.cutout_col0 as f64 + (n as f64 - 1.0) / 2.0 + x / s, rec.cutout_row0 as f64 + (n as f64 - 1.0) / 2.0 + y / s]
-    };
+    let to_input =
+        |x: f64, y: f64| [rec.cutout_col0 as f64 + (n as f64 - 1.0) / 2.0 + x / s, rec.cutout_row0 as f64 + (n as f64 - 1.0) / 2.0 + y / s];
     let physical = distances.map(|d| {
         json!({
             "z_lens": options.redshifts.map(|z| z.0),

@@ -70,8 +70,15 @@ fn refinement_recovers_the_lens_from_bad_first_guesses() {
     assert!((r_arc / 1.1 - 1.0).abs() < 0.2, "the arcs lie near θ_E: {r_arc}");
     let arcs: Vec<usize> = components.into_iter().flat_map(|c| c.pixels).collect();
     assert!(arcs.len() > 100, "the arcs are detected ({} pixels)", arcs.len());
-    let problem =
-        LensProblem { data: &data, sigma: &sigma, grid: &grid, psf: Some(&psf), arc_pixels: &arcs, theta_e_bounds: theta_e_bounds(r_arc), center_bounds: ((0.0, 0.0), center_tolerance(grid.pixel_scale)) };
+    let problem = LensProblem {
+        data: &data,
+        sigma: &sigma,
+        grid: &grid,
+        psf: Some(&psf),
+        arc_pixels: &arcs,
+        theta_e_bounds: theta_e_bounds(r_arc),
+        center_bounds: ((0.0, 0.0), center_tolerance(grid.pixel_scale)),
+    };
     let t = truth();
     let (q_true, phi_true) = e1e2_to_q_phi(t.e1, t.e2);
     let (e1, e2) = q_phi_to_e1e2(q_true + 0.2, phi_true);

@@ -108,7 +108,10 @@ pub enum Cell<'a> {
     Image(ImageCell<'a>),
     Lines(LineCell),
     /// A titled table of (name, value) rows.
-    Table { title: String, rows: Vec<(String, String)> },
+    Table {
+        title: String,
+        rows: Vec<(String, String)>,
+    },
 }
 
 const CELL_W: u32 = 460;
@@ -151,7 +154,9 @@ fn draw_image(area: &DrawingArea<BitMapBackend, Shift>, cell: &ImageCell, path: 
     for (k, (name, points)) in cell.overlays.iter().enumerate() {
         let colour = [RGBColor(255, 255, 255), RGBColor(230, 159, 0), RGBColor(213, 94, 0)][k % 3];
         chart
-            .draw_series(points.iter().filter(|p| p.0 >= x0 && p.0 <= x1 && p.1 >= y0 && p.1 <= y1).map(|&p| Circle::new(p, 1, colour.filled())))
+            .draw_series(
+                points.iter().filter(|p| p.0 >= x0 && p.0 <= x1 && p.1 >= y0 && p.1 <= y1).map(|&p| Circle::new(p, 1, colour.filled())),
+            )
             .map_err(|e| err(path, e))?
             .label(name.as_str())
             .legend(move |(x, y)| Circle::new((x, y), 3, colour.filled()));
