@@ -539,3 +539,7 @@ fn far_position<R: Rng>(rng: &mut R, fov: f64, min_r: f64) -> (f64, f64) {
     }
     (0.45 * fov, 0.45 * fov)
 }
+
+#[cfg(test)]
+#[path = "draw_tests.rs"]
+mod tests;
