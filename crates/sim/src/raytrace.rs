@@ -237,6 +237,42 @@ mod tests {
         assert_eq!(bilinear(&grid, n, s, 5.0, 0.0), 0.0);
     }
 
+    /// Zero-padded bilinear interpolation written as a sum of tent
+    /// functions over every grid value (a different formulation from the
+    /// code's), at grid coordinates (u, v) = position / scale + (n − 1)/2.
+    fn tent_reference(grid: &[f32], n: usize, u: f64, v: f64) -> f64 {
+        let tent = |t: f64| (1.0 - t.abs()).max(0.0);
+        (0..n * n).map(|k| grid[k] as f64 * tent(u - (k % n) as f64) * tent(v - (k / n) as f64)).sum()
+    }
+
+    #[test]
+    fn interpolation_matches_tent_functions_inside_on_the_border_and_outside() {
+        let (n, s) = (7usize, 0.1f32);
+        let half = (n as f64 - 1.0) / 2.0;
+        let grid: Vec<f32> = (0..n * n).map(|k| 1.0 + (k % n) as f32 + 10.0 * (k / n) as f32 + ((k * 37) % 11) as f32 / 7.0).collect();
+        // A lattice of grid coordinates from −1.5 to n + 0.5 (outside, the
+        // zero border, the interior, the last row and column exactly).
+        let coords: Vec<f64> = (0..=4 * (n + 2)).map(|k| -1.5 + 0.25 * k as f64 + 0.01).chain([-1.0, 0.0, half, (n - 1) as f64, n as f64 - 0.5]).collect();
+        let mut rays = Vec::new();
+        for &u in &coords {
+            for &v in &coords {
+                rays.push(((u - half) * s as f64, (v - half) * s as f64, tent_reference(&grid, n, u, v)));
+            }
+        }
+        for &(x, y, expected) in &rays {
+            let got = bilinear(&grid, n, s, x as f32, y as f32) as f64;
+            assert!((got - expected).abs() <= 2e-5 * expected.abs().max(1.0), "scalar at ({x}, {y}): {got} vs {expected}");
+        }
+        let (xs, ys): (Vec<f32>, Vec<f32>) = rays.iter().map(|r| (r.0 as f32, r.1 as f32)).unzip();
+        let mut out = vec![f32::NAN; xs.len()];
+        for start in (0..xs.len()).step_by(LANES) {
+            lanes::store(bilinear_lanes(&grid, n, s, lanes::load(&xs, start), lanes::load(&ys, start)), &mut out, start);
+        }
+        for (k, &(x, y, expected)) in rays.iter().enumerate() {
+            assert!((out[k] as f64 - expected).abs() <= 2e-5 * expected.abs().max(1.0), "lanes at ({x}, {y}): {} vs {expected}", out[k]);
+        }
+    }
+
     #[test]
     fn vectorized_lanes_equal_the_scalar_interpolation() {
         let n = 16;
