@@ -368,4 +368,93 @@ mod tests {
         let out = cti(&first, n, &cti_trail(f, length));
         assert!((out[3] - (1.0 - f) / norm).abs() < 1e-12 && (out[n + 3] - f * (1.0 - rho) / norm).abs() < 1e-12);
     }
+
+    #[test]
+    fn separable_smoothing_is_a_centred_zero_padded_convolution() {
+        // Against the scatter form: every input pixel spreads w[t] of itself
+        // to the pixel o = t − r away along the axis (nothing beyond the
+        // edges); an asymmetric kernel tells centring and direction apart.
+        let n = 9;
+        let data: Vec<f64> = (0..n * n).map(|k| ((k * 7919) % 97) as f64 / 10.0 - 3.0).collect();
+        let w = [0.1, 0.5, 0.2, 0.15, 0.05];
+        let r = 2isize;
+        for along_x in [true, false] {
+            let mut expected = vec![0.0; n * n];
+            for a in 0..n as isize {
+                for b in 0..n as isize {
+                    for (t, wt) in w.iter().enumerate() {
+                        let o = t as isize - r;
+                        let (i, j) = if along_x { (a, b + o) } else { (a + o, b) };
+                        if (0..n as isize).contains(&i) && (0..n as isize).contains(&j) {
+                            expected[(i * n as isize + j) as usize] += wt * data[(a * n as isize + b) as usize];
+                        }
+                    }
+                }
+            }
+            let got = separable_axis(&data, n, &w, along_x);
+            for k in 0..n * n {
+                assert!((got[k] - expected[k]).abs() < 1e-12, "along_x {along_x}, pixel {k}: {} vs {}", got[k], expected[k]);
+            }
+        }
+    }
+
+    #[test]
+    fn gaussian_taps_reach_three_sigma() {
+        for sigma in [0.7, 1.5, 2.2] {
+            let w = gaussian_kernel(sigma);
+            let r = (3.0f64 * sigma).ceil() as usize;
+            assert_eq!(w.len(), 2 * r + 1, "σ = {sigma}");
+            assert!((w.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+            for (t, v) in w.iter().enumerate() {
+                let k = t as f64 - r as f64;
+                assert!((v / w[r] - (-k * k / (2.0 * sigma * sigma)).exp()).abs() < 1e-12, "σ = {sigma}, tap {k}");
+            }
+        }
+    }
+
+    #[test]
+    fn cosmic_ray_tracks_are_unit_steps_in_isotropic_directions() {
+        // One track per exposure: its hits, in order of position along the
+        // track, move by at most one pixel per step; its extent is its
+        // length − 1 steps of one pixel (±√2 for the pixelization); and the
+        // axes of many tracks are isotropic: ⟨cos 2φ⟩, ⟨sin 2φ⟩ ≈ 0.
+        let n = 64;
+        let (mut c2, mut s2, mut tracks) = (0.0f64, 0.0f64, 0.0f64);
+        for seed in 0..400 {
+            let d = DetectorDraw { exposure: 1.0, gain: 1.0, cosmic_amplitudes: vec![1.0], cosmic_tracks: true, ..Default::default() };
+            let e = expose(&vec![0.0; n * n], n, &d, &mut ChaCha8Rng::seed_from_u64(seed));
+            let hits: Vec<(f64, f64, f64)> =
+                (0..n * n).filter(|&k| e.cosmic[k] > 0.0).map(|k| ((k % n) as f64, (k / n) as f64, e.cosmic[k])).collect();
+            let steps: f64 = hits.iter().map(|h| h.2).sum();
+            let (x0, y0) = (hits[0].0, hits[0].1);
+            let far = hits.iter().map(|h| (h.0 - x0).hypot(h.1 - y0)).fold(0.0, f64::max);
+            // Tracks that stay inside the image and whose extent fixes an axis.
+            let inside = hits.iter().all(|h| h.0 > 0.0 && h.1 > 0.0 && h.0 < (n - 1) as f64 && h.1 < (n - 1) as f64);
+            if !inside || (steps - steps.round()).abs() > 1e-12 || !(2.0..=7.0).contains(&steps) {
+                continue;
+            }
+            let extent = hits.iter().flat_map(|a| hits.iter().map(move |b| (a.0 - b.0).hypot(a.1 - b.1))).fold(0.0, f64::max);
+            assert!((extent - (steps - 1.0)).abs() <= 2f64.sqrt() + 1e-9, "seed {seed}: {steps} steps span {extent} pixels");
+            let (end_a, end_b) = hits
+                .iter()
+                .flat_map(|a| hits.iter().map(move |b| (*a, *b)))
+                .max_by(|p, q| (p.0 .0 - p.1 .0).hypot(p.0 .1 - p.1 .1).total_cmp(&(q.0 .0 - q.1 .0).hypot(q.0 .1 - q.1 .1)))
+                .unwrap();
+            let (dx, dy) = (end_b.0 - end_a.0, end_b.1 - end_a.1);
+            let mut along: Vec<(f64, f64, f64)> = hits.iter().map(|h| ((h.0 - end_a.0) * dx + (h.1 - end_a.1) * dy, h.0, h.1)).collect();
+            along.sort_by(|a, b| a.0.total_cmp(&b.0));
+            for pair in along.windows(2) {
+                let (ax, ay, bx, by) = (pair[0].1, pair[0].2, pair[1].1, pair[1].2);
+                assert!((ax - bx).abs() <= 1.0 && (ay - by).abs() <= 1.0, "seed {seed}: a gap in the track {along:?}");
+            }
+            if far >= 3.0 {
+                let phi = dy.atan2(dx);
+                (c2, s2, tracks) = (c2 + (2.0 * phi).cos(), s2 + (2.0 * phi).sin(), tracks + 1.0);
+            }
+        }
+        assert!(tracks > 150.0, "{tracks} tracks measured");
+        // Pixelized axes of short tracks are isotropic to a few per cent.
+        let bound = 4.0 * (0.5 / tracks).sqrt() + 0.05;
+        assert!((c2 / tracks).abs() < bound && (s2 / tracks).abs() < bound, "⟨cos 2φ⟩ {}, ⟨sin 2φ⟩ {}", c2 / tracks, s2 / tracks);
+    }
 }
