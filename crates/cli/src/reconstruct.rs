@@ -94,6 +94,10 @@ pub struct ReconstructArgs {
     /// Objective evaluations of the refinement in all (each re-solves the source).
     #[arg(long, default_value_t = 1200)]
     max_evaluations: usize,
+    /// The search runs on the image binned by this factor (1 = full
+    /// resolution throughout), then a short simplex polishes the lens at full resolution.
+    #[arg(long, default_value_t = 2)]
+    search_binning: usize,
     /// Output directory.
     #[arg(long, default_value = "reconstruction")]
     out: PathBuf,
@@ -141,6 +145,7 @@ fn reconstruct_one(item: &Item, args: &ReconstructArgs, cosmology: FlatLcdm, out
             final_source_size: args.source_grid,
             regularization: args.regularization,
             max_evaluations: args.max_evaluations,
+            search_binning: args.search_binning,
             ..RefineOptions::default()
         },
         hint: None,
@@ -236,6 +241,9 @@ fn read_batch(path: &Path, args: &ReconstructArgs) -> Result<Vec<Result<Item, St
 
 pub fn run(args: ReconstructArgs) -> Result<()> {
     let cosmology = FlatLcdm::new(args.h0, args.omega_m).map_err(|e| anyhow!("{e}"))?;
+    if !(1..=4).contains(&args.search_binning) {
+        return Err(anyhow!("search-binning: must be 1 to 4, got {}", args.search_binning));
+    }
     if !(8..=256).contains(&args.source_grid) || !(8..=256).contains(&args.search_source_grid) {
         return Err(anyhow!("source-grid: must be in 8..=256 (also --search-source-grid)"));
     }

@@ -73,7 +73,7 @@ pub struct LensingOperator {
     row_ptr: Vec<usize>,
     cols: Vec<u32>,
     vals: Vec<f64>,
-    /// Fraction of the traced sub-pixel rays (of all pixels) that fall outside the source grid.
+    /// Fraction of the traced sub-pixel rays (of the pixels traced) that fall outside the source grid.
     pub lost_fraction: f64,
     /// Fraction of the PSF's flux in the taps dropped below the truncation
     /// threshold (the kept taps are renormalized to sum to one).
@@ -106,7 +106,41 @@ impl LensingOperator {
     /// `lens`, `source` and an optional `psf` whose taps below `psf_floor` ×
     /// its peak are dropped (0 keeps every tap).
     pub fn new(grid: &PixelGrid, lens: &LensModel, source: &SourceGrid, psf: Option<&Kernel>, psf_floor: f64) -> Self {
+        Self::new_masked(grid, lens, source, psf, psf_floor, None)
+    }
+
+    /// [`LensingOperator::new`] with rows only for the `active` pixels
+    /// (row-major flags; the others' rows are empty, their model zero): the
+    /// rays of a pixel are traced only if the PSF carries its light into an
+    /// active pixel. Fitting an annulus about the arcs this way costs in
+    /// proportion to the annulus, not the cutout.
+    pub fn new_masked(
+        grid: &PixelGrid,
+        lens: &LensModel,
+        source: &SourceGrid,
+        psf: Option<&Kernel>,
+        psf_floor: f64,
+        active: Option<&[bool]>,
+    ) -> Self {
         let (nx, ny, n_source) = (grid.nx, grid.ny, source.size * source.size);
+        let is_active = |p: usize| active.is_none_or(|a| a[p]);
+        // Pixels whose unconvolved rows an active pixel's PSF reaches.
+        let reach = psf.map_or(0, |k| (k.size() - 1) / 2);
+        let traced: Vec<bool> = match active {
+            None => vec![true; nx * ny],
+            Some(a) => {
+                let mut t = vec![false; nx * ny];
+                for p in (0..nx * ny).filter(|&p| a[p]) {
+                    let (i, j) = (p / nx, p % nx);
+                    for ii in i.saturating_sub(reach)..(i + reach + 1).min(ny) {
+                        for jj in j.saturating_sub(reach)..(j + reach + 1).min(nx) {
+                            t[ii * nx + jj] = true;
+                        }
+                    }
+                }
+                t
+            }
+        };
         let offsets = grid.subpixel_offsets();
         let rays = (offsets.len() * offsets.len()) as f64;
         let mut dense = vec![0.0; n_source];
@@ -117,6 +151,10 @@ impl LensingOperator {
         for i in 0..ny {
             for j in 0..nx {
                 entries.clear();
+                if !traced[i * nx + j] {
+                    s_ptr.push(s_cols.len());
+                    continue;
+                }
                 for &dy in &offsets {
                     for &dx in &offsets {
                         let (bx, by) = lens.ray_shoot(grid.x_of_col(j) + dx, grid.y_of_row(i) + dy);
@@ -130,7 +168,7 @@ impl LensingOperator {
                 s_ptr.push(s_cols.len());
             }
         }
-        let lost_fraction = lost as f64 / (nx * ny) as f64 / rays;
+        let lost_fraction = lost as f64 / traced.iter().filter(|&&t| t).count().max(1) as f64 / rays;
         let Some(kernel) = psf else {
             return LensingOperator {
                 nx,
@@ -156,6 +194,10 @@ impl LensingOperator {
         for i in 0..ny {
             for j in 0..nx {
                 entries.clear();
+                if !is_active(i * nx + j) {
+                    row_ptr.push(cols.len());
+                    continue;
+                }
                 for &(a, b, w) in &taps {
                     let (si, sj) = (i as isize - a as isize + c as isize, j as isize - b as isize + c as isize);
                     if si < 0 || sj < 0 || si >= ny as isize || sj >= nx as isize {
@@ -254,5 +296,14 @@ mod tests {
         // Taps below half the peak dropped: fewer non-zeros, the dropped flux reported.
         let truncated = LensingOperator::new(&grid, &lens, &source, Some(&kernel), 0.5);
         assert!(truncated.psf_truncated_flux > 0.0 && truncated.nnz() < op.nnz());
+        // Rows for an annulus only: the active pixels as in the full F s
+        // (their PSF reaches traced pixels outside the annulus), zero elsewhere.
+        let active: Vec<bool> = (0..480).map(|p| (grid.x_of_col(p % 24).hypot(grid.y_of_row(p / 24)) - 0.6).abs() < 0.2).collect();
+        let masked = LensingOperator::new_masked(&grid, &lens, &source, Some(&kernel), 0.0, Some(&active)).apply(&s);
+        for p in 0..480 {
+            let want = if active[p] { expected.data[p] } else { 0.0 };
+            assert!((masked[p] - want).abs() < 1e-12, "pixel {p} (active {}): {} vs {want}", active[p], masked[p]);
+        }
+        assert!(active.iter().filter(|&&a| a).count() > 60 && active.iter().any(|&a| !a));
     }
 }

@@ -10,6 +10,7 @@ use crate::prep::{arc_radius, dilate, neighbours, prepare, segment, PrepOptions,
 use crate::refine::{center_tolerance, refine, theta_e_bounds, LensFit, LensProblem, RefineOptions, StartRecord};
 use astrorim_physics::param_map::LenstronomyLens;
 use serde::Serialize;
+use std::time::Instant;
 
 /// Settings of a reconstruction.
 #[derive(Debug, Clone, Default)]
@@ -72,6 +73,33 @@ pub struct FitSummary {
     pub rays_outside_source_grid: f64,
     /// Radius (arcsec) of the central disc left out of the source solve.
     pub central_mask_radius_arcsec: f64,
+    /// Wall-clock seconds of each stage, in order.
+    pub stage_seconds: Vec<StageTime>,
+}
+
+/// The wall-clock time of one stage of the pipeline.
+#[derive(Debug, Clone, Serialize)]
+pub struct StageTime {
+    pub stage: &'static str,
+    pub seconds: f64,
+}
+
+/// Records the time since the previous mark under `stage`.
+struct Stopwatch {
+    last: Instant,
+    stages: Vec<StageTime>,
+}
+
+impl Stopwatch {
+    fn new() -> Self {
+        Stopwatch { last: Instant::now(), stages: Vec::new() }
+    }
+
+    fn mark(&mut self, stage: &'static str) {
+        let now = Instant::now();
+        self.stages.push(StageTime { stage, seconds: (now - self.last).as_secs_f64() });
+        self.last = now;
+    }
 }
 
 fn chi2(data: &[f64], model: &[f64], sigma: &[f64]) -> (f64, usize) {
@@ -100,6 +128,7 @@ fn masked(sigma: &[f64], pixels: &[usize]) -> Vec<f64> {
 
 /// Runs the pipeline on a loaded observation. Errors are one line.
 pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<LensReconstruction, String> {
+    let mut clock = Stopwatch::new();
     let mut prepared = prepare(obs, &options.prep)?;
     let grid = prepared.grid;
     let (nx, ny) = (grid.nx, grid.ny);
@@ -122,6 +151,7 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
     let center = first.light.center();
     let components = segment(&residual, &sigma, &grid, center, DETECT_SIGMA, DETECT_MIN_PIXELS);
     let radius = arc_radius(&components, &grid, center, &residual);
+    clock.mark("preparation and first lens light");
 
     // 2. Neighbours masked (dilated by 2 pixels for their wings).
     if options.auto_mask {
@@ -144,6 +174,7 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
     let arc_pixels: Vec<usize> = components.iter().filter(|c| c.radius > 2.0 * s).flat_map(|c| c.pixels.iter().copied()).collect();
     let theta_0 = arc_radius(&components, &grid, light.center(), &lens_subtracted)
         .ok_or("no lensed light detected: nothing above 3σ remains after subtracting the lens light")?;
+    clock.mark("neighbours, lens light without the arcs");
 
     // 4. Starts (each scanned in θ_E × 0.6…1.6 first): the arcs' radius with half the light's ellipticity, round; the hint.
     let (lcx, lcy) = light.center();
@@ -211,6 +242,7 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
         .unwrap_or(f64::NAN);
     let (mut fit, records) =
         refine_with(&lens_subtracted, &source_sigma, &starts, &options.refine).ok_or("the lens refinement failed at every start")?;
+    clock.mark("lens refinement");
 
     // 5. The lens light against the lensed source; a second component only
     // if it pays (BIC: Δχ² > 4 ln N) and stays a lens light: its shared
@@ -227,11 +259,13 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
     light = if delta > 4.0 * n_fit.ln() && plausible { two.light } else { one.light };
     light_image = light.render(&light_grid, psf.as_ref());
     let lens_subtracted = subtract(&data, &light_image);
+    clock.mark("lens light against the lensed source");
     let again = RefineOptions { evaluations_per_start: 200, max_evaluations: 400, ..options.refine };
     if let Some((refit, _)) = refine_with(&lens_subtracted, &source_sigma, &[("after the lens light".to_string(), fit.lens)], &again) {
         fit = LensFit { evaluations: fit.evaluations + refit.evaluations, ..refit };
     }
 
+    clock.mark("second lens refinement");
     let lensed_source = outside_centre(&fit.solution.model);
     let model: Vec<f64> = light_image.iter().zip(&lensed_source).map(|(a, b)| a + b).collect();
     let (chi2_after, n_data) = chi2(&data, &model, &sigma);
@@ -262,6 +296,7 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
         log_evidence: fit.solution.log_evidence,
         rays_outside_source_grid: fit.lost_fraction,
         central_mask_radius_arcsec: central_radius,
+        stage_seconds: clock.stages,
     };
     Ok(LensReconstruction { prepared, sigma, light, fit, light_image, lensed_source, model, summary })
 }

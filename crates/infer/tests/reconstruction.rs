@@ -55,6 +55,8 @@ fn options() -> RefineOptions {
         final_psf_floor: 1e-3,
         evaluations_per_start: 150,
         max_evaluations: 900,
+        search_binning: 2,
+        polish_evaluations: 80,
     }
 }
 
@@ -128,3 +130,4 @@ fn the_pipeline_fits_lens_light_and_lens_from_the_image_alone() {
     assert!(r.summary.reduced_chi2 < 1.2, "reduced χ² {}", r.summary.reduced_chi2);
     assert!(r.summary.chi2_after <= r.summary.chi2_before, "{} → {}", r.summary.chi2_before, r.summary.chi2_after);
 }
+
