@@ -226,6 +226,10 @@ fn count_images_of_isothermal_lenses() {
     let (e1, e2) = q_phi_to_e1e2(0.6, 0.3);
     let sie = LensDraw { sies: vec![SieDraw { theta_e: 1.0, e1, e2, x: 0.1, y: 0.0 }], ..Default::default() };
     assert_eq!(count_images(&sie, (0.11, 0.005), 1.0, 4.0), 4);
+    // The map spans half the field of view when that exceeds 2.5 θ_E: a
+    // small lens's single image 0.8″ out is found in an 8″ field.
+    let small = LensDraw { sies: vec![SieDraw { theta_e: 0.3, e1: 0.0, e2: 0.0, x: 0.0, y: 0.0 }], ..Default::default() };
+    assert_eq!(count_images(&small, (0.5, 0.0), 0.3, 8.0), 1);
 }
 
 #[test]
@@ -246,6 +250,8 @@ fn every_component_follows_its_fixed_preset_values() {
     let zp = p.detector.zero_point;
     let (n_draws, mut coarse) = (400u64, 0);
     let (mut cos_sum, mut sin_sum, mut angles) = (0.0f64, 0.0f64, 0.0f64);
+    // Spiral phases and sky-gradient directions: uniform over the circle.
+    let (mut phase_cos, mut phase_sin, mut sky_cos, mut sky_sin) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
     for d in draws(&p, n_draws) {
         let t = &d.truth;
         let s = d.pixel_scale;
@@ -311,6 +317,7 @@ fn every_component_follows_its_fixed_preset_values() {
         }
         let (amp, phase, r_max) = d.source.spiral.expect("spiral on");
         assert!(amp == 0.06 && (0.0..2.0 * PI).contains(&phase) && close(r_max, 0.6, 1e-12));
+        (phase_cos, phase_sin) = (phase_cos + phase.cos(), phase_sin + phase.sin());
         // Lens light: 2 magnitudes brighter than the source, R = θ_E/2, the SIE's centre and shape.
         let ll = d.lens_light.expect("lens light on");
         assert!(close(ll.flux, 1000.0 * 10f64.powf(-0.4 * (20.0 - zp)) / 2.0, 1e-12));
@@ -336,6 +343,7 @@ fn every_component_follows_its_fixed_preset_values() {
         assert_eq!(det.cosmic_amplitudes, vec![100.0; 3]);
         assert_eq!((det.correlated_sigma, det.cti_fraction, det.cti_length, det.vignetting), (1.5, 0.02, 3.0, 0.05));
         assert!(det.sky_gradient == 0.1 && (0.0..2.0 * PI).contains(&det.sky_gradient_angle));
+        (sky_cos, sky_sin) = (sky_cos + det.sky_gradient_angle.cos(), sky_sin + det.sky_gradient_angle.sin());
         assert_eq!((t.cosmic_hits, t.correlated_sigma_px, t.cti_fraction, t.vignetting), (3, 1.5, 0.02, 0.05));
         // Contaminants: outside 1.5 θ_E, inside the field, at their magnitudes.
         assert_eq!((d.contaminants.galaxies.len(), d.contaminants.stars.len()), (2, 3));
@@ -363,6 +371,9 @@ fn every_component_follows_its_fixed_preset_values() {
     let frac = coarse as f64 / n_draws as f64;
     assert!((frac - 0.75).abs() < 5.0 * (0.1875 / n_draws as f64).sqrt(), "coarse regime in {frac}");
     assert!(cos_sum.abs() < 5.0 * (angles / 2.0).sqrt() && sin_sum.abs() < 5.0 * (angles / 2.0).sqrt());
+    let bound = 5.0 * (n_draws as f64 / 2.0).sqrt();
+    assert!(phase_cos.abs() < bound && phase_sin.abs() < bound, "spiral phases: Σcos {phase_cos}, Σsin {phase_sin}");
+    assert!(sky_cos.abs() < bound && sky_sin.abs() < bound, "sky-gradient angles: Σcos {sky_cos}, Σsin {sky_sin}");
 }
 
 #[test]
