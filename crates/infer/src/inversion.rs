@@ -20,6 +20,8 @@
 //! x and y) and `curvature` (second differences along x and y).
 
 use crate::operator::LensingOperator;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::sparse::linalg::cholesky::supernodal::SupernodalLltRef;
 use faer::sparse::linalg::cholesky::{
@@ -41,7 +43,7 @@ pub enum InversionError {
 }
 
 /// The prior on the source's smoothness.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Regularization {
     Brightness,
@@ -111,6 +113,48 @@ fn difference_rows(m: usize, kind: Regularization) -> Vec<Vec<(usize, f64)>> {
     rows
 }
 
+/// The regularization matrix R = DᵀD of an `m × m` source grid and ln det R:
+/// they depend on the grid's side and the kind of prior only, so a lens
+/// search (one inversion per trial lens) builds and factorizes them once.
+struct Prior {
+    matrix: SparseColMat<usize, f64>,
+    log_det: f64,
+}
+
+impl Prior {
+    fn build(m: usize, kind: Regularization) -> Self {
+        let mut triplets = Vec::new();
+        for row in difference_rows(m, kind) {
+            for &(a, va) in &row {
+                for &(b, vb) in &row {
+                    triplets.push(Triplet::new(a, b, va * vb));
+                }
+            }
+        }
+        let matrix = matrix(m * m, &triplets);
+        let factorizer = Factorizer::new(&matrix);
+        let values = factorizer.factorize(matrix.as_ref()).expect("the regularization matrix is positive definite");
+        let log_det = log_det(&factorizer.symbolic, &values);
+        Prior { matrix, log_det }
+    }
+
+    /// The prior of (`m`, `kind`), built on first use and shared after.
+    fn cached(m: usize, kind: Regularization) -> Arc<Prior> {
+        static CACHE: OnceLock<Mutex<HashMap<(usize, Regularization), Arc<Prior>>>> = OnceLock::new();
+        let cache = CACHE.get_or_init(|| Mutex::new(HashMap::new()));
+        if let Some(p) = cache.lock().expect("the prior cache is never poisoned").get(&(m, kind)) {
+            return Arc::clone(p);
+        }
+        let built = Arc::new(Prior::build(m, kind));
+        let mut map = cache.lock().expect("the prior cache is never poisoned");
+        // Bounded: a handful of grid sides per run; cleared if a long batch ever collects many.
+        if map.len() > 64 {
+            map.clear();
+        }
+        Arc::clone(map.entry((m, kind)).or_insert(built))
+    }
+}
+
 /// Source grids up to this many pixels accumulate Fᵀ W F densely (at most
 /// 128 MB of scratch): row by row, the outer products of F's sparse rows,
 /// then the non-zeros as a sparse matrix. Measured on a 100² image with a
@@ -134,9 +178,21 @@ fn curvature_matrix(operator: &LensingOperator, used: &[usize], sigma: &[f64]) -
                 }
             }
         }
-        let triplets: Vec<Triplet<usize, usize, f64>> =
-            (0..n * n).filter(|&k| dense[k] != 0.0).map(|k| Triplet::new(k % n, k / n, dense[k])).collect();
-        return matrix(n, &triplets);
+        // Column a of the (symmetric) matrix is dense[a·n .. (a+1)·n]: its
+        // non-zeros, in row order, are the compressed column directly.
+        let (mut col_ptr, mut rows, mut vals) = (Vec::with_capacity(n + 1), Vec::new(), Vec::new());
+        col_ptr.push(0);
+        for column in dense.chunks_exact(n) {
+            for (b, &v) in column.iter().enumerate() {
+                if v != 0.0 {
+                    rows.push(b);
+                    vals.push(v);
+                }
+            }
+            col_ptr.push(rows.len());
+        }
+        let symbolic = SymbolicSparseColMat::new_checked(n, n, col_ptr, None, rows);
+        return SparseColMat::new(symbolic, vals);
     }
     let mut g_triplets = Vec::new();
     for (r, &p) in used.iter().enumerate() {
@@ -318,20 +374,10 @@ impl<'a> Inversion<'a> {
             }
         }
         let gtg = curvature_matrix(operator, &used, sigma);
-        let mut prior_triplets = Vec::new();
-        for row in difference_rows((n as f64).sqrt().round() as usize, regularization) {
-            for &(a, va) in &row {
-                for &(b, vb) in &row {
-                    prior_triplets.push(Triplet::new(a, b, va * vb));
-                }
-            }
-        }
-        let prior_alone = matrix(n, &prior_triplets);
-        let (curvature, prior) = on_union_pattern(&gtg, &prior_alone);
+        let regularizer = Prior::cached((n as f64).sqrt().round() as usize, regularization);
+        let (curvature, prior) = on_union_pattern(&gtg, &regularizer.matrix);
         let factorizer = Factorizer::new(&curvature);
-        let prior_factorizer = Factorizer::new(&prior_alone);
-        let prior_values = prior_factorizer.factorize(prior_alone.as_ref()).expect("the regularization matrix is positive definite");
-        let log_det_prior = log_det(&prior_factorizer.symbolic, &prior_values);
+        let log_det_prior = regularizer.log_det;
         let log_norm = -0.5 * used.len() as f64 * (2.0 * std::f64::consts::PI).ln() - used.iter().map(|&p| sigma[p].ln()).sum::<f64>();
         Ok(Inversion {
             operator,
