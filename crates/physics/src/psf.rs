@@ -244,6 +244,26 @@ fn pixel_samples(index: usize, size: usize, subsampling: usize, pixel_scale: f64
 mod tests {
     use super::*;
 
+    #[test]
+    fn separable_factors_are_unit_axes_of_the_two_dimensional_kernel() {
+        // A round Gaussian separates: each axis sums to 1 (the simulator
+        // convolves with the axes directly) and their outer product is the
+        // kernel integrated in two dimensions; other shapes do not.
+        let (s, size, offset) = (0.05, 15, (0.013, -0.021));
+        let round = PsfShape::Gaussian { fwhm: 0.12, e1: 0.0, e2: 0.0 };
+        let [gx, gy] = Kernel::separable_factors(round, s, size, offset, 5).expect("a round Gaussian separates");
+        assert!((gx.iter().sum::<f64>() - 1.0).abs() < 1e-12 && (gy.iter().sum::<f64>() - 1.0).abs() < 1e-12);
+        let sigma = 0.12 / (8.0 * 2f64.ln()).sqrt();
+        let direct = Kernel::from_fn(s, size, 5, |x, y| (-0.5 * ((x - offset.0).powi(2) + (y - offset.1).powi(2)) / (sigma * sigma)).exp());
+        for a in 0..size {
+            for b in 0..size {
+                assert!((gy[a] * gx[b] - direct.data()[a * size + b]).abs() < 1e-12, "tap ({a}, {b})");
+            }
+        }
+        assert!(Kernel::separable_factors(PsfShape::Gaussian { fwhm: 0.12, e1: 0.1, e2: 0.0 }, s, size, offset, 5).is_none());
+        assert!(Kernel::separable_factors(PsfShape::Airy { fwhm: 0.12 }, s, size, offset, 5).is_none());
+    }
+
     /// Measured FWHM (arcsec) along the x axis through the centre, by linear
     /// interpolation of the half-maximum crossing of the central row.
     fn fwhm_along_x(k: &Kernel, s: f64) -> f64 {
