@@ -1,14 +1,30 @@
 //! An observed image with everything a fit needs, loaded from FITS files and
 //! checked: the pixel scale (from the header's CD matrix, CDELT or PIXSCALE,
 //! or given), a per-pixel 1σ noise map (a map or a constant RMS), an
-//! optional PSF and an optional mask. Masked or unusable pixels carry σ = ∞
-//! (weight zero), never NaN.
+//! optional PSF and an optional mask. Masked or unusable pixels (no finite
+//! datum; a noise value that is zero, not finite or over 1e4 × the median)
+//! carry σ = ∞ (weight zero), never NaN.
 
 use crate::background::{estimate_sky, noise_map};
 use astrorim_io::fits::{read_image, read_keyword};
 use astrorim_physics::psf::Kernel;
 use astrorim_physics::Image;
 use std::path::{Path, PathBuf};
+
+/// A noise value this many times the map's median marks a bad pixel.
+const HUGE_NOISE_FACTOR: f64 = 1e4;
+
+/// σ with every unusable pixel set to ∞: no finite datum, or a noise value
+/// that is zero, negative, not finite or over [`HUGE_NOISE_FACTOR`] × the
+/// median. Noise maps flag bad pixels so (SLACS: 1e8); such a value is a
+/// flag, not a measurement, and as ∞ it neither weighs nor counts as a datum
+/// (kept, it would lower the reduced χ²).
+fn usable_sigma(sigma: Vec<f64>, data: &[f64]) -> Vec<f64> {
+    let mut finite: Vec<f64> = sigma.iter().copied().filter(|s| s.is_finite() && *s > 0.0).collect();
+    finite.sort_by(f64::total_cmp);
+    let flag = finite.get(finite.len() / 2).map_or(f64::INFINITY, |median| HUGE_NOISE_FACTOR * median);
+    sigma.into_iter().zip(data).map(|(s, d)| if s.is_finite() && s > 0.0 && s < flag && d.is_finite() { s } else { f64::INFINITY }).collect()
+}
 
 /// Where the inputs come from.
 #[derive(Debug, Clone, Default)]
@@ -94,11 +110,7 @@ impl Observation {
             (None, None) if files.estimate_noise => estimated_noise(&files.image, &image)?,
             (None, None) => return Err("noise: give a noise map with --noise NOISE.fits or a constant 1σ with --noise-rms X".into()),
         };
-        let mut sigma: Vec<f64> = sigma
-            .into_iter()
-            .zip(&image.data)
-            .map(|(s, d)| if s.is_finite() && s > 0.0 && d.is_finite() { s } else { f64::INFINITY })
-            .collect();
+        let mut sigma = usable_sigma(sigma, &image.data);
         let unusable = sigma.iter().filter(|s| s.is_infinite()).count();
         let mut masked_by_mask = 0;
         if let Some(path) = &files.mask {
@@ -162,4 +174,19 @@ fn estimated_noise(path: &Path, image: &Image) -> Result<(Vec<f64>, String), Str
         return Err(error(path, "the border pixels have zero scatter: the noise cannot be estimated; pass --noise or --noise-rms"));
     }
     Ok((noise_map(&image.data, &sky, electrons_per_unit), origin))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flagged_noise_values_become_infinite() {
+        let sigma = vec![0.02, 0.03, 1e8, 0.0, -1.0, f64::NAN, 0.025, 0.02 * 9e3, 0.02];
+        let data = vec![1.0, f64::NAN, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+        let got = usable_sigma(sigma, &data);
+        let inf = f64::INFINITY;
+        // The (upper) median of the positive finite σ is 0.03, the flag 300: 1e8 is a flag, 180 a measurement.
+        assert_eq!(got, vec![0.02, inf, inf, inf, inf, inf, 0.025, 180.0, 0.02]);
+    }
 }
