@@ -20,8 +20,6 @@
 //! x and y) and `curvature` (second differences along x and y).
 
 use crate::operator::LensingOperator;
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
 use faer::dyn_stack::{MemBuffer, MemStack};
 use faer::sparse::linalg::cholesky::supernodal::SupernodalLltRef;
 use faer::sparse::linalg::cholesky::{
@@ -32,6 +30,8 @@ use faer::sparse::{SparseColMat, SparseColMatRef, SymbolicSparseColMat, Triplet}
 use faer::{Conj, Mat, Par, Side};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Errors of the inversion; messages say what to change.
 #[derive(Debug, thiserror::Error)]

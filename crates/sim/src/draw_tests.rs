@@ -360,7 +360,8 @@ fn every_component_follows_its_fixed_preset_values() {
         assert!(close(t.sigma_v_kms, sis_sigma_v(1.2, &d_lens), 1e-9), "σ_v {}", t.sigma_v_kms);
         let (c_ms, g_si, mpc_m, msun_kg) = (299_792_458.0, 6.674_30e-11, 3.085_677_581_491_367e22, 1.988_409_870_698_051e30);
         let theta = 1.2 * ARCSEC;
-        let m_e = c_ms * c_ms / (4.0 * g_si) * theta * theta * d_lens.d_lens_mpc * d_lens.d_source_mpc / d_lens.d_lens_source_mpc * mpc_m / msun_kg;
+        let m_e = c_ms * c_ms / (4.0 * g_si) * theta * theta * d_lens.d_lens_mpc * d_lens.d_source_mpc / d_lens.d_lens_source_mpc * mpc_m
+            / msun_kg;
         assert!(close(t.einstein_mass_msun, m_e, 1e-4), "M_E {} vs {m_e}", t.einstein_mass_msun);
         assert_eq!((t.z_lens, t.z_source, t.theta_E, t.e1, t.e2), (0.5, 2.0, 1.2, main.e1, main.e2));
         assert_eq!((t.gamma1, t.gamma2, t.nfw_Rs, t.nfw_alpha_Rs), (d.lens.gamma1, d.lens.gamma2, 20.0, 0.9));

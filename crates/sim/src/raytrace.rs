@@ -252,7 +252,8 @@ mod tests {
         let grid: Vec<f32> = (0..n * n).map(|k| 1.0 + (k % n) as f32 + 10.0 * (k / n) as f32 + ((k * 37) % 11) as f32 / 7.0).collect();
         // A lattice of grid coordinates from −1.5 to n + 0.5 (outside, the
         // zero border, the interior, the last row and column exactly).
-        let coords: Vec<f64> = (0..=4 * (n + 2)).map(|k| -1.5 + 0.25 * k as f64 + 0.01).chain([-1.0, 0.0, half, (n - 1) as f64, n as f64 - 0.5]).collect();
+        let coords: Vec<f64> =
+            (0..=4 * (n + 2)).map(|k| -1.5 + 0.25 * k as f64 + 0.01).chain([-1.0, 0.0, half, (n - 1) as f64, n as f64 - 0.5]).collect();
         let mut rays = Vec::new();
         for &u in &coords {
             for &v in &coords {
