@@ -311,6 +311,12 @@ impl Factorizer {
     }
 }
 
+/// Whether a pixel enters the inversion: a positive, finite σ (σ = ∞ is the
+/// project's mask) and a finite datum.
+pub fn has_weight(sigma: f64, datum: f64) -> bool {
+    sigma.is_finite() && sigma > 0.0 && datum.is_finite()
+}
+
 /// One solution of the inversion.
 #[derive(Debug, Clone, Serialize)]
 pub struct Solution {
@@ -360,7 +366,7 @@ impl<'a> Inversion<'a> {
                 sigma.len()
             )));
         }
-        let used: Vec<usize> = (0..n_pixels).filter(|&p| sigma[p].is_finite() && sigma[p] > 0.0 && data[p].is_finite()).collect();
+        let used: Vec<usize> = (0..n_pixels).filter(|&p| has_weight(sigma[p], data[p])).collect();
         if used.is_empty() {
             return Err(InversionError::Input("no pixel has a positive, finite noise value".into()));
         }

@@ -112,8 +112,8 @@ impl LensingOperator {
     /// [`LensingOperator::new`] with rows only for the `active` pixels
     /// (row-major flags; the others' rows are empty, their model zero): the
     /// rays of a pixel are traced only if the PSF carries its light into an
-    /// active pixel. Fitting an annulus about the arcs this way costs in
-    /// proportion to the annulus, not the cutout.
+    /// active pixel, so masked pixels (the lens light's core, neighbours,
+    /// flagged noise) cost nothing.
     pub fn new_masked(
         grid: &PixelGrid,
         lens: &LensModel,

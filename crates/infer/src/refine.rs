@@ -14,7 +14,7 @@
 //! simulations, the following grid keeps one clean maximum near the truth.
 
 use crate::binning::{bin_image, bin_kernel, bin_pixels, Binned};
-use crate::inversion::{Inversion, InversionError, Regularization, Solution};
+use crate::inversion::{has_weight, Inversion, InversionError, Regularization, Solution};
 use crate::minimize::nelder_mead;
 use crate::operator::{LensingOperator, SourceGrid};
 use astrorim_physics::param_map::LenstronomyLens;
@@ -191,7 +191,7 @@ impl LensProblem<'_> {
         options: &RefineOptions,
     ) -> Result<(Solution, f64), InversionError> {
         // Only pixels with weight get rows (the inversion ignores the others).
-        let active: Vec<bool> = self.sigma.iter().zip(self.data).map(|(s, d)| s.is_finite() && *s > 0.0 && d.is_finite()).collect();
+        let active: Vec<bool> = self.sigma.iter().zip(self.data).map(|(&s, &d)| has_weight(s, d)).collect();
         let op = LensingOperator::new_masked(
             &self.ray_grid(options.supersampling),
             &lens.lens_model(),

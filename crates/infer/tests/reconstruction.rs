@@ -65,6 +65,35 @@ fn options() -> RefineOptions {
     }
 }
 
+/// The arcs of a lens-light-free image segmented about the origin: their
+/// pixels and flux-weighted radius.
+fn detect_arcs(grid: &PixelGrid, data: &[f64], sigma: &[f64]) -> (Vec<usize>, f64) {
+    let components = segment(data, sigma, grid, (0.0, 0.0), 3.0, 6);
+    let r_arc = arc_radius(&components, grid, (0.0, 0.0), data).expect("arcs are detected");
+    (components.into_iter().flat_map(|c| c.pixels).collect(), r_arc)
+}
+
+/// The refinement problem of a simulated image: θ_E bounds from the arcs'
+/// radius, the mass centre near the origin (the lens light's centre).
+fn lens_problem<'a>(
+    grid: &'a PixelGrid,
+    data: &'a [f64],
+    sigma: &'a [f64],
+    psf: &'a Kernel,
+    arcs: &'a [usize],
+    r_arc: f64,
+) -> LensProblem<'a> {
+    LensProblem {
+        data,
+        sigma,
+        grid,
+        psf: Some(psf),
+        arc_pixels: arcs,
+        theta_e_bounds: theta_e_bounds(r_arc),
+        center_bounds: ((0.0, 0.0), center_tolerance(grid.pixel_scale)),
+    }
+}
+
 fn q_of(lens: &LenstronomyLens) -> f64 {
     e1e2_to_q_phi(lens.e1, lens.e2).0
 }
@@ -72,20 +101,10 @@ fn q_of(lens: &LenstronomyLens) -> f64 {
 #[test]
 fn refinement_recovers_the_lens_from_bad_first_guesses() {
     let (grid, data, sigma, psf) = observe(false, 1);
-    let components = segment(&data, &sigma, &grid, (0.0, 0.0), 3.0, 6);
-    let r_arc = arc_radius(&components, &grid, (0.0, 0.0), &data).expect("arcs are detected");
+    let (arcs, r_arc) = detect_arcs(&grid, &data, &sigma);
     assert!((r_arc / 1.1 - 1.0).abs() < 0.2, "the arcs lie near θ_E: {r_arc}");
-    let arcs: Vec<usize> = components.into_iter().flat_map(|c| c.pixels).collect();
     assert!(arcs.len() > 100, "the arcs are detected ({} pixels)", arcs.len());
-    let problem = LensProblem {
-        data: &data,
-        sigma: &sigma,
-        grid: &grid,
-        psf: Some(&psf),
-        arc_pixels: &arcs,
-        theta_e_bounds: theta_e_bounds(r_arc),
-        center_bounds: ((0.0, 0.0), center_tolerance(grid.pixel_scale)),
-    };
+    let problem = lens_problem(&grid, &data, &sigma, &psf, &arcs, r_arc);
     let t = truth();
     let (q_true, phi_true) = e1e2_to_q_phi(t.e1, t.e2);
     let (e1, e2) = q_phi_to_e1e2(q_true + 0.2, phi_true);
@@ -145,18 +164,8 @@ fn the_binned_search_recovers_the_lens_of_a_large_image() {
     // binned search reached q 0.62 at ln ε 25021.1, the full-resolution one
     // q 0.72 at 25022.3, the truth q 0.75 scores 25019.3).
     let (grid, data, sigma, psf) = observe_on(100, 0.05, false, 3);
-    let components = segment(&data, &sigma, &grid, (0.0, 0.0), 3.0, 6);
-    let r_arc = arc_radius(&components, &grid, (0.0, 0.0), &data).expect("arcs are detected");
-    let arcs: Vec<usize> = components.into_iter().flat_map(|c| c.pixels).collect();
-    let problem = LensProblem {
-        data: &data,
-        sigma: &sigma,
-        grid: &grid,
-        psf: Some(&psf),
-        arc_pixels: &arcs,
-        theta_e_bounds: theta_e_bounds(r_arc),
-        center_bounds: ((0.0, 0.0), center_tolerance(grid.pixel_scale)),
-    };
+    let (arcs, r_arc) = detect_arcs(&grid, &data, &sigma);
+    let problem = lens_problem(&grid, &data, &sigma, &psf, &arcs, r_arc);
     let t = truth();
     let start = LenstronomyLens { theta_E: 1.3 * t.theta_E, e1: 0.0, e2: 0.0, gamma1: 0.0, gamma2: 0.0, center_x: 0.0, center_y: 0.0, ..t };
     let (fit, _) = refine(&problem, &[("θ_E + 30 %".to_string(), start)], &options()).expect("the refinement runs");
