@@ -118,6 +118,8 @@ fn difference_rows(m: usize, kind: Regularization) -> Vec<Vec<(usize, f64)>> {
 /// search (one inversion per trial lens) builds and factorizes them once.
 struct Prior {
     matrix: SparseColMat<usize, f64>,
+    /// The lower triangle of `matrix` (rows ≥ column), what the Cholesky factorization reads.
+    lower: SparseColMat<usize, f64>,
     log_det: f64,
 }
 
@@ -135,7 +137,8 @@ impl Prior {
         let factorizer = Factorizer::new(&matrix);
         let values = factorizer.factorize(matrix.as_ref()).expect("the regularization matrix is positive definite");
         let log_det = log_det(&factorizer.symbolic, &values);
-        Prior { matrix, log_det }
+        let lower = lower_triangle(&matrix);
+        Prior { matrix, lower, log_det }
     }
 
     /// The prior of (`m`, `kind`), built on first use and shared after.
@@ -162,38 +165,54 @@ impl Prior {
 /// matrix and multiplying Gᵀ G; larger grids take that sparse product.
 const DENSE_CURVATURE_LIMIT: usize = 4096;
 
-/// Fᵀ W F over the `used` pixels (W = diag σ⁻²).
+/// The lower triangle (rows ≥ column) of Fᵀ W F over the `used` pixels
+/// (W = diag σ⁻²): the Cholesky factorization reads only that triangle, so
+/// the upper one is neither accumulated nor handed to the ordering.
 fn curvature_matrix(operator: &LensingOperator, used: &[usize], sigma: &[f64]) -> SparseColMat<usize, f64> {
-    let n = operator.n_source;
-    if n <= DENSE_CURVATURE_LIMIT {
-        let mut dense = vec![0.0; n * n];
-        let mut row: Vec<(usize, f64)> = Vec::new();
-        for &p in used {
-            row.clear();
-            row.extend(operator.row(p).map(|(k, w)| (k, w / sigma[p])));
-            for &(a, wa) in &row {
-                let column = &mut dense[a * n..(a + 1) * n];
-                for &(b, wb) in &row {
-                    column[b] += wa * wb;
-                }
-            }
-        }
-        // Column a of the (symmetric) matrix is dense[a·n .. (a+1)·n]: its
-        // non-zeros, in row order, are the compressed column directly.
-        let (mut col_ptr, mut rows, mut vals) = (Vec::with_capacity(n + 1), Vec::new(), Vec::new());
-        col_ptr.push(0);
-        for column in dense.chunks_exact(n) {
-            for (b, &v) in column.iter().enumerate() {
-                if v != 0.0 {
-                    rows.push(b);
-                    vals.push(v);
-                }
-            }
-            col_ptr.push(rows.len());
-        }
-        let symbolic = SymbolicSparseColMat::new_checked(n, n, col_ptr, None, rows);
-        return SparseColMat::new(symbolic, vals);
+    if operator.n_source <= DENSE_CURVATURE_LIMIT {
+        curvature_dense(operator, used, sigma)
+    } else {
+        curvature_sparse(operator, used, sigma)
     }
+}
+
+/// [`curvature_matrix`] accumulated in a dense n × n scratch.
+fn curvature_dense(operator: &LensingOperator, used: &[usize], sigma: &[f64]) -> SparseColMat<usize, f64> {
+    let n = operator.n_source;
+    let mut dense = vec![0.0; n * n];
+    let mut row: Vec<(usize, f64)> = Vec::new();
+    for &p in used {
+        row.clear();
+        // The operator's rows are sorted by source pixel, so entry i
+        // pairs with entries i.. for the lower triangle.
+        row.extend(operator.row(p).map(|(k, w)| (k, w / sigma[p])));
+        for (i, &(a, wa)) in row.iter().enumerate() {
+            let column = &mut dense[a * n..(a + 1) * n];
+            for &(b, wb) in &row[i..] {
+                column[b] += wa * wb;
+            }
+        }
+    }
+    // Column a's lower part is dense[a·n + a .. (a+1)·n]: its non-zeros,
+    // in row order, are the compressed column directly.
+    let (mut col_ptr, mut rows, mut vals) = (Vec::with_capacity(n + 1), Vec::new(), Vec::new());
+    col_ptr.push(0);
+    for (a, column) in dense.chunks_exact(n).enumerate() {
+        for (b, &v) in column.iter().enumerate().skip(a) {
+            if v != 0.0 {
+                rows.push(b);
+                vals.push(v);
+            }
+        }
+        col_ptr.push(rows.len());
+    }
+    let symbolic = SymbolicSparseColMat::new_checked(n, n, col_ptr, None, rows);
+    SparseColMat::new(symbolic, vals)
+}
+
+/// [`curvature_matrix`] as the sparse product Gᵀ G, G = W^{1/2} F.
+fn curvature_sparse(operator: &LensingOperator, used: &[usize], sigma: &[f64]) -> SparseColMat<usize, f64> {
+    let n = operator.n_source;
     let mut g_triplets = Vec::new();
     for (r, &p) in used.iter().enumerate() {
         for (k, w) in operator.row(p) {
@@ -201,7 +220,21 @@ fn curvature_matrix(operator: &LensingOperator, used: &[usize], sigma: &[f64]) -
         }
     }
     let g = SparseColMat::try_new_from_triplets(used.len(), n, &g_triplets).expect("indices are in range");
-    g.as_ref().transpose().to_col_major().expect("transpose fits in memory") * g.as_ref()
+    lower_triangle(&(g.as_ref().transpose().to_col_major().expect("transpose fits in memory") * g.as_ref()))
+}
+
+/// The entries of `m` with row ≥ column.
+fn lower_triangle(m: &SparseColMat<usize, f64>) -> SparseColMat<usize, f64> {
+    let n = m.ncols();
+    let (mut col_ptr, mut rows, mut vals) = (vec![0usize], Vec::new(), Vec::new());
+    for j in 0..n {
+        for (i, &v) in m.as_ref().row_idx_of_col(j).zip(m.as_ref().val_of_col(j)).filter(|&(i, _)| i >= j) {
+            rows.push(i);
+            vals.push(v);
+        }
+        col_ptr.push(rows.len());
+    }
+    SparseColMat::new(SymbolicSparseColMat::new_checked(m.nrows(), n, col_ptr, None, rows), vals)
 }
 
 fn matrix(n: usize, triplets: &[Triplet<usize, usize, f64>]) -> SparseColMat<usize, f64> {
@@ -343,11 +376,13 @@ pub struct Inversion<'a> {
     weighted_data: Vec<f64>,
     /// Fᵀ W d.
     rhs: Vec<f64>,
-    /// Fᵀ W F and R on one common pattern (values aligned), R alone, and the factorizer of A.
+    /// The lower triangles of Fᵀ W F and R on one common pattern (values
+    /// aligned), and the factorizer of A = Fᵀ W F + λ R.
     curvature: SparseColMat<usize, f64>,
     prior: SparseColMat<usize, f64>,
     factorizer: Factorizer,
-    log_det_prior: f64,
+    /// R in full (for sᵀ R s) and ln det R.
+    regularizer: Arc<Prior>,
     /// −½ N_d ln 2π − Σ ln σ_i.
     log_norm: f64,
 }
@@ -381,9 +416,8 @@ impl<'a> Inversion<'a> {
         }
         let gtg = curvature_matrix(operator, &used, sigma);
         let regularizer = Prior::cached((n as f64).sqrt().round() as usize, regularization);
-        let (curvature, prior) = on_union_pattern(&gtg, &regularizer.matrix);
+        let (curvature, prior) = on_union_pattern(&gtg, &regularizer.lower);
         let factorizer = Factorizer::new(&curvature);
-        let log_det_prior = regularizer.log_det;
         let log_norm = -0.5 * used.len() as f64 * (2.0 * std::f64::consts::PI).ln() - used.iter().map(|&p| sigma[p].ln()).sum::<f64>();
         Ok(Inversion {
             operator,
@@ -395,7 +429,7 @@ impl<'a> Inversion<'a> {
             curvature,
             prior,
             factorizer,
-            log_det_prior,
+            regularizer,
             log_norm,
         })
     }
@@ -427,12 +461,12 @@ impl<'a> Inversion<'a> {
         let model = self.operator.apply(&source);
         let chi2: f64 =
             self.used.iter().zip(&self.weighted_data).zip(&self.inv_sigma).map(|((&p, wd), w)| (wd - model[p] * w).powi(2)).sum();
-        let prior_s = self.prior.as_ref() * faer::ColRef::from_slice(&source);
+        let prior_s = self.regularizer.matrix.as_ref() * faer::ColRef::from_slice(&source);
         let s_r_s: f64 = source.iter().zip(prior_s.iter()).map(|(a, b)| a * b).sum();
         let n_s = self.operator.n_source as f64;
         let log_evidence = -0.5 * chi2 - 0.5 * lambda * s_r_s - 0.5 * log_det(&self.factorizer.symbolic, &factor)
             + 0.5 * n_s * lambda.ln()
-            + 0.5 * self.log_det_prior
+            + 0.5 * self.regularizer.log_det
             + self.log_norm;
         Ok(Solution {
             source,
@@ -605,6 +639,35 @@ mod tests {
                 );
                 let worst = ours.source.iter().zip(&s).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
                 assert!(worst < 1e-8 * s.iter().fold(1.0f64, |m, v| m.max(v.abs())), "{kind:?} λ = {lambda}: source differs by {worst}");
+            }
+        }
+    }
+
+    #[test]
+    fn both_curvature_paths_hold_the_lower_triangle_of_ft_w_f() {
+        let source = SourceGrid { size: 8, half_width: 0.45, center_x: 0.0, center_y: 0.0 };
+        let (op, _, mut sigma, _) = observation(16, 0.1, &source, 0.3, 1);
+        // Unequal weights and a masked pixel.
+        sigma.iter_mut().enumerate().for_each(|(p, s)| *s *= 1.0 + 0.01 * (p % 7) as f64);
+        sigma[40] = f64::INFINITY;
+        let used: Vec<usize> = (0..sigma.len()).filter(|&p| sigma[p].is_finite()).collect();
+        let n = op.n_source;
+        // F column by column (F e_k), then Fᵀ W F densely.
+        let columns: Vec<Vec<f64>> = (0..n).map(|k| op.apply(&(0..n).map(|j| f64::from(u8::from(j == k))).collect::<Vec<_>>())).collect();
+        let expected = |a: usize, b: usize| used.iter().map(|&p| columns[a][p] * columns[b][p] / (sigma[p] * sigma[p])).sum::<f64>();
+        for m in [curvature_dense(&op, &used, &sigma), curvature_sparse(&op, &used, &sigma)] {
+            let mut stored = vec![vec![0.0; n]; n];
+            for j in 0..n {
+                for (i, &v) in m.as_ref().row_idx_of_col(j).zip(m.as_ref().val_of_col(j)) {
+                    assert!(i >= j, "({i}, {j}) is above the diagonal");
+                    stored[j][i] = v;
+                }
+            }
+            for j in 0..n {
+                for i in j..n {
+                    let e = expected(i, j);
+                    assert!((stored[j][i] - e).abs() < 1e-9 * (1.0 + e.abs()), "({i}, {j}): {} vs {e}", stored[j][i]);
+                }
             }
         }
     }
