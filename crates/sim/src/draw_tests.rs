@@ -454,3 +454,69 @@ fn morphology_classes_are_drawn_by_weight() {
         assert!((seen - share).abs() < 5.0 * (share * (1.0 - share) / n as f64).sqrt(), "{}: {seen} vs {share}", m.name);
     }
 }
+
+#[test]
+fn each_psf_family_is_drawn_and_recorded_as_itself() {
+    for (weights, name) in [((1.0, 0.0, 0.0), "GAUSSIAN"), ((0.0, 1.0, 0.0), "MOFFAT"), ((0.0, 0.0, 1.0), "AIRY")] {
+        let mut p = everything_off();
+        (p.psf.gaussian, p.psf.moffat, p.psf.airy) = weights;
+        for d in draws(&p, 20) {
+            let t = &d.truth;
+            assert_eq!(t.psf_type, name);
+            // Airy PSFs are round: the truth records no ellipticity for them.
+            let (e1, e2) = match d.psf.shape {
+                PsfShape::Gaussian { fwhm, e1, e2 } if name == "GAUSSIAN" => (fwhm == t.psf_fwhm).then_some((e1, e2)).expect("fwhm"),
+                PsfShape::Moffat { fwhm, beta, e1, e2 } if name == "MOFFAT" => {
+                    assert!(fwhm == t.psf_fwhm && beta == 3.0 && t.psf_beta == 3.0);
+                    (e1, e2)
+                }
+                PsfShape::Airy { fwhm } if name == "AIRY" => {
+                    assert_eq!(fwhm, t.psf_fwhm);
+                    (0.0, 0.0)
+                }
+                other => panic!("{name}: drew {other:?}"),
+            };
+            assert!(name == "AIRY" || close(e1.hypot(e2), 0.05, 1e-12), "{name}: |e| = {}", e1.hypot(e2));
+            assert_eq!((t.psf_e1, t.psf_e2), (e1, e2), "{name}");
+        }
+    }
+}
+
+#[test]
+fn field_galaxies_have_uniform_axis_ratios_sizes_and_indices() {
+    // q ~ U(0.4, 1), R ~ U(0.05, 0.3)″, n ~ U(0.8, 3.8): sample means within
+    // 4 standard errors of the uniform means (σ = width/√12) over 1000 galaxies.
+    let mut p = everything_off();
+    p.contaminants.field_galaxy_prob = 1.0;
+    p.contaminants.field_galaxy_count = CountDist::Fixed(5);
+    let galaxies: Vec<_> = draws(&p, 200).into_iter().flat_map(|d| d.contaminants.galaxies).collect();
+    assert_eq!(galaxies.len(), 1000);
+    let n = galaxies.len() as f64;
+    let check = |values: Vec<f64>, lo: f64, hi: f64, what: &str| {
+        assert!(values.iter().all(|v| (lo - 1e-12..=hi + 1e-12).contains(v)), "{what} outside [{lo}, {hi}]");
+        let mean = values.iter().sum::<f64>() / n;
+        let se = (hi - lo) / 12f64.sqrt() / n.sqrt();
+        assert!((mean - 0.5 * (lo + hi)).abs() < 4.0 * se, "{what}: mean {mean} vs {}", 0.5 * (lo + hi));
+    };
+    check(galaxies.iter().map(|g| axis_ratio(g.e1, g.e2)).collect(), 0.4, 1.0, "q");
+    check(galaxies.iter().map(|g| g.r_sersic).collect(), 0.05, 0.3, "R_sersic");
+    check(galaxies.iter().map(|g| g.n).collect(), 0.8, 3.8, "n");
+}
+
+#[test]
+fn far_positions_are_uniform_over_the_field_outside_the_disc() {
+    // Uniform on the square [−2, 2]² less the disc r < 1.5: E[x] = 0 and
+    // E[x²] = (∫_square x² − ∫_disc x²)/area = (64/3 − π 1.5⁴/4)/(16 − π 1.5²).
+    let mut rng = sample_rng(3, 0);
+    let points: Vec<(f64, f64)> = (0..4000).map(|_| far_position(&mut rng, 4.0, 1.5)).collect();
+    let n = points.len() as f64;
+    let expected_x2 = (64.0 / 3.0 - PI * 1.5f64.powi(4) / 4.0) / (16.0 - PI * 2.25);
+    for axis in [0, 1] {
+        let v: Vec<f64> = points.iter().map(|p| if axis == 0 { p.0 } else { p.1 }).collect();
+        let mean = v.iter().sum::<f64>() / n;
+        let mean_x2 = v.iter().map(|x| x * x).sum::<f64>() / n;
+        let sd_x2 = (v.iter().map(|x| (x * x - mean_x2).powi(2)).sum::<f64>() / n).sqrt();
+        assert!(mean.abs() < 4.0 * (expected_x2 / n).sqrt(), "axis {axis}: mean {mean}");
+        assert!((mean_x2 - expected_x2).abs() < 4.0 * sd_x2 / n.sqrt(), "axis {axis}: ⟨x²⟩ {mean_x2} vs {expected_x2}");
+    }
+}
