@@ -98,6 +98,10 @@ pub struct ReconstructArgs {
     /// resolution throughout), then a short simplex polishes the lens at full resolution.
     #[arg(long, default_value_t = 2)]
     search_binning: usize,
+    /// The lens search's simplex stops when the standard deviation of
+    /// −ln evidence over its vertices is below this (or on the budget).
+    #[arg(long, default_value_t = 1e-3)]
+    simplex_tolerance: f64,
     /// Output directory.
     #[arg(long, default_value = "reconstruction")]
     out: PathBuf,
@@ -146,6 +150,7 @@ fn reconstruct_one(item: &Item, args: &ReconstructArgs, cosmology: FlatLcdm, out
             regularization: args.regularization,
             max_evaluations: args.max_evaluations,
             search_binning: args.search_binning,
+            simplex_tolerance: args.simplex_tolerance,
             ..RefineOptions::default()
         },
         hint: None,
@@ -243,6 +248,9 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
     let cosmology = FlatLcdm::new(args.h0, args.omega_m).map_err(|e| anyhow!("{e}"))?;
     if !(1..=4).contains(&args.search_binning) {
         return Err(anyhow!("search-binning: must be 1 to 4, got {}", args.search_binning));
+    }
+    if !(args.simplex_tolerance > 0.0 && args.simplex_tolerance.is_finite()) {
+        return Err(anyhow!("simplex-tolerance: must be a positive number, got {}", args.simplex_tolerance));
     }
     if !(8..=256).contains(&args.source_grid) || !(8..=256).contains(&args.search_source_grid) {
         return Err(anyhow!("source-grid: must be in 8..=256 (also --search-source-grid)"));

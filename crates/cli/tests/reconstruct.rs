@@ -175,4 +175,5 @@ fn batch_keeps_going_past_a_bad_row_and_bad_input_is_refused() {
     std::fs::write(dir.path().join("bad.csv"), "name,image,colour\na,lens.fits,red\n").unwrap();
     refused(&["reconstruct", "--list", &d("bad.csv"), "--out", &o], "colour");
     refused(&["reconstruct", "--list", &d("batch.csv"), "--shard", "3/2", "--out", &o], "shard");
+    refused(&["reconstruct", &image, "--noise-rms", "0.01", "--simplex-tolerance", "0", "--out", &o], "simplex-tolerance");
 }

@@ -62,6 +62,7 @@ fn options() -> RefineOptions {
         max_evaluations: 900,
         search_binning: 2,
         polish_evaluations: 80,
+        simplex_tolerance: 1e-3,
     }
 }
 
