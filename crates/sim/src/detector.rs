@@ -229,6 +229,27 @@ mod tests {
     }
 
     #[test]
+    fn prnu_scatters_the_expected_counts_by_its_fraction() {
+        // Pixel response non-uniformity p: each pixel's expected counts are
+        // (S + B)(1 + p N), N standard normal, so the noiseless image (sky
+        // subtracted) has mean S and standard deviation p (S + B), and the
+        // noise map follows each pixel's own expected counts.
+        let (s, sky, p, n) = (400.0, 100.0, 0.03, 128);
+        let d = DetectorDraw { exposure: 1000.0, gain: 2.0, sky, read_noise: 3.0, prnu: p, ..Default::default() };
+        let e = expose(&vec![s; n * n], n, &d, &mut ChaCha8Rng::seed_from_u64(5));
+        let count = (n * n) as f64;
+        let mean = e.noiseless.iter().sum::<f64>() / count;
+        let sd = (e.noiseless.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (count - 1.0)).sqrt();
+        let expected_sd = p * (s + sky);
+        assert!((mean - s).abs() < 4.0 * expected_sd / count.sqrt(), "mean {mean}");
+        assert!((sd / expected_sd - 1.0).abs() < 4.0 / (2.0 * count).sqrt(), "sd {sd} vs {expected_sd}");
+        for (m, v) in e.noise_map.iter().zip(&e.noiseless) {
+            let expected = (v + sky) / 2.0 + (3.0f64 / 2.0).powi(2);
+            assert!((m * m - expected).abs() < 1e-9 * expected, "noise map {} vs {expected}", m * m);
+        }
+    }
+
+    #[test]
     fn correlated_noise_keeps_the_variance_and_has_the_gaussian_correlation() {
         // Smoothing white noise by a Gaussian of σ_c pixels correlates
         // neighbours by exp(−1/(4σ_c²)) (the autocorrelation of a Gaussian of
