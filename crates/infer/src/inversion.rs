@@ -419,19 +419,7 @@ impl<'a> Inversion<'a> {
         let (curvature, prior) = on_union_pattern(&gtg, &regularizer.lower);
         let factorizer = Factorizer::new(&curvature);
         let log_norm = -0.5 * used.len() as f64 * (2.0 * std::f64::consts::PI).ln() - used.iter().map(|&p| sigma[p].ln()).sum::<f64>();
-        Ok(Inversion {
-            operator,
-            regularization,
-            used,
-            inv_sigma,
-            weighted_data,
-            rhs,
-            curvature,
-            prior,
-            factorizer,
-            regularizer,
-            log_norm,
-        })
+        Ok(Inversion { operator, regularization, used, inv_sigma, weighted_data, rhs, curvature, prior, factorizer, regularizer, log_norm })
     }
 
     /// Unmasked pixels N_d.
