@@ -4,6 +4,7 @@
 //! at every step, constrained to be non-negative); the shapes (R_sersic,
 //! n_sersic, e1, e2 per component, a shared centre) are found by Nelder–Mead.
 
+use crate::inversion::has_weight;
 use crate::minimize::nelder_mead;
 use astrorim_physics::light::{LightModel, LightProfile, Sersic};
 use astrorim_physics::psf::Kernel;
@@ -143,8 +144,7 @@ pub fn fit_lens_light(
     max_evaluations: usize,
 ) -> LightFit {
     assert!((1..=2).contains(&n_components), "one or two components");
-    let w: Vec<f64> =
-        sigma.iter().zip(data).map(|(s, d)| if s.is_finite() && *s > 0.0 && d.is_finite() { 1.0 / (s * s) } else { 0.0 }).collect();
+    let w: Vec<f64> = sigma.iter().zip(data).map(|(&s, &d)| if has_weight(s, d) { 1.0 / (s * s) } else { 0.0 }).collect();
     let mut x0 = vec![start.center_x, start.center_y, start.R_sersic.ln(), start.n_sersic.clamp(N_MIN, N_MAX), start.e1, start.e2];
     let mut steps = vec![grid.pixel_scale, grid.pixel_scale, 0.3, 0.5, 0.1, 0.1];
     if n_components == 2 {

@@ -6,6 +6,7 @@
 //! carry σ = ∞ (weight zero), never NaN.
 
 use crate::background::{estimate_sky, noise_map};
+use crate::inversion::has_weight;
 use astrorim_io::fits::{read_image, read_keyword};
 use astrorim_physics::psf::Kernel;
 use astrorim_physics::Image;
@@ -23,11 +24,7 @@ fn usable_sigma(sigma: Vec<f64>, data: &[f64]) -> Vec<f64> {
     let mut finite: Vec<f64> = sigma.iter().copied().filter(|s| s.is_finite() && *s > 0.0).collect();
     finite.sort_by(f64::total_cmp);
     let flag = finite.get(finite.len() / 2).map_or(f64::INFINITY, |median| HUGE_NOISE_FACTOR * median);
-    sigma
-        .into_iter()
-        .zip(data)
-        .map(|(s, d)| if s.is_finite() && s > 0.0 && s < flag && d.is_finite() { s } else { f64::INFINITY })
-        .collect()
+    sigma.into_iter().zip(data).map(|(s, d)| if has_weight(s, *d) && s < flag { s } else { f64::INFINITY }).collect()
 }
 
 /// Where the inputs come from.

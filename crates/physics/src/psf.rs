@@ -13,6 +13,11 @@ use crate::{Image, PhysicsError};
 const KERNEL_SUBSAMPLING: usize = 5;
 /// Largest kernel side accepted (pixels).
 pub const MAX_KERNEL_SIZE: usize = 1025;
+/// A Gaussian's σ for its FWHM: FWHM = σ √(8 ln 2).
+fn gaussian_sigma(fwhm: f64) -> f64 {
+    fwhm / (8.0 * 2f64.ln()).sqrt()
+}
+
 /// FWHM of the Airy pattern in units of λ/D.
 const AIRY_FWHM_LAMBDA_OVER_D: f64 = 1.028_993_969_962_188;
 
@@ -36,7 +41,7 @@ impl PsfShape {
     fn profile(&self, r: f64) -> f64 {
         match *self {
             PsfShape::Gaussian { fwhm, .. } => {
-                let sigma = fwhm / (8.0 * 2f64.ln()).sqrt();
+                let sigma = gaussian_sigma(fwhm);
                 (-0.5 * (r / sigma).powi(2)).exp()
             }
             PsfShape::Moffat { fwhm, beta, .. } => {
@@ -176,7 +181,7 @@ impl Kernel {
             return None;
         }
         assert!(!size.is_multiple_of(2), "kernel size must be odd");
-        let sigma = fwhm / (8.0 * 2f64.ln()).sqrt();
+        let sigma = gaussian_sigma(fwhm);
         let axis = |shift: f64| -> Vec<f64> {
             let g: Vec<f64> = (0..size)
                 .map(|a| pixel_samples(a, size, subsampling, pixel_scale).map(|t| (-0.5 * ((t - shift) / sigma).powi(2)).exp()).sum())
