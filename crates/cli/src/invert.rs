@@ -44,7 +44,7 @@ pub struct InvertArgs {
     #[arg(long)]
     source_fov: Option<f64>,
     /// Source grid centre X,Y in arcsec (default: the image centre, 0,0).
-    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     source_center: Option<Vec<f64>>,
     /// Rays per pixel side.
     #[arg(long, default_value_t = 2)]

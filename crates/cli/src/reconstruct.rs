@@ -72,7 +72,7 @@ pub struct ReconstructArgs {
     #[arg(long, default_value_t = 0.3)]
     omega_m: f64,
     /// Lens centre X,Y as 0-based column,row of the input image (default: found).
-    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    #[arg(long, value_delimiter = ',', allow_hyphen_values = true)]
     center: Option<Vec<f64>>,
     /// Pixels to leave out (FITS, same shape; non-zero = excluded).
     #[arg(long)]

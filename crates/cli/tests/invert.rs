@@ -44,6 +44,9 @@ fn inverts_a_rendered_lens_with_its_own_model() {
         "32",
         "--source-fov",
         "1.6",
+        // A negative first coordinate is a value, not a flag.
+        "--source-center",
+        "-0.02,0.01",
         "--out",
         out.to_str().unwrap(),
     ]);

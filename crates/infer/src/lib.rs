@@ -14,6 +14,7 @@ pub mod lens_light;
 pub mod minimize;
 pub mod observation;
 pub mod operator;
+pub mod parametric;
 pub mod pipeline;
 pub mod prep;
 pub mod profiles;

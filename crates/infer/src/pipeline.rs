@@ -6,8 +6,9 @@
 
 use crate::lens_light::{fit_lens_light, LensLight, SersicComponent};
 use crate::observation::Observation;
+use crate::parametric::{fit_parametric, ParametricRecord, SCAN_LOW};
 use crate::prep::{arc_radius, dilate, neighbours, prepare, segment, PrepOptions, Prepared};
-use crate::refine::{center_tolerance, refine, theta_e_bounds, LensFit, LensProblem, RefineOptions, StartRecord};
+use crate::refine::{center_tolerance, refine, theta_e_bounds, CoarseProblem, LensFit, LensProblem, RefineOptions, StartRecord};
 use astrorim_physics::param_map::LenstronomyLens;
 use serde::Serialize;
 use std::time::Instant;
@@ -29,6 +30,8 @@ const DETECT_MIN_PIXELS: usize = 6;
 /// Radius of the central disc left out of the source solve, as a fraction
 /// of the lower θ_E bound.
 const CENTRAL_MASK_FRACTION: f64 = 0.3;
+/// Budget of each of the parametric stage's two final simplexes.
+const PARAMETRIC_EVALUATIONS: usize = 800;
 
 /// Everything the pipeline produced, on the cutout grid.
 #[derive(Debug, Clone)]
@@ -48,8 +51,11 @@ pub struct LensReconstruction {
 /// Figures of merit recorded in `result.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct FitSummary {
-    /// The arcs' radius from the segmentation: the first guess of θ_E.
+    /// The arcs' radius from the segmentation: the parametric stage scans θ_E around it.
     pub arc_radius_arcsec: f64,
+    /// The lens with a parametric source, whose θ_E sets the pixelated search's bounds.
+    pub parametric: Option<ParametricRecord>,
+    pub theta_e_bounds_arcsec: (f64, f64),
     pub arc_pixels: usize,
     /// χ² (lens light + lensed source, all fitted pixels) at the first guess and after refinement.
     pub chi2_before: f64,
@@ -176,7 +182,10 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
         .ok_or("no lensed light detected: nothing above 3σ remains after subtracting the lens light")?;
     clock.mark("neighbours, lens light without the arcs");
 
-    // 4. Starts (each scanned in θ_E × 0.6…1.6 first): the arcs' radius with half the light's ellipticity, round; the hint.
+    // 4. The θ_E basin from a parametric source (on the search's binned
+    // image), then starts for the pixelated search inside it (each scanned
+    // in θ_E × 0.6…1.6 first): the parametric lens; its θ_E with half the
+    // light's ellipticity; the hint.
     let (lcx, lcy) = light.center();
     let lc = light.components[0];
     let base = LenstronomyLens {
@@ -190,14 +199,33 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
         Rs: 0.0,
         alpha_Rs: 0.0,
     };
-    let bounds = theta_e_bounds(theta_0);
+    let disc = |radius: f64| -> Vec<usize> {
+        (0..nx * ny).filter(|&p| (grid.x_of_col(p % nx) - lcx).hypot(grid.y_of_row(p / nx) - lcy) < radius).collect()
+    };
+    let parametric_sigma = masked(&sigma, &disc(CENTRAL_MASK_FRACTION * SCAN_LOW * theta_0));
+    let parametric = {
+        let full = LensProblem {
+            data: &lens_subtracted,
+            sigma: &parametric_sigma,
+            grid: &grid,
+            psf: psf.as_ref(),
+            arc_pixels: &arc_pixels,
+            theta_e_bounds: (0.0, f64::INFINITY),
+            center_bounds: ((lcx, lcy), center_tolerance(s)),
+        };
+        let coarse = if options.refine.search_binning > 1 { CoarseProblem::of(&full, options.refine.search_binning) } else { None };
+        let view = coarse.as_ref().map_or(full, |c| c.view(&full));
+        fit_parametric(&view, &base, theta_0, PARAMETRIC_EVALUATIONS)
+    };
+    clock.mark("lens with a parametric source");
+    let theta_guess = parametric.as_ref().map_or(theta_0, |p| p.lens.theta_E);
+    let bounds = theta_e_bounds(theta_guess);
     // The source is solved without the central disc, where the lens light
     // outshines any lensed light and the residual of its model would
     // otherwise be fitted by source pixels (and, in step 5, taken away from
     // the lens light); there the lensed-source model is zero.
     let central_radius = CENTRAL_MASK_FRACTION * bounds.0;
-    let central: Vec<usize> =
-        (0..nx * ny).filter(|&p| (grid.x_of_col(p % nx) - lcx).hypot(grid.y_of_row(p / nx) - lcy) < central_radius).collect();
+    let central = disc(central_radius);
     let source_sigma = masked(&sigma, &central);
     let outside_centre = |model: &[f64]| -> Vec<f64> {
         let mut out = model.to_vec();
@@ -206,10 +234,10 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
         }
         out
     };
-    let mut starts = vec![
-        ("arc radius, light's ellipticity".to_string(), base),
-        ("arc radius, round".to_string(), LenstronomyLens { e1: 0.0, e2: 0.0, ..base }),
-    ];
+    let mut starts = vec![("parametric θ_E, light's ellipticity".to_string(), LenstronomyLens { theta_E: theta_guess, ..base })];
+    if let Some(p) = &parametric {
+        starts.insert(0, ("lens of the parametric source".to_string(), p.lens));
+    }
     if let Some((label, lens)) = &options.hint {
         starts.insert(0, (label.clone(), LenstronomyLens { theta_E: lens.theta_E.clamp(bounds.0, bounds.1), ..*lens }));
     }
@@ -272,6 +300,8 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
     let reduced = chi2_after / n_data as f64;
     let summary = FitSummary {
         arc_radius_arcsec: theta_0,
+        parametric: parametric.as_ref().map(ParametricRecord::of),
+        theta_e_bounds_arcsec: bounds,
         arc_pixels: arc_pixels.len(),
         chi2_before,
         chi2_after,

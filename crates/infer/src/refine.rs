@@ -83,11 +83,7 @@ pub struct LensProblem<'a> {
     pub psf: Option<&'a Kernel>,
     /// Pixels holding lensed light (the arcs): they set the source grid's extent.
     pub arc_pixels: &'a [usize],
-    /// θ_E is searched inside these bounds (arcsec), set from the arcs'
-    /// radius r_arc by [`theta_e_bounds`]: without them the evidence has a
-    /// second maximum at small θ_E where the barely lensed source copies the
-    /// arcs (measured on simulations: at 0.45 θ_E its evidence exceeded a
-    /// round lens at the true θ_E).
+    /// θ_E is searched inside these bounds (arcsec), set by [`theta_e_bounds`].
     pub theta_e_bounds: (f64, f64),
     /// The mass centre is searched within `.1` arcsec of `.0` (the lens
     /// light's centre: for galaxy-scale lenses the two agree to a few
@@ -104,12 +100,14 @@ pub fn center_tolerance(pixel_scale: f64) -> f64 {
     pixel_scale.max(0.05)
 }
 
-/// The θ_E bounds for arcs at flux-weighted radius `arc_radius`: 0.75–1.5
-/// r_arc. An isothermal lens images a source offset by β at θ_E ± β, so
-/// the arcs' flux-weighted radius is close to θ_E unless the source sits
-/// near the caustic's edge.
-pub fn theta_e_bounds(arc_radius: f64) -> (f64, f64) {
-    (0.75 * arc_radius, 1.5 * arc_radius)
+/// The pixelated search's θ_E bounds about the parametric stage's θ_E
+/// (`crate::parametric`): 0.8–1.25 of it. Without bounds the evidence has a
+/// second maximum at small θ_E where the barely lensed source copies the
+/// arcs (measured on simulations: at 0.45 θ_E its evidence exceeded a round
+/// lens at the true θ_E), and on faint counter-images one at large θ_E
+/// where every image is singly imaged (SLACS J1436−0000, J1142+1001).
+pub fn theta_e_bounds(theta_e_guess: f64) -> (f64, f64) {
+    (0.8 * theta_e_guess, 1.25 * theta_e_guess)
 }
 
 /// One fitted lens.
@@ -141,7 +139,7 @@ pub struct StartRecord {
 /// `bounds`, centre within `center.1` of `center.0`.
 const MAX_ELLIPTICITY: f64 = 0.5;
 
-fn decode(x: &[f64], bounds: (f64, f64), center: ((f64, f64), f64)) -> Option<LenstronomyLens> {
+pub(crate) fn decode_lens(x: &[f64], bounds: (f64, f64), center: ((f64, f64), f64)) -> Option<LenstronomyLens> {
     let theta_e = x[0].exp();
     let ok = (bounds.0..=bounds.1).contains(&theta_e)
         && x[1].hypot(x[2]) <= MAX_ELLIPTICITY
@@ -160,7 +158,7 @@ fn decode(x: &[f64], bounds: (f64, f64), center: ((f64, f64), f64)) -> Option<Le
     })
 }
 
-fn encode(lens: &LenstronomyLens) -> Vec<f64> {
+pub(crate) fn encode_lens(lens: &LenstronomyLens) -> Vec<f64> {
     vec![lens.theta_E.ln(), lens.e1, lens.e2, lens.center_x, lens.center_y, lens.gamma1, lens.gamma2]
 }
 
@@ -250,13 +248,13 @@ impl LensProblem<'_> {
         let lambda = at_start.lambda;
         let start = if scan { self.scan_theta_e(start, lambda, options) } else { *start };
         let objective = |x: &[f64]| -> f64 {
-            decode(x, self.theta_e_bounds, self.center_bounds)
+            decode_lens(x, self.theta_e_bounds, self.center_bounds)
                 .map_or(f64::INFINITY, |lens| -self.evidence_following(&lens, lambda, options))
         };
         let s = self.grid.pixel_scale;
         let steps = [0.08, 0.05, 0.05, s, s, 0.02, 0.02].map(|v| v * step_scale);
-        let best = nelder_mead(&objective, &encode(&start), &steps, options.simplex_tolerance, evaluations);
-        let lens = decode(&best.x, self.theta_e_bounds, self.center_bounds)?;
+        let best = nelder_mead(&objective, &encode_lens(&start), &steps, options.simplex_tolerance, evaluations);
+        let lens = decode_lens(&best.x, self.theta_e_bounds, self.center_bounds)?;
         let source = source_grid_for(&lens, self.grid, self.arc_pixels, options.source_size);
         let (solution, lost_fraction) = self.solve(&lens, &source, Some(lambda), options).ok()?;
         let scanned = if scan { 26 } else { 0 };
@@ -279,7 +277,7 @@ impl LensProblem<'_> {
 const MIN_BINNED_SIDE: usize = 48;
 
 /// The search's copy of a problem binned by `factor`: data, noise, PSF and arc pixels.
-struct CoarseProblem {
+pub(crate) struct CoarseProblem {
     binned: Binned,
     psf: Option<Kernel>,
     arc_pixels: Vec<usize>,
@@ -288,7 +286,7 @@ struct CoarseProblem {
 impl CoarseProblem {
     /// None when the sides are not multiples of `factor` or the binned image
     /// would be under [`MIN_BINNED_SIDE`] pixels across.
-    fn of(problem: &LensProblem, factor: usize) -> Option<Self> {
+    pub(crate) fn of(problem: &LensProblem, factor: usize) -> Option<Self> {
         if problem.grid.nx.min(problem.grid.ny) / factor < MIN_BINNED_SIDE {
             return None;
         }
@@ -300,7 +298,7 @@ impl CoarseProblem {
         })
     }
 
-    fn view<'a>(&'a self, fine: &LensProblem) -> LensProblem<'a> {
+    pub(crate) fn view<'a>(&'a self, fine: &LensProblem) -> LensProblem<'a> {
         LensProblem {
             data: &self.binned.data,
             sigma: &self.binned.sigma,
