@@ -39,7 +39,7 @@ enum Command {
     Simulate(simulate::SimulateArgs),
     /// Train the RIM (known-lens or joint) or the encoder on simulated data.
     Train(train::TrainArgs),
-    /// Evaluate a trained RIM against back-projection and Tikhonov baselines.
+    /// Evaluate a trained RIM against its back-projection and the evidence-optimized inversion
     Evaluate(train::EvaluateArgs),
     /// An observed lens → source, refined lens model (lenstronomy and physical units), maps and a diagnostic panel.
     Reconstruct(reconstruct::ReconstructArgs),

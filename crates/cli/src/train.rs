@@ -4,7 +4,8 @@ use anyhow::{anyhow, Result};
 use astrorim_io::atomic::write_bytes;
 use astrorim_io::png::{Mosaic, Stretch};
 use astrorim_nn::checkpoint::{default_model_dir, load_checkpoint};
-use astrorim_nn::evaluate::{evaluate, markdown, summarize, summarize_parameters};
+use astrorim_io::figure::{LinePlot, Series};
+use astrorim_nn::evaluate::{evaluate, markdown, summarize, summarize_parameters, METHODS};
 use astrorim_nn::train::{train, TrainConfig};
 use astrorim_sim::dataset::DatasetReader;
 use clap::Args;
@@ -55,16 +56,17 @@ pub struct EvaluateArgs {
     /// Dataset directory; the last chunks are used.
     #[arg(long)]
     data: PathBuf,
-    /// Report directory: per_sample.csv, parameters.csv (joint), summary.json, summary.md, examples.png.
+    /// Report directory: per_sample.csv, parameters.csv (joint), summary.json, summary.md, coherence.csv, coherence.png, examples.png.
     #[arg(long)]
     out: PathBuf,
     /// Samples to evaluate.
     #[arg(short = 'n', long, default_value_t = 32)]
     count: usize,
-    /// Regularization of the Tikhonov baseline, in units of the mean of
-    /// Fᵀ W F 1 (0.1 gave its lowest MSE on v1 among 0.01, 0.1, 1, 10).
-    #[arg(long, default_value_t = 0.1)]
-    tikhonov_lambda: f32,
+    /// Of those, how many the evidence-optimized inversion baseline also
+    /// solves (spread evenly over the dataset's chunks; about a minute each
+    /// on 2 cores with a 96² source grid).
+    #[arg(long, default_value_t = 12)]
+    inversion_samples: usize,
 }
 
 pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
@@ -86,15 +88,12 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         return Err(anyhow!("n: must be at least 1"));
     }
     std::fs::create_dir_all(&args.out).map_err(|e| anyhow!("{}: cannot create: {e}", args.out.display()))?;
-    if !(args.tikhonov_lambda > 0.0 && args.tikhonov_lambda.is_finite()) {
-        return Err(anyhow!("tikhonov-lambda: must be positive"));
-    }
-    let result = evaluate(&model, meta.config.psf, &reader, meta.config.iterate(), args.tikhonov_lambda, args.count, &device)?;
-    let mut csv = String::from("index,variant,method,mse,ssim,ssim_uniform7,psnr,flux_error\n");
+    let result = evaluate(&model, meta.config.psf, &reader, meta.config.iterate(), args.count, args.inversion_samples.min(args.count), &device)?;
+    let mut csv = String::from("index,variant,method,mse,ssim,ssim_uniform7,psnr,flux_error,negative_fraction\n");
     for s in &result.scores {
         csv.push_str(&format!(
-            "{},{},{},{:.6e},{:.6},{:.6},{:.4},{:.6}\n",
-            s.index, s.variant, s.method, s.mse, s.ssim, s.ssim_uniform7, s.psnr, s.flux_error
+            "{},{},{},{:.6e},{:.6},{:.6},{:.4},{:.6},{:.6}\n",
+            s.index, s.variant, s.method, s.mse, s.ssim, s.ssim_uniform7, s.psnr, s.flux_error, s.negative_fraction
         ));
     }
     write_bytes(&args.out.join("per_sample.csv"), csv.as_bytes())?;
@@ -114,9 +113,39 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         }
         write_bytes(&args.out.join("parameters.csv"), csv.as_bytes())?;
     }
+    for (index, why) in &result.inversion_failures {
+        eprintln!("warning: the inversion of sample {index} failed ({why}); its baseline source is zero");
+    }
+    let coherence = result.mean_coherence();
+    let mut csv = format!("k_cycles_per_source_pixel,{}\n", METHODS.join(","));
+    for (bin, &(k, _)) in coherence[0].iter().enumerate() {
+        csv.push_str(&format!("{k:.5}"));
+        for curve in &coherence {
+            csv.push_str(&format!(",{:.6}", curve[bin].1));
+        }
+        csv.push('\n');
+    }
+    write_bytes(&args.out.join("coherence.csv"), csv.as_bytes())?;
+    let series: Vec<Series> = METHODS.iter().zip(&coherence).map(|(name, curve)| Series { label: name.to_string(), points: curve.clone() }).collect();
+    LinePlot {
+        title: &format!("coherence with the true source, mean of {} samples", result.reconstructions.len()),
+        x_label: "k [cycles per source pixel]",
+        y_label: "C(k) = P12 / sqrt(P11 P22)",
+        log_y: false,
+    }
+    .save(&args.out.join("coherence.png"), &series)?;
     let reports = summarize(&result.scores);
     let parameters = summarize_parameters(&result.parameters);
-    let json = serde_json::json!({ "mode": meta.config.mode, "step": meta.step, "methods": reports, "parameters": parameters });
+    let failures: Vec<serde_json::Value> =
+        result.inversion_failures.iter().map(|(index, why)| serde_json::json!({ "index": index, "reason": why })).collect();
+    let json = serde_json::json!({
+        "mode": meta.config.mode,
+        "step": meta.step,
+        "methods": reports,
+        "parameters": parameters,
+        "coherence": METHODS.iter().zip(&coherence).map(|(name, curve)| (name.to_string(), curve.clone())).collect::<std::collections::BTreeMap<_, _>>(),
+        "inversion_failures": failures,
+    });
     write_bytes(&args.out.join("summary.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
     let md = markdown(&reports, parameters.as_ref());
     write_bytes(&args.out.join("summary.md"), md.as_bytes())?;
@@ -124,7 +153,7 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
     let mut mosaic = Mosaic::new(4, rows, 160);
     for (r, (_, _, truth, outs)) in result.reconstructions.iter().take(rows).enumerate() {
         mosaic.put(0, r, truth, m.source_size, m.source_size, Stretch::Asinh);
-        for (k, o) in outs.iter().enumerate() {
+        for (k, o) in outs.iter().enumerate().filter(|(_, o)| !o.is_empty()) {
             mosaic.put(k + 1, r, o, m.source_size, m.source_size, Stretch::Asinh);
         }
     }

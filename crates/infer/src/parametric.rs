@@ -27,10 +27,8 @@ const SOURCE_N: f64 = 1.0;
 /// Rays per pixel side: the sources are compact (R ~ 0.05–0.3″) and the
 /// search runs on a binned image.
 const SUPERSAMPLING: usize = 3;
-/// θ_E scanned over these multiples of the arcs' radius (from `SCAN_LOW`), even in ln θ_E.
-const SCAN: (f64, f64, usize) = (SCAN_LOW, 1.6, 16);
-/// The scan's smallest θ_E, as a multiple of the arcs' radius.
-pub const SCAN_LOW: f64 = 0.4;
+/// θ_E scanned over these multiples of the arcs' radius, even in ln θ_E.
+const SCAN: (f64, f64, usize) = (0.4, 1.6, 16);
 /// Largest source ellipticity |e|.
 const MAX_SOURCE_ELLIPTICITY: f64 = 0.8;
 

@@ -111,6 +111,61 @@ pub fn ssim_uniform7(x: &[f64], y: &[f64], nx: usize, ny: usize, range: f64) -> 
     ssim_with(x, y, nx, ny, &[1.0 / 7.0; 7], 49.0 / 48.0, range)
 }
 
+/// 2-D discrete Fourier transform of a real `nx × ny` row-major image (rows, then columns).
+fn dft2(data: &[f64], nx: usize, ny: usize) -> Vec<rustfft::num_complex::Complex<f64>> {
+    use rustfft::num_complex::Complex;
+    let mut planner = rustfft::FftPlanner::<f64>::new();
+    let mut out: Vec<Complex<f64>> = data.iter().map(|&v| Complex::new(v, 0.0)).collect();
+    let row = planner.plan_fft_forward(nx);
+    for chunk in out.chunks_mut(nx) {
+        row.process(chunk);
+    }
+    let column = planner.plan_fft_forward(ny);
+    let mut buffer = vec![Complex::new(0.0, 0.0); ny];
+    for i in 0..nx {
+        for j in 0..ny {
+            buffer[j] = out[j * nx + i];
+        }
+        column.process(&mut buffer);
+        for j in 0..ny {
+            out[j * nx + i] = buffer[j];
+        }
+    }
+    out
+}
+
+/// Coherence spectrum of two `nx × ny` images (Morningstar et al. 2019,
+/// Fig. 5): C(k) = P₁₂(k) / √(P₁₁(k) P₂₂(k)), with P₁₂ = Σ Re(F₁ F₂*) and
+/// P₁₁, P₂₂ the power summed over the modes whose |k| falls in each of
+/// `bins` equal annuli of (0, 0.5] cycles per pixel (0.5: the Nyquist
+/// frequency along an axis; the DC mode and the corners beyond 0.5 are left
+/// out). 1 where the images agree at that scale up to a factor, 0 where
+/// they are unrelated, −1 where anticorrelated; NaN for an annulus with no
+/// power in either image. Returns (bin centre, C) pairs.
+pub fn coherence_spectrum(a: &[f64], b: &[f64], nx: usize, ny: usize, bins: usize) -> Vec<(f64, f64)> {
+    let (fa, fb) = (dft2(a, nx, ny), dft2(b, nx, ny));
+    let freq = |k: usize, n: usize| if 2 * k <= n { k as f64 / n as f64 } else { k as f64 / n as f64 - 1.0 };
+    let mut sums = vec![(0.0, 0.0, 0.0); bins];
+    for j in 0..ny {
+        for i in 0..nx {
+            let k = freq(i, nx).hypot(freq(j, ny));
+            if k == 0.0 || k > 0.5 {
+                continue;
+            }
+            let bin = (((k / 0.5) * bins as f64).ceil() as usize).clamp(1, bins) - 1;
+            let (x, y) = (fa[j * nx + i], fb[j * nx + i]);
+            let s = &mut sums[bin];
+            s.0 += (x * y.conj()).re;
+            s.1 += x.norm_sqr();
+            s.2 += y.norm_sqr();
+        }
+    }
+    sums.iter()
+        .enumerate()
+        .map(|(bin, &(cross, p1, p2))| ((bin as f64 + 0.5) * 0.5 / bins as f64, if p1 > 0.0 && p2 > 0.0 { cross / (p1 * p2).sqrt() } else { f64::NAN }))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +177,33 @@ mod tests {
         assert!((ssim_uniform7(&img, &img, 20, 20, 1.0) - 1.0).abs() < 1e-12);
         assert_eq!((-3..7).map(|i| reflect(i, 4)).collect::<Vec<_>>(), vec![2, 1, 0, 0, 1, 2, 3, 3, 2, 1]);
         assert!((psnr(&[0.0, 1.0], &[0.1, 1.0], 1.0) - 10.0 * (1.0f64 / 0.005).log10()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn coherence_of_phase_shifted_waves_is_the_cosine_of_the_shift() {
+        // a = cos(2π k₀ x), b = cos(2π k₀ x + φ) with k₀ = 6/48 cycles per pixel: C(k₀) = cos φ.
+        let (n, k0, phi) = (48usize, 6.0 / 48.0, 0.9f64);
+        let wave = |shift: f64| -> Vec<f64> {
+            (0..n * n).map(|p| (2.0 * std::f64::consts::PI * k0 * (p % n) as f64 + shift).cos()).collect()
+        };
+        let spectrum = coherence_spectrum(&wave(0.0), &wave(phi), n, n, 8);
+        let bin = (k0 / 0.5 * 8.0).ceil() as usize - 1;
+        assert!((spectrum[bin].1 - phi.cos()).abs() < 1e-12, "C = {} vs cos φ = {}", spectrum[bin].1, phi.cos());
+        // The bin centres span (0, 0.5).
+        assert!((spectrum[0].0 - 0.5 / 16.0).abs() < 1e-15 && (spectrum[7].0 - 0.5 * 15.0 / 16.0).abs() < 1e-15);
+    }
+
+    #[test]
+    fn coherence_is_one_for_a_scaled_copy_and_minus_one_for_a_negated_one() {
+        let (nx, ny) = (20usize, 14usize);
+        let a: Vec<f64> = (0..nx * ny).map(|p| ((p * 7919) % 97) as f64 / 97.0).collect();
+        let scaled: Vec<f64> = a.iter().map(|v| 3.0 * v).collect();
+        let negated: Vec<f64> = a.iter().map(|v| -v).collect();
+        for (_, c) in coherence_spectrum(&a, &scaled, nx, ny, 5) {
+            assert!((c - 1.0).abs() < 1e-12, "{c}");
+        }
+        for (_, c) in coherence_spectrum(&a, &negated, nx, ny, 5) {
+            assert!((c + 1.0).abs() < 1e-12, "{c}");
+        }
     }
 }

@@ -1,25 +1,32 @@
 //! Evaluation on held-out samples: the RIM against the back-projection it
-//! starts from and a Wiener-like (Tikhonov) solution with the same operator
-//! (true Θ in known-lens mode, the encoder's in joint mode), with the
-//! AstroRIM paper's Table 2 summary overall and per variant, flux errors and,
-//! in joint mode, per-parameter errors of the encoder.
+//! starts from and the evidence-optimized regularized inversion
+//! ([`crate::baseline`]) with the same operator (true Θ in known-lens mode,
+//! the encoder's Θ and PSF in joint mode), with the AstroRIM paper's Table 2
+//! summary overall and per variant, flux errors, negative-pixel fractions,
+//! coherence spectra against the truth (Morningstar et al. 2019, Fig. 5)
+//! and, in joint mode, per-parameter errors of the encoder.
 
+use crate::baseline::invert_batch;
 use crate::data::{batch, Operators};
 use crate::encoder::HEADS;
 use crate::joint::PsfSource;
-use crate::known_lens::{tikhonov, Iterate};
+use crate::known_lens::Iterate;
 use crate::model::AstroRim;
-use astrorim_metrics::{mse, normalize, psnr, ssim_gaussian, ssim_uniform7, Normalize};
+use astrorim_metrics::{coherence_spectrum, mse, normalize, psnr, ssim_gaussian, ssim_uniform7, Normalize};
 use astrorim_sim::dataset::DatasetReader;
 use burn::tensor::{Device, Tensor};
 use serde::Serialize;
 
 /// Methods compared, in report order.
-pub const METHODS: [&str; 3] = ["rim", "back_projection", "tikhonov"];
+pub const METHODS: [&str; 3] = ["rim", "back_projection", "inversion"];
+
+/// Annuli of the coherence spectra, over (0, 0.5] cycles per source pixel.
+pub const COHERENCE_BINS: usize = 24;
 
 /// Scores of one sample under one method. MSE, SSIM and PSNR on images
 /// normalized to [0, 1] (per example, as the paper); the flux error is
-/// (Σ estimate − Σ truth)/Σ truth before normalization.
+/// (Σ estimate − Σ truth)/Σ truth before normalization; the negative
+/// fraction counts the estimate's pixels below zero.
 #[derive(Debug, Clone, Serialize)]
 pub struct SampleScore {
     pub index: u64,
@@ -30,6 +37,7 @@ pub struct SampleScore {
     pub ssim_uniform7: f64,
     pub psnr: f64,
     pub flux_error: f64,
+    pub negative_fraction: f64,
 }
 
 /// True and predicted Θ of one sample (joint mode).
@@ -81,6 +89,9 @@ pub struct MethodReport {
     pub mse: Summary,
     pub psnr: Summary,
     pub abs_flux_error: Summary,
+    /// Signed flux error: its median is the bias.
+    pub flux_error: Summary,
+    pub negative_fraction: Summary,
     pub frac_ssim_ge_090: f64,
     pub frac_ssim_ge_095: f64,
     pub frac_ssim_lt_080: f64,
@@ -90,7 +101,8 @@ fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 tensor")
 }
 
-/// One evaluated sample: index, variant, truth and [rim, back-projection, tikhonov].
+/// One evaluated sample: index, variant, truth and [rim, back-projection,
+/// inversion] (the inversion empty where it was not run).
 pub type Reconstructions = Vec<(u64, String, Vec<f32>, [Vec<f32>; 3])>;
 
 /// Everything an evaluation produced.
@@ -99,26 +111,44 @@ pub struct Evaluation {
     pub scores: Vec<SampleScore>,
     pub parameters: Vec<ParameterErrors>,
     pub reconstructions: Reconstructions,
+    /// Per method (in [`METHODS`] order): Σ of each sample's coherence with
+    /// the truth per annulus, and the samples counted (NaN annuli left out).
+    pub coherence: [Vec<(f64, f64, usize)>; 3],
+    /// Samples whose inversion failed, with the reason (their source is zero).
+    pub inversion_failures: Vec<(u64, String)>,
+}
+
+impl Evaluation {
+    /// Mean coherence spectrum of each method: (k in cycles per source pixel, mean C).
+    pub fn mean_coherence(&self) -> [Vec<(f64, f64)>; 3] {
+        std::array::from_fn(|mi| self.coherence[mi].iter().map(|&(k, sum, count)| (k, sum / count.max(1) as f64)).collect())
+    }
 }
 
 /// Evaluates `count` samples: from the held-out test set (`astrorim
 /// simulate --test-set`) the first ⌈count/chunks⌉ of every chunk, so that each
 /// variant is equally represented; from any other dataset the last chunks
-/// (those a training run holds out).
+/// (those a training run holds out). The inversion, far slower than the
+/// RIM on its 96² source grid (a minute per sample on 2 cores), runs on the
+/// first ⌈`inversion_count`/chunks⌉ samples of each chunk.
 pub fn evaluate(
     model: &AstroRim,
     psf: PsfSource,
     reader: &DatasetReader,
     how: Iterate,
-    tikhonov_lambda: f32,
     count: usize,
+    inversion_count: usize,
     device: &Device,
 ) -> Result<Evaluation, astrorim_sim::SimError> {
     let m = &reader.manifest;
     let mut out = Evaluation::default();
+    for c in out.coherence.iter_mut() {
+        *c = (0..COHERENCE_BINS).map(|bin| ((bin as f64 + 0.5) * 0.5 / COHERENCE_BINS as f64, 0.0, 0)).collect();
+    }
     let ms = m.source_size * m.source_size;
     let mut ops = Operators::new(m.image_size, m.source_size, device);
     let mut chunks = reader.available_chunks();
+    let invert_per_chunk = inversion_count.div_ceil(chunks.len().max(1));
     let per_chunk = if m.generator == "test-set" {
         count.div_ceil(chunks.len().max(1))
     } else {
@@ -148,7 +178,21 @@ pub fn evaluate(
             let b = batch(&chunk, &rows, None, op, m.psf_size, device);
             let r = model.reconstruct(op, &b, psf, how);
             let rim_x = r.estimates.last().expect("≥ 1 iteration").clone();
-            let methods = [to_vec(rim_x), to_vec(r.start.clone()), to_vec(tikhonov(&r.operator, &b.observed, &b.sigma, tikhonov_lambda))];
+            let (theta, psf) = r.prediction.as_ref().map_or((&b.theta, &b.psf), |(p, psf)| (&p.theta, psf));
+            let selected: Vec<bool> = rows.iter().map(|&row| row < invert_per_chunk).collect();
+            let inverted = invert_batch(&selected, &b.observed, &b.sigma, &b.background, theta, psf, m.source_size, f32::from_bits(key) as f64);
+            let mut inversion = Vec::with_capacity(rows.len() * ms);
+            for (&row, result) in rows.iter().zip(inverted) {
+                match result {
+                    Some(Ok((source, _))) => inversion.extend(source),
+                    Some(Err(e)) => {
+                        out.inversion_failures.push((chunk.index[row], e));
+                        inversion.extend(std::iter::repeat_n(0.0, ms));
+                    }
+                    None => inversion.extend(std::iter::repeat_n(f32::NAN, ms)),
+                }
+            }
+            let methods = [to_vec(rim_x), to_vec(r.start.clone()), inversion];
             let truth = to_vec(b.target.clone());
             let theta_true = to_vec(b.theta.clone());
             let theta_pred = r.prediction.as_ref().map(|(p, _)| to_vec(p.theta.clone()));
@@ -159,6 +203,10 @@ pub fn evaluate(
                 let mut outs: [Vec<f32>; 3] = Default::default();
                 for (mi, est) in methods.iter().enumerate() {
                     let e: Vec<f64> = est[k * ms..(k + 1) * ms].iter().map(|&v| v as f64).collect();
+                    if e[0].is_nan() {
+                        // Not inverted (beyond `inversion_count`).
+                        continue;
+                    }
                     let en = normalize(&e, Normalize::MinMax);
                     out.scores.push(SampleScore {
                         index: chunk.index[row],
@@ -169,7 +217,14 @@ pub fn evaluate(
                         ssim_uniform7: ssim_uniform7(&tn, &en, m.source_size, m.source_size, 1.0),
                         psnr: psnr(&tn, &en, 1.0),
                         flux_error: (e.iter().sum::<f64>() - true_flux) / true_flux.abs().max(1e-12),
+                        negative_fraction: e.iter().filter(|&&v| v < 0.0).count() as f64 / e.len() as f64,
                     });
+                    for (acc, (_, c)) in out.coherence[mi].iter_mut().zip(coherence_spectrum(&t, &e, m.source_size, m.source_size, COHERENCE_BINS)) {
+                        if c.is_finite() {
+                            acc.1 += c;
+                            acc.2 += 1;
+                        }
+                    }
                     outs[mi] = est[k * ms..(k + 1) * ms].to_vec();
                 }
                 if let Some(pred) = &theta_pred {
@@ -242,6 +297,8 @@ pub fn summarize(scores: &[SampleScore]) -> Vec<MethodReport> {
                 mse: of(&|x| x.mse),
                 psnr: of(&|x| x.psnr),
                 abs_flux_error: of(&|x| x.flux_error.abs()),
+                flux_error: of(&|x| x.flux_error),
+                negative_fraction: of(&|x| x.negative_fraction),
                 frac_ssim_ge_090: frac(&|v| v >= 0.90),
                 frac_ssim_ge_095: frac(&|v| v >= 0.95),
                 frac_ssim_lt_080: frac(&|v| v < 0.80),
@@ -258,12 +315,12 @@ pub fn markdown(reports: &[MethodReport], parameters: Option<&ParameterReport>) 
     for r in reports {
         if r.group != group {
             group = &r.group;
-            s.push_str(&format!("\n### {group}\n\n| method | N | SSIM mean ± std | SSIM median [P10, P90] | SSIM₇ mean | MSE mean ± std | MSE median [P10, P90] | PSNR median | flux error median (abs) | SSIM ≥ 0.90 | ≥ 0.95 | < 0.80 |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n"));
+            s.push_str(&format!("\n### {group}\n\n| method | N | SSIM mean ± std | SSIM median [P10, P90] | SSIM₇ mean | MSE mean ± std | MSE median [P10, P90] | PSNR median | flux error median (abs) | flux bias (median) | negative pixels (mean) | SSIM ≥ 0.90 | ≥ 0.95 | < 0.80 |\n|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"));
         }
         s.push_str(&format!(
-            "| {} | {} | {:.3} ± {:.3} | {:.3} [{:.3}, {:.3}] | {:.3} | {:.2e} ± {:.2e} | {:.2e} [{:.2e}, {:.2e}] | {:.1} | {:.3} | {:.0}% | {:.0}% | {:.0}% |\n",
+            "| {} | {} | {:.3} ± {:.3} | {:.3} [{:.3}, {:.3}] | {:.3} | {:.2e} ± {:.2e} | {:.2e} [{:.2e}, {:.2e}] | {:.1} | {:.3} | {:+.3} | {:.2} | {:.0}% | {:.0}% | {:.0}% |\n",
             r.method, r.count, r.ssim.mean, r.ssim.std, r.ssim.median, r.ssim.p10, r.ssim.p90, r.ssim_uniform7.mean, r.mse.mean, r.mse.std, r.mse.median, r.mse.p10, r.mse.p90,
-            r.psnr.median, r.abs_flux_error.median, 100.0 * r.frac_ssim_ge_090, 100.0 * r.frac_ssim_ge_095, 100.0 * r.frac_ssim_lt_080
+            r.psnr.median, r.abs_flux_error.median, r.flux_error.median, r.negative_fraction.mean, 100.0 * r.frac_ssim_ge_090, 100.0 * r.frac_ssim_ge_095, 100.0 * r.frac_ssim_lt_080
         ));
     }
     if let Some(p) = parameters {

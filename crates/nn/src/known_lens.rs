@@ -65,27 +65,3 @@ pub fn back_projection(f: &LinearOperator, observed: &Tensor<4>, sigma: &Tensor<
     numerator / scale.clone().clamp_min(1e-12)
 }
 
-/// Wiener-like (Tikhonov) solution argmin ‖(y − bg − F x)/σ‖² + λ‖x‖²,
-/// λ = `lambda` × the mean of Fᵀ W F 1, by 30 steepest-descent steps
-/// with exact line search (the objective is quadratic).
-pub fn tikhonov(f: &LinearOperator, observed: &Tensor<4>, sigma: &Tensor<4>, lambda: f32) -> Tensor<4> {
-    let [b, _, n, _] = observed.dims();
-    let shape = f.source_shape(b);
-    let m = shape[2];
-    let device = observed.device();
-    let weight = sigma.clone().detach().without_autodiff().square().recip();
-    let data = f.data_minus_background(observed);
-    let ones = Tensor::<4>::ones(shape, &device);
-    let reg = f.adjoint(&(f.apply_linear(&ones) * weight.clone())).mean().into_scalar::<f32>() * lambda;
-    let mut x = Tensor::<4>::zeros(shape, &device);
-    for _ in 0..30 {
-        // Gradient of ½‖…‖²_W + ½ reg ‖x‖².
-        let g = f.adjoint(&((f.apply_linear(&x) - data.clone()) * weight.clone())) + x.clone() * reg;
-        let fg = f.apply_linear(&g);
-        let num = g.clone().square().reshape([b, m * m]).sum_dim(1);
-        let den = (fg.square() * weight.clone()).reshape([b, n * n]).sum_dim(1) + g.clone().square().reshape([b, m * m]).sum_dim(1) * reg;
-        let step = (num / den.clamp_min(1e-30)).reshape([b, 1, 1, 1]);
-        x = x - g * step;
-    }
-    x
-}

@@ -21,6 +21,7 @@
 //! - [`train`]: training and exact resume; [`checkpoint`]: exported models and
 //!   the shipped one; [`stream`]: on-the-fly training data; [`evaluate`]: Table-2 reports.
 
+pub mod baseline;
 pub mod checkpoint;
 pub mod data;
 pub mod device;
