@@ -2,9 +2,9 @@
 
 use anyhow::{anyhow, Result};
 use astrorim_io::atomic::write_bytes;
+use astrorim_io::figure::{LinePlot, Series};
 use astrorim_io::png::{Mosaic, Stretch};
 use astrorim_nn::checkpoint::{default_model_dir, load_checkpoint};
-use astrorim_io::figure::{LinePlot, Series};
 use astrorim_nn::evaluate::{evaluate, markdown, summarize, summarize_parameters, METHODS};
 use astrorim_nn::train::{train, TrainConfig};
 use astrorim_sim::dataset::DatasetReader;
@@ -88,7 +88,8 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         return Err(anyhow!("n: must be at least 1"));
     }
     std::fs::create_dir_all(&args.out).map_err(|e| anyhow!("{}: cannot create: {e}", args.out.display()))?;
-    let result = evaluate(&model, meta.config.psf, &reader, meta.config.iterate(), args.count, args.inversion_samples.min(args.count), &device)?;
+    let result =
+        evaluate(&model, meta.config.psf, &reader, meta.config.iterate(), args.count, args.inversion_samples.min(args.count), &device)?;
     let mut csv = String::from("index,variant,method,mse,ssim,ssim_uniform7,psnr,flux_error,negative_fraction\n");
     for s in &result.scores {
         csv.push_str(&format!(
@@ -126,7 +127,8 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         csv.push('\n');
     }
     write_bytes(&args.out.join("coherence.csv"), csv.as_bytes())?;
-    let series: Vec<Series> = METHODS.iter().zip(&coherence).map(|(name, curve)| Series { label: name.to_string(), points: curve.clone() }).collect();
+    let series: Vec<Series> =
+        METHODS.iter().zip(&coherence).map(|(name, curve)| Series { label: name.to_string(), points: curve.clone() }).collect();
     LinePlot {
         title: &format!("coherence with the true source, mean of {} samples", result.reconstructions.len()),
         x_label: "k [cycles per source pixel]",

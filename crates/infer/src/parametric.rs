@@ -10,6 +10,7 @@
 //! must reproduce every image of itself and cannot.
 
 use crate::inversion::has_weight;
+use crate::lens_light::SersicComponent;
 use crate::minimize::nelder_mead;
 use crate::refine::{decode_lens, encode_lens, LensProblem};
 use astrorim_physics::convolve::convolve_fft;
@@ -32,25 +33,12 @@ const SCAN: (f64, f64, usize) = (0.4, 1.6, 16);
 /// Largest source ellipticity |e|.
 const MAX_SOURCE_ELLIPTICITY: f64 = 0.8;
 
-/// The source: position (arcsec), half-light radius (arcsec), ellipticity
-/// (lenstronomy's e1, e2) and amplitude (surface brightness at R_sersic).
-#[derive(Debug, Clone, Copy, Serialize)]
-#[allow(non_snake_case)]
-pub struct SourceSersic {
-    pub amp: f64,
-    pub R_sersic: f64,
-    pub n_sersic: f64,
-    pub e1: f64,
-    pub e2: f64,
-    pub center_x: f64,
-    pub center_y: f64,
-}
-
 /// The stage's result.
 #[derive(Debug, Clone)]
 pub struct ParametricFit {
     pub lens: LenstronomyLens,
-    pub source: SourceSersic,
+    /// The source in lenstronomy's keywords (amp: surface brightness at R_sersic).
+    pub source: SersicComponent,
     pub chi2: f64,
     /// Pixels with weight (of the image the stage ran on: binned when the search is).
     pub n_data: usize,
@@ -63,7 +51,7 @@ pub struct ParametricRecord {
     pub theta_e_arcsec: f64,
     pub q: f64,
     pub gamma_ext: f64,
-    pub source: SourceSersic,
+    pub source: SersicComponent,
     /// χ² per weighted pixel of the image the stage ran on (binned when the search is).
     pub reduced_chi2: f64,
     pub evaluations: usize,
@@ -205,7 +193,7 @@ pub fn fit_parametric(problem: &LensProblem, start: &LenstronomyLens, arc_radius
     let lens = decode_lens(&best.x[..7], bounds, problem.center_bounds)?;
     let x = &best.x[7..];
     let (chi2, amp) = fit.chi2(&lens, x);
-    let source = SourceSersic { amp, R_sersic: x[2].exp(), n_sersic: SOURCE_N, e1: x[3], e2: x[4], center_x: x[0], center_y: x[1] };
+    let source = SersicComponent { amp, R_sersic: x[2].exp(), n_sersic: SOURCE_N, e1: x[3], e2: x[4], center_x: x[0], center_y: x[1] };
     let n_data = fit.weights.iter().filter(|&&w| w > 0.0).count();
     let evaluations = scanned.iter().map(|s| s.2).sum::<usize>() + refined.iter().map(|m| m.evaluations).sum::<usize>();
     Some(ParametricFit { lens, source, chi2, n_data, evaluations })

@@ -162,7 +162,9 @@ pub fn coherence_spectrum(a: &[f64], b: &[f64], nx: usize, ny: usize, bins: usiz
     }
     sums.iter()
         .enumerate()
-        .map(|(bin, &(cross, p1, p2))| ((bin as f64 + 0.5) * 0.5 / bins as f64, if p1 > 0.0 && p2 > 0.0 { cross / (p1 * p2).sqrt() } else { f64::NAN }))
+        .map(|(bin, &(cross, p1, p2))| {
+            ((bin as f64 + 0.5) * 0.5 / bins as f64, if p1 > 0.0 && p2 > 0.0 { cross / (p1 * p2).sqrt() } else { f64::NAN })
+        })
         .collect()
 }
 
@@ -183,9 +185,8 @@ mod tests {
     fn coherence_of_phase_shifted_waves_is_the_cosine_of_the_shift() {
         // a = cos(2π k₀ x), b = cos(2π k₀ x + φ) with k₀ = 6/48 cycles per pixel: C(k₀) = cos φ.
         let (n, k0, phi) = (48usize, 6.0 / 48.0, 0.9f64);
-        let wave = |shift: f64| -> Vec<f64> {
-            (0..n * n).map(|p| (2.0 * std::f64::consts::PI * k0 * (p % n) as f64 + shift).cos()).collect()
-        };
+        let wave =
+            |shift: f64| -> Vec<f64> { (0..n * n).map(|p| (2.0 * std::f64::consts::PI * k0 * (p % n) as f64 + shift).cos()).collect() };
         let spectrum = coherence_spectrum(&wave(0.0), &wave(phi), n, n, 8);
         let bin = (k0 / 0.5 * 8.0).ceil() as usize - 1;
         assert!((spectrum[bin].1 - phi.cos()).abs() < 1e-12, "C = {} vs cos φ = {}", spectrum[bin].1, phi.cos());

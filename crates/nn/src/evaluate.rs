@@ -180,7 +180,8 @@ pub fn evaluate(
             let rim_x = r.estimates.last().expect("≥ 1 iteration").clone();
             let (theta, psf) = r.prediction.as_ref().map_or((&b.theta, &b.psf), |(p, psf)| (&p.theta, psf));
             let selected: Vec<bool> = rows.iter().map(|&row| row < invert_per_chunk).collect();
-            let inverted = invert_batch(&selected, &b.observed, &b.sigma, &b.background, theta, psf, m.source_size, f32::from_bits(key) as f64);
+            let inverted =
+                invert_batch(&selected, &b.observed, &b.sigma, &b.background, theta, psf, m.source_size, f32::from_bits(key) as f64);
             let mut inversion = Vec::with_capacity(rows.len() * ms);
             for (&row, result) in rows.iter().zip(inverted) {
                 match result {
@@ -219,7 +220,9 @@ pub fn evaluate(
                         flux_error: (e.iter().sum::<f64>() - true_flux) / true_flux.abs().max(1e-12),
                         negative_fraction: e.iter().filter(|&&v| v < 0.0).count() as f64 / e.len() as f64,
                     });
-                    for (acc, (_, c)) in out.coherence[mi].iter_mut().zip(coherence_spectrum(&t, &e, m.source_size, m.source_size, COHERENCE_BINS)) {
+                    for (acc, (_, c)) in
+                        out.coherence[mi].iter_mut().zip(coherence_spectrum(&t, &e, m.source_size, m.source_size, COHERENCE_BINS))
+                    {
                         if c.is_finite() {
                             acc.1 += c;
                             acc.2 += 1;

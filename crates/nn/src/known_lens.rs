@@ -64,4 +64,3 @@ pub fn back_projection(f: &LinearOperator, observed: &Tensor<4>, sigma: &Tensor<
     let numerator = f.adjoint(&(f.data_minus_background(observed) * weight));
     numerator / scale.clone().clamp_min(1e-12)
 }
-

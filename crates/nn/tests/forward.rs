@@ -401,7 +401,8 @@ fn the_inversion_baseline_recovers_a_source_through_the_rims_operator() {
     let blob = Sersic::new(1.0, 0.08, 1.0, 0.15, -0.05, 0.03, -0.02);
     let truth: Vec<f32> = (0..m * m)
         .map(|k| {
-            let (x, y) = (((k % m) as f64 - (m as f64 - 1.0) / 2.0) * source_scale, ((k / m) as f64 - (m as f64 - 1.0) / 2.0) * source_scale);
+            let (x, y) =
+                (((k % m) as f64 - (m as f64 - 1.0) / 2.0) * source_scale, ((k / m) as f64 - (m as f64 - 1.0) / 2.0) * source_scale);
             blob.surface_brightness(x, y) as f32
         })
         .collect();
