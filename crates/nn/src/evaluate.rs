@@ -119,9 +119,12 @@ pub struct Evaluation {
 }
 
 impl Evaluation {
-    /// Mean coherence spectrum of each method: (k in cycles per source pixel, mean C).
+    /// Mean coherence spectrum of each method: (k in cycles per source
+    /// pixel, mean C), NaN where no sample counted (a method not run).
     pub fn mean_coherence(&self) -> [Vec<(f64, f64)>; 3] {
-        std::array::from_fn(|mi| self.coherence[mi].iter().map(|&(k, sum, count)| (k, sum / count.max(1) as f64)).collect())
+        std::array::from_fn(|mi| {
+            self.coherence[mi].iter().map(|&(k, sum, count)| (k, if count > 0 { sum / count as f64 } else { f64::NAN })).collect()
+        })
     }
 }
 
@@ -288,6 +291,10 @@ pub fn summarize(scores: &[SampleScore]) -> Vec<MethodReport> {
     for group in &groups {
         for &method in &METHODS {
             let s: Vec<&SampleScore> = scores.iter().filter(|s| s.method == method && (group == "all" || &s.variant == group)).collect();
+            if s.is_empty() {
+                // A method not run on this group (the inversion beyond --inversion-samples).
+                continue;
+            }
             let ssim: Vec<f64> = s.iter().map(|x| x.ssim).collect();
             let frac = |f: &dyn Fn(f64) -> bool| ssim.iter().filter(|&&v| f(v)).count() as f64 / ssim.len().max(1) as f64;
             let of = |f: &dyn Fn(&SampleScore) -> f64| Summary::of(&s.iter().map(|x| f(x)).collect::<Vec<_>>());
