@@ -13,7 +13,17 @@ fn evaluates_the_shipped_model_against_both_baselines() {
     let report = dir.path().join("report");
     let o = run_astrorim(&["simulate", "--variant", "v1", "-n", "4", "--seed", "5", "--out", data.to_str().unwrap()]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    let o = run_astrorim(&["evaluate", "--data", data.to_str().unwrap(), "--out", report.to_str().unwrap(), "-n", "3", "--inversion-samples", "1"]);
+    let o = run_astrorim(&[
+        "evaluate",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        report.to_str().unwrap(),
+        "-n",
+        "3",
+        "--inversion-samples",
+        "1",
+    ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     for f in ["per_sample.csv", "summary.json", "summary.md", "coherence.csv", "coherence.png", "examples.png"] {
         assert!(report.join(f).exists(), "{f} missing");
