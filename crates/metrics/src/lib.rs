@@ -134,6 +134,12 @@ fn dft2(data: &[f64], nx: usize, ny: usize) -> Vec<rustfft::num_complex::Complex
     out
 }
 
+/// Centres of the `bins` equal annuli of (0, 0.5] cycles per pixel that
+/// [`coherence_spectrum`] reports on.
+pub fn coherence_bin_centres(bins: usize) -> Vec<f64> {
+    (0..bins).map(|bin| (bin as f64 + 0.5) * 0.5 / bins as f64).collect()
+}
+
 /// Coherence spectrum of two `nx × ny` images (Morningstar et al. 2019,
 /// Fig. 5): C(k) = P₁₂(k) / √(P₁₁(k) P₂₂(k)), with P₁₂ = Σ Re(F₁ F₂*) and
 /// P₁₁, P₂₂ the power summed over the modes whose |k| falls in each of
@@ -160,11 +166,10 @@ pub fn coherence_spectrum(a: &[f64], b: &[f64], nx: usize, ny: usize, bins: usiz
             s.2 += y.norm_sqr();
         }
     }
-    sums.iter()
-        .enumerate()
-        .map(|(bin, &(cross, p1, p2))| {
-            ((bin as f64 + 0.5) * 0.5 / bins as f64, if p1 > 0.0 && p2 > 0.0 { cross / (p1 * p2).sqrt() } else { f64::NAN })
-        })
+    coherence_bin_centres(bins)
+        .into_iter()
+        .zip(&sums)
+        .map(|(k, &(cross, p1, p2))| (k, if p1 > 0.0 && p2 > 0.0 { cross / (p1 * p2).sqrt() } else { f64::NAN }))
         .collect()
 }
 

@@ -12,7 +12,7 @@ use crate::encoder::HEADS;
 use crate::joint::PsfSource;
 use crate::known_lens::Iterate;
 use crate::model::AstroRim;
-use astrorim_metrics::{coherence_spectrum, mse, normalize, psnr, ssim_gaussian, ssim_uniform7, Normalize};
+use astrorim_metrics::{coherence_bin_centres, coherence_spectrum, mse, normalize, psnr, ssim_gaussian, ssim_uniform7, Normalize};
 use astrorim_sim::dataset::DatasetReader;
 use burn::tensor::{Device, Tensor};
 use serde::Serialize;
@@ -146,7 +146,7 @@ pub fn evaluate(
     let m = &reader.manifest;
     let mut out = Evaluation::default();
     for c in out.coherence.iter_mut() {
-        *c = (0..COHERENCE_BINS).map(|bin| ((bin as f64 + 0.5) * 0.5 / COHERENCE_BINS as f64, 0.0, 0)).collect();
+        *c = coherence_bin_centres(COHERENCE_BINS).into_iter().map(|k| (k, 0.0, 0)).collect();
     }
     let ms = m.source_size * m.source_size;
     let mut ops = Operators::new(m.image_size, m.source_size, device);
