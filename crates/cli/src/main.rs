@@ -8,6 +8,7 @@ mod compare;
 mod cosmo;
 mod invert;
 mod plot;
+mod posterior;
 mod reconstruct;
 mod render;
 mod simulate;
@@ -43,6 +44,8 @@ enum Command {
     Evaluate(train::EvaluateArgs),
     /// An observed lens → source, refined lens model (lenstronomy and physical units), maps and a diagnostic panel.
     Reconstruct(reconstruct::ReconstructArgs),
+    /// The lens posterior: `reconstruct --uncertainty` (the same flags) — ensemble MCMC over the lens after the refinement, the source solved in the likelihood.
+    Sample(reconstruct::ReconstructArgs),
     /// The pixelated source for a given lens by regularized inversion, λ by the Bayesian evidence.
     Invert(invert::InvertArgs),
     /// MSE, SSIM (Gaussian and uniform-7) and PSNR between two FITS images.
@@ -61,6 +64,10 @@ fn main() -> ExitCode {
         Command::Simulate(args) => simulate::run(args),
         Command::Compare(args) => compare::run(args),
         Command::Reconstruct(args) => reconstruct::run(args),
+        Command::Sample(mut args) => {
+            args.posterior.uncertainty = true;
+            reconstruct::run(args)
+        }
         Command::Invert(args) => invert::run(args),
         Command::Train(args) => train::run_train(args),
         Command::Evaluate(args) => train::run_evaluate(args),

@@ -3,11 +3,13 @@
 //! units, and a diagnostic panel (the pipeline is `astrorim_infer::pipeline`,
 //! the products `astrorim_infer::report`).
 
+use crate::posterior::{finished, run_posterior, PosteriorArgs};
 use crate::render::add_white_noise;
 use anyhow::{anyhow, Result};
 use astrorim_infer::inversion::Regularization;
 use astrorim_infer::observation::{Observation, ObservationFiles};
 use astrorim_infer::pipeline::{reconstruct_lens, PipelineOptions};
+use astrorim_infer::posterior::Interval;
 use astrorim_infer::prep::PrepOptions;
 use astrorim_infer::refine::RefineOptions;
 use astrorim_infer::report::{write_products, ReportOptions};
@@ -102,6 +104,8 @@ pub struct ReconstructArgs {
     /// −ln evidence over its vertices is below this (or on the budget).
     #[arg(long, default_value_t = 1e-3)]
     simplex_tolerance: f64,
+    #[command(flatten)]
+    pub posterior: PosteriorArgs,
     /// Output directory.
     #[arg(long, default_value = "reconstruction")]
     out: PathBuf,
@@ -127,6 +131,8 @@ struct Outcome {
     seconds: f64,
     converged: bool,
     sigma_v: Option<f64>,
+    /// The posterior's θ_E median and 68 % interval (with --uncertainty).
+    theta_e_interval: Option<Interval>,
 }
 
 fn check_redshifts(z_lens: Option<f64>, z_source: Option<f64>) -> Result<Option<(f64, f64)>> {
@@ -138,7 +144,7 @@ fn check_redshifts(z_lens: Option<f64>, z_source: Option<f64>) -> Result<Option<
     }
 }
 
-fn reconstruct_one(item: &Item, args: &ReconstructArgs, cosmology: FlatLcdm, out: &Path) -> Result<Outcome> {
+fn reconstruct_one(item: &Item, args: &ReconstructArgs, cosmology: FlatLcdm, out: &Path, show_progress: bool) -> Result<Outcome> {
     let start = Instant::now();
     let obs = Observation::load(&item.files).map_err(|e| anyhow!(e))?;
     let options = PipelineOptions {
@@ -165,6 +171,12 @@ fn reconstruct_one(item: &Item, args: &ReconstructArgs, cosmology: FlatLcdm, out
         start: "the arcs' radius from the lens-light-subtracted image (several starts, each scanned in θ_E, chosen by evidence)".into(),
     };
     write_products(out, &result, &report)?;
+    let distances = item.redshifts.and_then(|(zl, zs)| cosmology.lens_distances(zl, zs).ok());
+    let posterior = if args.posterior.uncertainty {
+        Some(run_posterior(&result, &options.refine, &args.posterior, distances.as_ref(), out, show_progress)?)
+    } else {
+        None
+    };
     let s = &result.summary;
     let lens = result.fit.lens;
     Ok(Outcome {
@@ -176,7 +188,8 @@ fn reconstruct_one(item: &Item, args: &ReconstructArgs, cosmology: FlatLcdm, out
         evaluations: s.evaluations,
         seconds: start.elapsed().as_secs_f64(),
         converged: s.optimizer_converged,
-        sigma_v: item.redshifts.and_then(|(zl, zs)| cosmology.lens_distances(zl, zs).ok()).map(|d| d.sigma_v_sis_kms(lens.theta_E)),
+        sigma_v: distances.map(|d| d.sigma_v_sis_kms(lens.theta_E)),
+        theta_e_interval: posterior.and_then(|p| p.intervals.get("theta_e_arcsec").copied()),
     })
 }
 
@@ -255,6 +268,9 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
     if !(8..=256).contains(&args.source_grid) || !(8..=256).contains(&args.search_source_grid) {
         return Err(anyhow!("source-grid: must be in 8..=256 (also --search-source-grid)"));
     }
+    if args.posterior.uncertainty {
+        args.posterior.options()?;
+    }
     if let Some(table) = &args.list {
         return run_batch(table, &args, cosmology);
     }
@@ -281,11 +297,12 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
         redshifts: check_redshifts(args.z_lens, args.z_source)?,
         center,
     };
-    let o = reconstruct_one(&item, &args, cosmology, &args.out)?;
+    let o = reconstruct_one(&item, &args, cosmology, &args.out, true)?;
     eprintln!(
-        "{}: θ_E = {:.4}″, q = {:.3}, reduced χ² {:.3} → {:.3} ({} pixels), {} evaluations, {:.1} s",
+        "{}: θ_E = {:.4}″{}, q = {:.3}, reduced χ² {:.3} → {:.3} ({} pixels), {} evaluations, {:.1} s",
         args.out.display(),
         o.theta_e,
+        interval_text(o.theta_e_interval),
         o.q,
         o.reduced_chi2_before,
         o.reduced_chi2,
@@ -341,7 +358,7 @@ fn run_demo(args: &ReconstructArgs, cosmology: FlatLcdm) -> Result<()> {
         redshifts: Some(DEMO_REDSHIFTS),
         center: None,
     };
-    let o = reconstruct_one(&item, args, cosmology, &args.out)?;
+    let o = reconstruct_one(&item, args, cosmology, &args.out, true)?;
     // Truth and estimate in the input image's frame (the estimate is fitted on a cutout).
     let result: serde_json::Value = serde_json::from_slice(&std::fs::read(args.out.join("result.json"))?)?;
     let truth: serde_json::Value = serde_json::from_str(DEMO_SCENE)?;
@@ -418,10 +435,13 @@ fn run_batch(table: &Path, args: &ReconstructArgs, cosmology: FlatLcdm) -> Resul
         .map(|item| {
             let row = match item {
                 Err(message) => format!("{},error,{}", "", csv_field(message)),
-                Ok(item) if args.out.join(&item.name).join("result.json").exists() => {
+                Ok(item)
+                    if args.out.join(&item.name).join("result.json").exists()
+                        && (!args.posterior.uncertainty || finished(&args.out.join(&item.name), args.posterior.steps)) =>
+                {
                     format!("{},skipped,already reconstructed (delete its folder to redo)", csv_field(&item.name))
                 }
-                Ok(item) => match reconstruct_one(item, args, cosmology, &args.out.join(&item.name)) {
+                Ok(item) => match reconstruct_one(item, args, cosmology, &args.out.join(&item.name), false) {
                     Ok(o) => format!(
                         "{},ok,,{:.6},{:.4},{},{:.4},{:.4},{},{:.1}",
                         csv_field(&item.name),
@@ -459,6 +479,11 @@ fn run_batch(table: &Path, args: &ReconstructArgs, cosmology: FlatLcdm) -> Resul
         rows.len() - failed - skipped
     );
     Ok(())
+}
+
+/// " (posterior median, 68 % interval)" for the console, or nothing.
+fn interval_text(interval: Option<Interval>) -> String {
+    interval.map_or(String::new(), |i| format!(" (posterior {:.4} −{:.4} +{:.4})", i.median, i.median - i.p16, i.p84 - i.median))
 }
 
 /// A CSV cell: quoted when it holds a comma, quote or newline.

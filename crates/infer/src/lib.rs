@@ -16,6 +16,7 @@ pub mod observation;
 pub mod operator;
 pub mod parametric;
 pub mod pipeline;
+pub mod posterior;
 pub mod prep;
 pub mod profiles;
 pub mod refine;

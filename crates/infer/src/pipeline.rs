@@ -51,6 +51,35 @@ pub struct LensReconstruction {
     pub lensed_source: Vec<f64>,
     pub model: Vec<f64>,
     pub summary: FitSummary,
+    /// What the final lens refinement fitted: the posterior samples the same problem.
+    pub lens_data: LensData,
+}
+
+/// The data of the final lens refinement (see [`LensProblem`]): the image
+/// less the final lens light, σ with the central disc left out, the arc
+/// pixels and the search's bounds.
+#[derive(Debug, Clone)]
+pub struct LensData {
+    pub data: Vec<f64>,
+    pub sigma: Vec<f64>,
+    pub arc_pixels: Vec<usize>,
+    pub theta_e_bounds: (f64, f64),
+    pub center_bounds: ((f64, f64), f64),
+}
+
+impl LensReconstruction {
+    /// The final refinement's problem, on the cutout grid.
+    pub fn lens_problem(&self) -> LensProblem<'_> {
+        LensProblem {
+            data: &self.lens_data.data,
+            sigma: &self.lens_data.sigma,
+            grid: &self.prepared.grid,
+            psf: self.prepared.psf.as_ref(),
+            arc_pixels: &self.lens_data.arc_pixels,
+            theta_e_bounds: self.lens_data.theta_e_bounds,
+            center_bounds: self.lens_data.center_bounds,
+        }
+    }
 }
 
 /// Figures of merit recorded in `result.json`.
@@ -333,5 +362,12 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
         central_mask_radius_arcsec: central_radius,
         stage_seconds: clock.stages,
     };
-    Ok(LensReconstruction { prepared, sigma, light, fit, light_image, lensed_source, model, summary })
+    let lens_data = LensData {
+        data: lens_subtracted,
+        sigma: source_sigma,
+        arc_pixels,
+        theta_e_bounds: bounds,
+        center_bounds: ((lcx, lcy), center_tolerance(s)),
+    };
+    Ok(LensReconstruction { prepared, sigma, light, fit, light_image, lensed_source, model, summary, lens_data })
 }

@@ -215,7 +215,7 @@ impl LensProblem<'_> {
     }
 
     /// ln ε of `lens` at `lambda` on a source grid fitted to it (−∞ on failure).
-    fn evidence_following(&self, lens: &LenstronomyLens, lambda: f64, options: &RefineOptions) -> f64 {
+    pub(crate) fn evidence_following(&self, lens: &LenstronomyLens, lambda: f64, options: &RefineOptions) -> f64 {
         let source = source_grid_for(lens, self.grid, self.arc_pixels, options.source_size);
         self.solve(lens, &source, Some(lambda), options).map_or(f64::NEG_INFINITY, |(s, _)| s.log_evidence)
     }

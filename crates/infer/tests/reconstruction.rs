@@ -187,3 +187,39 @@ fn the_binned_search_recovers_the_lens_of_a_large_image() {
         at_truth.log_evidence
     );
 }
+
+#[test]
+fn the_posterior_covers_the_true_lens_and_resumes_exactly() {
+    use astrorim_infer::posterior::{diagnose, read_chain, sample_lens, summarize, write_chain, Chain, PosteriorOptions};
+    let (grid, data, sigma, psf) = observe(false, 4);
+    let (arcs, r_arc) = detect_arcs(&grid, &data, &sigma);
+    let problem = lens_problem(&grid, &data, &sigma, &psf, &arcs, r_arc);
+    let t = truth();
+    let (fit, _) = refine(&problem, &[("truth".to_string(), t)], &options()).expect("the refinement runs");
+    let run = |steps: usize, chain: Chain| {
+        let o = PosteriorOptions { walkers: 16, steps, seed: 3, block: 50 };
+        sample_lens(&problem, &fit.lens, &options(), &o, chain, |_| Ok::<(), String>(())).expect("the sampler runs")
+    };
+    let full = run(300, Chain::new(16));
+    let d = diagnose(&full);
+    assert!((0.15..=0.7).contains(&d.acceptance_fraction), "acceptance {}", d.acceptance_fraction);
+    assert!(d.autocorrelation_time.iter().all(|&tau| tau > 1.0 && tau < 100.0), "τ {:?}", d.autocorrelation_time);
+    let summary = summarize(&full, &fit.lens, None, 0.0);
+    let theta = summary.intervals["theta_e_arcsec"];
+    let q = summary.intervals["q"];
+    assert!(theta.contains(t.theta_E, true), "θ_E truth {} outside the 95 % interval {theta:?}", t.theta_E);
+    assert!(q.contains(q_of(&t), true), "q truth {} outside the 95 % interval {q:?}", q_of(&t));
+    let width = (theta.p84 - theta.p16) / theta.median;
+    assert!(width > 1e-4 && width < 0.05, "θ_E 68 % width {width}");
+
+    // Interrupted after 150 steps (3 blocks), written, read back and continued: the same chain.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("chain.npz");
+    let o = PosteriorOptions { walkers: 16, steps: 150, seed: 3, block: 50 };
+    write_chain(&path, &run(150, Chain::new(16)), &o).unwrap();
+    let resumed = run(300, read_chain(&path, &o).unwrap());
+    assert!(resumed.positions == full.positions && resumed.log_prob == full.log_prob, "the resumed chain differs");
+    assert_eq!(resumed.accepted, full.accepted);
+    let other = PosteriorOptions { seed: 4, ..o };
+    assert!(read_chain(&path, &other).unwrap_err().to_string().contains("seed"));
+}

@@ -90,7 +90,7 @@ pub(crate) fn tick(v: f64) -> String {
     }
 }
 
-fn figure_error(path: &Path, e: impl std::fmt::Display) -> IoError {
+pub(crate) fn figure_error(path: &Path, e: impl std::fmt::Display) -> IoError {
     IoError::file(path, format!("cannot draw the figure: {e}"))
 }
 

@@ -2,6 +2,7 @@
 //! header keywords, pixel scale) and atomic writes.
 
 pub mod atomic;
+pub mod corner;
 pub mod error;
 pub mod figure;
 pub mod fits;

@@ -1,0 +1,123 @@
+//! `astrorim sample …` and `astrorim reconstruct --uncertainty`: the lens
+//! posterior after the refinement (`astrorim_infer::posterior`), its chain
+//! written as it grows (`chain.npz`, resumed when present), a corner plot,
+//! `posterior.json` and a `posterior` entry in `result.json`.
+
+use anyhow::{anyhow, Result};
+use astrorim_infer::pipeline::LensReconstruction;
+use astrorim_infer::posterior::{read_chain, sample_lens, samples, summarize, write_chain, Chain, PosteriorOptions, PosteriorSummary};
+use astrorim_infer::refine::RefineOptions;
+use astrorim_io::atomic::write_bytes;
+use astrorim_io::corner::save_corner;
+use astrorim_physics::cosmology::LensDistances;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::Path;
+use std::time::Instant;
+
+#[derive(Args, Clone, Debug)]
+pub struct PosteriorArgs {
+    /// After the refinement, sample the lens posterior (affine-invariant
+    /// ensemble MCMC, the source solved inside the likelihood): OUT/chain.npz
+    /// (written as it grows; an interrupted run resumes from it),
+    /// OUT/corner.png, OUT/posterior.json and "posterior" in result.json.
+    #[arg(long)]
+    pub uncertainty: bool,
+    /// Walkers of the ensemble (even, ≥ 14).
+    #[arg(long, default_value_t = 16)]
+    pub walkers: usize,
+    /// Steps of the ensemble (each moves every walker: walkers × steps source solves).
+    #[arg(long, default_value_t = 2000)]
+    pub steps: usize,
+    /// Seed of the sampler's random numbers.
+    #[arg(long, default_value_t = 1)]
+    pub sampler_seed: u64,
+}
+
+/// Steps between writes of the chain.
+const BLOCK: usize = 50;
+
+impl PosteriorArgs {
+    pub fn options(&self) -> Result<PosteriorOptions> {
+        if self.walkers < 14 || self.walkers % 2 != 0 {
+            return Err(anyhow!("walkers: need an even number ≥ 14 (twice the 7 lens parameters), got {}", self.walkers));
+        }
+        if self.steps == 0 {
+            return Err(anyhow!("steps: must be at least 1"));
+        }
+        Ok(PosteriorOptions { walkers: self.walkers, steps: self.steps, seed: self.sampler_seed, block: BLOCK })
+    }
+}
+
+/// Whether `dir` holds a finished posterior of `steps` steps (batch resume).
+pub fn finished(dir: &Path, steps: usize) -> bool {
+    std::fs::read(dir.join("posterior.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v["diagnostics"]["steps"].as_u64())
+        .is_some_and(|s| s as usize >= steps)
+}
+
+/// Samples the posterior of `result`'s lens and writes its products into `out`.
+pub fn run_posterior(
+    result: &LensReconstruction,
+    refine: &RefineOptions,
+    args: &PosteriorArgs,
+    distances: Option<&LensDistances>,
+    out: &Path,
+    show_progress: bool,
+) -> Result<PosteriorSummary> {
+    let options = args.options()?;
+    let chain_path = out.join("chain.npz");
+    let chain = if chain_path.exists() { read_chain(&chain_path, &options)? } else { Chain::new(options.walkers) };
+    let progress = if show_progress { ProgressBar::new(options.steps as u64) } else { ProgressBar::hidden() };
+    progress.set_style(
+        ProgressStyle::with_template("posterior {bar:40} {pos}/{len} steps, {elapsed} elapsed, ETA {eta}").expect("a valid template"),
+    );
+    progress.set_position(chain.steps() as u64);
+    let start = Instant::now();
+    let map = result.fit.lens;
+    let chain = sample_lens(&result.lens_problem(), &map, refine, &options, chain, |c| -> Result<(), String> {
+        write_chain(&chain_path, c, &options).map_err(|e| e.to_string())?;
+        progress.set_position(c.steps() as u64);
+        Ok(())
+    })
+    .map_err(|e| anyhow!("{}: {e}", out.display()))?;
+    progress.finish_and_clear();
+    let summary = summarize(&chain, &map, distances, start.elapsed().as_secs_f64());
+    let lenses = samples(&chain, summary.diagnostics.burn_in_steps);
+    let columns: Vec<Vec<f64>> = vec![
+        lenses.iter().map(|l| l.theta_E).collect(),
+        lenses.iter().map(|l| l.e1).collect(),
+        lenses.iter().map(|l| l.e2).collect(),
+        lenses.iter().map(|l| l.gamma1).collect(),
+        lenses.iter().map(|l| l.gamma2).collect(),
+        lenses.iter().map(|l| l.center_x).collect(),
+        lenses.iter().map(|l| l.center_y).collect(),
+    ];
+    let reference = [map.theta_E, map.e1, map.e2, map.gamma1, map.gamma2, map.center_x, map.center_y];
+    save_corner(
+        &out.join("corner.png"),
+        &format!(
+            "Lens posterior: {} samples ({} walkers × {} steps after {} burn-in), acceptance {:.2}",
+            lenses.len(),
+            chain.walkers,
+            chain.steps() - summary.diagnostics.burn_in_steps,
+            summary.diagnostics.burn_in_steps,
+            summary.diagnostics.acceptance_fraction
+        ),
+        &["θ_E (arcsec)", "e1", "e2", "γ1", "γ2", "centre x (arcsec)", "centre y (arcsec)"],
+        &columns,
+        Some(("the refined (most probable) lens", &reference)),
+    )?;
+    let value = serde_json::to_value(&summary)?;
+    write_bytes(&out.join("posterior.json"), serde_json::to_string_pretty(&value)?.as_bytes())?;
+    let result_path = out.join("result.json");
+    let mut document: serde_json::Value = serde_json::from_slice(&std::fs::read(&result_path)?)?;
+    document["posterior"] = value;
+    write_bytes(&result_path, serde_json::to_string_pretty(&document)?.as_bytes())?;
+    for warning in &summary.diagnostics.warnings {
+        eprintln!("astrorim: warning: {}: {warning}", out.display());
+    }
+    Ok(summary)
+}
