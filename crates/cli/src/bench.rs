@@ -42,6 +42,22 @@ enum BenchTarget {
         #[arg(long, default_value_t = 64)]
         source_grid: usize,
     },
+    /// Calibration of the lens posterior: simulated lenses refined and
+    /// sampled, the fraction of true θ_E and q inside the 68 % and 95 % intervals.
+    Coverage {
+        /// Lenses to simulate (indices 0…).
+        #[arg(short = 'n', long, default_value_t = 50)]
+        count: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, default_value_t = 16)]
+        walkers: usize,
+        #[arg(long, default_value_t = 300)]
+        steps: usize,
+        /// CSV of the per-lens intervals.
+        #[arg(long, default_value = "coverage.csv")]
+        out: PathBuf,
+    },
     /// Simulator throughput per variant on one thread (images per second).
     Simulate {
         /// Samples per variant.
@@ -60,6 +76,7 @@ const DEFAULT_SCENE: &str = include_str!("../../../examples/sie_shear_sersic.jso
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.what {
         BenchTarget::Rim { repeats } => bench_rim(repeats.max(1)),
+        BenchTarget::Coverage { count, seed, walkers, steps, out } => crate::coverage::run_coverage(count, seed, walkers, steps, &out),
         BenchTarget::Invert { count, supersampling, source_grid } => bench_invert(count, supersampling, source_grid),
         BenchTarget::Simulate { count, variants } => {
             for v in variants {

@@ -6,6 +6,7 @@
 mod bench;
 mod compare;
 mod cosmo;
+mod coverage;
 mod invert;
 mod plot;
 mod posterior;

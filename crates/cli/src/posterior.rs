@@ -58,6 +58,15 @@ pub fn finished(dir: &Path, steps: usize) -> bool {
         .is_some_and(|s| s as usize >= steps)
 }
 
+/// Refuses, before any work, a chain in `out` that this run could not continue.
+pub fn check_resumable(out: &Path, args: &PosteriorArgs) -> Result<()> {
+    let path = out.join("chain.npz");
+    if path.exists() {
+        read_chain(&path, &args.options()?)?;
+    }
+    Ok(())
+}
+
 /// Samples the posterior of `result`'s lens and writes its products into `out`.
 pub fn run_posterior(
     result: &LensReconstruction,

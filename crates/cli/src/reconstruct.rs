@@ -3,7 +3,7 @@
 //! units, and a diagnostic panel (the pipeline is `astrorim_infer::pipeline`,
 //! the products `astrorim_infer::report`).
 
-use crate::posterior::{finished, run_posterior, PosteriorArgs};
+use crate::posterior::{check_resumable, finished, run_posterior, PosteriorArgs};
 use crate::render::add_white_noise;
 use anyhow::{anyhow, Result};
 use astrorim_infer::inversion::Regularization;
@@ -146,6 +146,9 @@ fn check_redshifts(z_lens: Option<f64>, z_source: Option<f64>) -> Result<Option<
 
 fn reconstruct_one(item: &Item, args: &ReconstructArgs, cosmology: FlatLcdm, out: &Path, show_progress: bool) -> Result<Outcome> {
     let start = Instant::now();
+    if args.posterior.uncertainty {
+        check_resumable(out, &args.posterior)?;
+    }
     let obs = Observation::load(&item.files).map_err(|e| anyhow!(e))?;
     let options = PipelineOptions {
         prep: PrepOptions { center_pixel: item.center, cutout_arcsec: Some(args.cutout) },

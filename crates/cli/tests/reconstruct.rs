@@ -177,3 +177,86 @@ fn batch_keeps_going_past_a_bad_row_and_bad_input_is_refused() {
     refused(&["reconstruct", "--list", &d("batch.csv"), "--shard", "3/2", "--out", &o], "shard");
     refused(&["reconstruct", &image, "--noise-rms", "0.01", "--simplex-tolerance", "0", "--out", &o], "simplex-tolerance");
 }
+
+#[test]
+fn samples_the_lens_posterior_and_resumes_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    render(dir.path());
+    let d = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let sample = |steps: &str, walkers: &str| {
+        run_astrorim(&[
+            "sample",
+            &d("lens.fits"),
+            "--noise-rms",
+            "0.01",
+            "--psf",
+            &d("psf.fits"),
+            "--z-lens",
+            "0.5",
+            "--z-source",
+            "2.0",
+            "--max-evaluations",
+            "300",
+            "--walkers",
+            walkers,
+            "--steps",
+            steps,
+            "--out",
+            &d("post"),
+        ])
+    };
+    let bad = sample("50", "15");
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("walkers"), "{}", String::from_utf8_lossy(&bad.stderr));
+    assert!(!dir.path().join("post").exists(), "a refused run writes nothing");
+
+    let first = sample("50", "14");
+    assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(stderr.contains("under 50 τ"), "a 50-step chain is reported as too short: {stderr}");
+    let read = |f: &str| -> serde_json::Value { serde_json::from_slice(&std::fs::read(dir.path().join("post").join(f)).unwrap()).unwrap() };
+    let posterior = read("posterior.json");
+    assert_eq!(posterior["diagnostics"]["steps"], 50);
+    let result = read("result.json");
+    let theta = &result["posterior"]["intervals"]["theta_e_arcsec"];
+    let (lo, median, hi) = (theta["p2_5"].as_f64().unwrap(), theta["median"].as_f64().unwrap(), theta["p97_5"].as_f64().unwrap());
+    assert!(lo <= median && median <= hi && (median / 1.1 - 1.0).abs() < 0.05, "θ_E interval {theta}");
+    assert!(result["posterior"]["intervals"]["sigma_v_kms"]["median"].as_f64().unwrap() > 100.0);
+    assert!(dir.path().join("post/corner.png").exists());
+
+    // Continued to 100 steps from the chain on disk; NumPy reads it.
+    let second = sample("100", "14");
+    assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
+    assert_eq!(read("posterior.json")["diagnostics"]["steps"], 100);
+    if let Some(python) = oracle_python() {
+        let script = "import numpy as np, sys; z = np.load(sys.argv[1]); c = z['chain']; \
+                      print(c.shape, z['log_prob'].shape, [n.decode() for n in z['parameter_names']], bool(np.isfinite(z['log_prob']).all()))";
+        let out = std::process::Command::new(python).args(["-c", script, &d("post/chain.npz")]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "(100, 14, 7) (100, 14) ['theta_E', 'e1', 'e2', 'center_x', 'center_y', 'gamma1', 'gamma2'] True"
+        );
+    }
+    // Another seed does not silently extend a chain it did not start.
+    let mismatch = run_astrorim(&[
+        "sample",
+        &d("lens.fits"),
+        "--noise-rms",
+        "0.01",
+        "--psf",
+        &d("psf.fits"),
+        "--max-evaluations",
+        "300",
+        "--walkers",
+        "14",
+        "--steps",
+        "150",
+        "--sampler-seed",
+        "9",
+        "--out",
+        &d("post"),
+    ]);
+    assert_eq!(mismatch.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&mismatch.stderr).contains("seed"), "{}", String::from_utf8_lossy(&mismatch.stderr));
+}

@@ -18,16 +18,16 @@
 //! not depend on the thread count, and one resumed from its file at a block
 //! boundary continues exactly as an uninterrupted run would.
 
-use crate::refine::{decode_lens, encode_lens, CoarseProblem, LensProblem, RefineOptions};
-use astrorim_physics::param_map::LenstronomyLens;
-use hammer_and_sample::{sample, MinChainLen, Model, Parallel, Stretch};
-use rand_pcg::rand_core::{Rng, SeedableRng};
-use rand_pcg::Pcg64;
 use crate::profiles::enclosed_kappa_area;
+use crate::refine::{decode_lens, encode_lens, CoarseProblem, LensProblem, RefineOptions};
 use astrorim_io::npz::{read_npz_array, write_npz, NpyArray, NpyData};
 use astrorim_io::IoError;
 use astrorim_physics::cosmology::LensDistances;
 use astrorim_physics::ellipticity::{e1e2_to_q_phi, shear_cartesian_to_polar};
+use astrorim_physics::param_map::LenstronomyLens;
+use hammer_and_sample::{sample, MinChainLen, Model, Parallel, Stretch};
+use rand_pcg::rand_core::{Rng, SeedableRng};
+use rand_pcg::Pcg64;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -202,14 +202,11 @@ pub fn sample_lens<E: From<String>>(
     if chain.walkers != options.walkers {
         return Err(format!("the chain on disk has {} walkers, not {}", chain.walkers, options.walkers).into());
     }
-    let coarse = if refine.search_binning > 1 { CoarseProblem::of(problem, refine.search_binning) } else { None };
+    let coarse = binned(problem, refine);
     let problem = &coarse.as_ref().map_or(*problem, |c| c.view(problem));
     let grid = crate::refine::source_grid_for(map, problem.grid, problem.arc_pixels, refine.source_size);
-    let lambda = problem
-        .solve(map, &grid, None, refine)
-        .map_err(|e| format!("the inversion at the most probable lens failed: {e}"))?
-        .0
-        .lambda;
+    let lambda =
+        problem.solve(map, &grid, None, refine).map_err(|e| format!("the inversion at the most probable lens failed: {e}"))?.0.lambda;
     if chain.steps() > 0 && !((chain.lambda / lambda - 1.0).abs() < 1e-9) {
         return Err(format!(
             "the chain on disk was sampled with λ = {:.6e}, this reconstruction gives {lambda:.6e}: it belongs to other data or settings (use another --out)",
@@ -244,6 +241,23 @@ pub fn sample_lens<E: From<String>>(
     Ok(chain)
 }
 
+/// The search's binned copy of `problem`, when its sides allow (as in [`crate::refine::refine`]).
+fn binned(problem: &LensProblem, refine: &RefineOptions) -> Option<CoarseProblem> {
+    if refine.search_binning > 1 {
+        CoarseProblem::of(problem, refine.search_binning)
+    } else {
+        None
+    }
+}
+
+/// ln ε of `lens` under the sampler's likelihood (the problem binned as in
+/// the search, the source grid following the lens) at `lambda`: to compare
+/// the truth with the most probable lens on simulations.
+pub fn log_likelihood(problem: &LensProblem, lens: &LenstronomyLens, refine: &RefineOptions, lambda: f64) -> f64 {
+    let coarse = binned(problem, refine);
+    coarse.as_ref().map_or(*problem, |c| c.view(problem)).evidence_following(lens, lambda, refine)
+}
+
 /// The integrated autocorrelation time τ of one parameter's chains (one
 /// series per walker, equal lengths), in steps: the walkers' normalized
 /// autocorrelation functions averaged, τ(M) = 1 + 2 Σ_{t=1..M} ρ(t), with
@@ -270,11 +284,9 @@ pub fn integrated_time(series: &[Vec<f64>]) -> f64 {
     }
     let mut tau = 1.0;
     for lag in 1..n {
-        let rho: f64 = centred
-            .iter()
-            .map(|(c, variance)| c[lag..].iter().zip(c).map(|(a, b)| a * b).sum::<f64>() / n as f64 / variance)
-            .sum::<f64>()
-            / centred.len() as f64;
+        let rho: f64 =
+            centred.iter().map(|(c, variance)| c[lag..].iter().zip(c).map(|(a, b)| a * b).sum::<f64>() / n as f64 / variance).sum::<f64>()
+                / centred.len() as f64;
         tau += 2.0 * rho;
         if lag as f64 >= 5.0 * tau {
             break;
@@ -357,7 +369,15 @@ pub fn diagnose(chain: &Chain) -> Diagnostics {
     if stuck > 0 {
         warnings.push(format!("{stuck} of {} walkers never moved", chain.walkers));
     }
-    Diagnostics { steps, walkers: chain.walkers, acceptance_fraction: acceptance, autocorrelation_time: tau, steps_per_tau, burn_in_steps: burn, warnings }
+    Diagnostics {
+        steps,
+        walkers: chain.walkers,
+        acceptance_fraction: acceptance,
+        autocorrelation_time: tau,
+        steps_per_tau,
+        burn_in_steps: burn,
+        warnings,
+    }
 }
 
 /// The samples after the burn-in, as lenses.

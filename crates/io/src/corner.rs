@@ -116,7 +116,9 @@ pub fn save_corner(
                     for p in [0.16, 0.5, 0.84] {
                         let q = quantile(&columns[i], p);
                         let style = ShapeStyle::from(RGBColor(0, 114, 178)).stroke_width(if p == 0.5 { 2 } else { 1 });
-                        chart.draw_series(std::iter::once(PathElement::new(vec![(q, 0.0), (q, peak)], style))).map_err(|e| figure_error(path, e))?;
+                        chart
+                            .draw_series(std::iter::once(PathElement::new(vec![(q, 0.0), (q, peak)], style)))
+                            .map_err(|e| figure_error(path, e))?;
                     }
                     if let Some((_, r)) = reference {
                         let style = ShapeStyle::from(RGBColor(213, 94, 0)).stroke_width(2);
