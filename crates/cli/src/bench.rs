@@ -45,9 +45,12 @@ enum BenchTarget {
     /// Calibration of the lens posterior: simulated lenses refined and
     /// sampled, the fraction of true θ_E and q inside the 68 % and 95 % intervals.
     Coverage {
-        /// Lenses to simulate (indices 0…).
+        /// Lenses to simulate (indices FROM…).
         #[arg(short = 'n', long, default_value_t = 50)]
         count: u64,
+        /// First lens index.
+        #[arg(long, default_value_t = 0)]
+        from: u64,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         #[arg(long, default_value_t = 16)]
@@ -76,7 +79,9 @@ const DEFAULT_SCENE: &str = include_str!("../../../examples/sie_shear_sersic.jso
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.what {
         BenchTarget::Rim { repeats } => bench_rim(repeats.max(1)),
-        BenchTarget::Coverage { count, seed, walkers, steps, out } => crate::coverage::run_coverage(count, seed, walkers, steps, &out),
+        BenchTarget::Coverage { count, from, seed, walkers, steps, out } => {
+            crate::coverage::run_coverage(from..from + count, seed, walkers, steps, &out)
+        }
         BenchTarget::Invert { count, supersampling, source_grid } => bench_invert(count, supersampling, source_grid),
         BenchTarget::Simulate { count, variants } => {
             for v in variants {

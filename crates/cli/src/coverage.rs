@@ -84,9 +84,9 @@ fn simulate(seed: u64, index: u64) -> Result<Simulated> {
     Ok(Simulated { truth, observation })
 }
 
-/// Refines and samples `count` lenses, writes one CSV row per lens to
+/// Refines and samples the lenses of index `lenses`, writes one CSV row per lens to
 /// `out` and prints the coverage fractions.
-pub fn run_coverage(count: u64, seed: u64, walkers: usize, steps: usize, out: &Path) -> Result<()> {
+pub fn run_coverage(lenses: std::ops::Range<u64>, seed: u64, walkers: usize, steps: usize, out: &Path) -> Result<()> {
     let pipeline = PipelineOptions {
         prep: PrepOptions { center_pixel: None, cutout_arcsec: Some(SIDE as f64 * PIXEL_SCALE) },
         auto_mask: true,
@@ -99,7 +99,7 @@ pub fn run_coverage(count: u64, seed: u64, walkers: usize, steps: usize, out: &P
         "index,theta_e_true,theta_e_median,theta_e_p16,theta_e_p84,theta_e_p2_5,theta_e_p97_5,q_true,q_median,q_p16,q_p84,q_p2_5,q_p97_5,tau_max,acceptance,delta_ln_likelihood_fit_minus_truth,seconds\n",
     );
     let (mut inside, mut done) = ([0usize; 4], 0usize);
-    for k in 0..count {
+    for k in lenses {
         let clock = Instant::now();
         let lens = simulate(seed, k)?;
         let r = match reconstruct_lens(&lens.observation, &pipeline) {
