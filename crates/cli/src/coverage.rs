@@ -110,13 +110,10 @@ pub fn run_coverage(lenses: std::ops::Range<u64>, seed: u64, walkers: usize, ste
             }
         };
         // The truth in the cutout's frame (the cutout is centred on the lens light's pixel).
-        let grid = r.prepared.grid;
-        let shift = |first: usize, n: usize| (first as f64 + (n as f64 - 1.0) / 2.0 - (SIDE as f64 - 1.0) / 2.0) * PIXEL_SCALE;
-        let truth = LenstronomyLens {
-            center_x: lens.truth.center_x - shift(r.prepared.record.cutout_col0, grid.nx),
-            center_y: lens.truth.center_y - shift(r.prepared.record.cutout_row0, grid.ny),
-            ..lens.truth
-        };
+        let middle = (SIDE as f64 - 1.0) / 2.0;
+        let (center_x, center_y) =
+            r.prepared.cutout_position(middle + lens.truth.center_x / PIXEL_SCALE, middle + lens.truth.center_y / PIXEL_SCALE);
+        let truth = LenstronomyLens { center_x, center_y, ..lens.truth };
         let problem = r.lens_problem();
         let chain = sample_lens(&problem, &r.fit.lens, &refine_options, &options, Chain::new(walkers), |_| Ok::<(), String>(()))
             .map_err(|e| anyhow::anyhow!("lens {k}: {e}"))?;

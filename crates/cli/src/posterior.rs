@@ -5,7 +5,7 @@
 
 use anyhow::{anyhow, Result};
 use astrorim_infer::pipeline::LensReconstruction;
-use astrorim_infer::posterior::{read_chain, sample_lens, samples, summarize, write_chain, Chain, PosteriorOptions, PosteriorSummary};
+use astrorim_infer::posterior::{position, read_chain, sample_lens, summarize, write_chain, Chain, PosteriorOptions, PosteriorSummary};
 use astrorim_infer::refine::RefineOptions;
 use astrorim_io::atomic::write_bytes;
 use astrorim_io::corner::save_corner;
@@ -58,27 +58,27 @@ pub fn finished(dir: &Path, steps: usize) -> bool {
         .is_some_and(|s| s as usize >= steps)
 }
 
-/// Refuses, before any work, a chain in `out` that this run could not continue.
-pub fn check_resumable(out: &Path, args: &PosteriorArgs) -> Result<()> {
+/// The chain in `out` to continue (empty when there is none), read before
+/// any work: a chain this run could not continue is refused at once.
+pub fn resume_chain(out: &Path, args: &PosteriorArgs) -> Result<Chain> {
+    let options = args.options()?;
     let path = out.join("chain.npz");
-    if path.exists() {
-        read_chain(&path, &args.options()?)?;
-    }
-    Ok(())
+    Ok(if path.exists() { read_chain(&path, &options)? } else { Chain::new(options.walkers) })
 }
 
-/// Samples the posterior of `result`'s lens and writes its products into `out`.
+/// Samples the posterior of `result`'s lens, continuing `chain` (from
+/// [`resume_chain`]), and writes its products into `out`.
 pub fn run_posterior(
     result: &LensReconstruction,
     refine: &RefineOptions,
     args: &PosteriorArgs,
+    chain: Chain,
     distances: Option<&LensDistances>,
     out: &Path,
     show_progress: bool,
 ) -> Result<PosteriorSummary> {
     let options = args.options()?;
     let chain_path = out.join("chain.npz");
-    let chain = if chain_path.exists() { read_chain(&chain_path, &options)? } else { Chain::new(options.walkers) };
     let progress = if show_progress { ProgressBar::new(options.steps as u64) } else { ProgressBar::hidden() };
     progress.set_style(
         ProgressStyle::with_template("posterior {bar:40} {pos}/{len} steps, {elapsed} elapsed, ETA {eta}").expect("a valid template"),
@@ -94,30 +94,19 @@ pub fn run_posterior(
     .map_err(|e| anyhow!("{}: {e}", out.display()))?;
     progress.finish_and_clear();
     let summary = summarize(&chain, &map, distances, start.elapsed().as_secs_f64());
-    let lenses = samples(&chain, summary.diagnostics.burn_in_steps);
-    let columns: Vec<Vec<f64>> = vec![
-        lenses.iter().map(|l| l.theta_E).collect(),
-        lenses.iter().map(|l| l.e1).collect(),
-        lenses.iter().map(|l| l.e2).collect(),
-        lenses.iter().map(|l| l.gamma1).collect(),
-        lenses.iter().map(|l| l.gamma2).collect(),
-        lenses.iter().map(|l| l.center_x).collect(),
-        lenses.iter().map(|l| l.center_y).collect(),
-    ];
-    let reference = [map.theta_E, map.e1, map.e2, map.gamma1, map.gamma2, map.center_x, map.center_y];
+    let burn_in = summary.diagnostics.burn_in_steps;
     save_corner(
         &out.join("corner.png"),
         &format!(
-            "Lens posterior: {} samples ({} walkers × {} steps after {} burn-in), acceptance {:.2}",
-            lenses.len(),
+            "Lens posterior: {} samples ({} walkers × {} steps after {burn_in} burn-in), acceptance {:.2}",
+            summary.samples,
             chain.walkers,
-            chain.steps() - summary.diagnostics.burn_in_steps,
-            summary.diagnostics.burn_in_steps,
+            chain.steps() - burn_in,
             summary.diagnostics.acceptance_fraction
         ),
-        &["θ_E (arcsec)", "e1", "e2", "γ1", "γ2", "centre x (arcsec)", "centre y (arcsec)"],
-        &columns,
-        Some(("the refined (most probable) lens", &reference)),
+        &["θ_E (arcsec)", "e1", "e2", "centre x (arcsec)", "centre y (arcsec)", "γ1", "γ2"],
+        &chain.columns(burn_in),
+        Some(("the refined (most probable) lens", &position(&map))),
     )?;
     let value = serde_json::to_value(&summary)?;
     write_bytes(&out.join("posterior.json"), serde_json::to_string_pretty(&value)?.as_bytes())?;

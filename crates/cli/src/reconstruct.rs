@@ -3,7 +3,7 @@
 //! units, and a diagnostic panel (the pipeline is `astrorim_infer::pipeline`,
 //! the products `astrorim_infer::report`).
 
-use crate::posterior::{check_resumable, finished, run_posterior, PosteriorArgs};
+use crate::posterior::{finished, resume_chain, run_posterior, PosteriorArgs};
 use crate::render::add_white_noise;
 use anyhow::{anyhow, Result};
 use astrorim_infer::inversion::Regularization;
@@ -146,9 +146,7 @@ fn check_redshifts(z_lens: Option<f64>, z_source: Option<f64>) -> Result<Option<
 
 fn reconstruct_one(item: &Item, args: &ReconstructArgs, cosmology: FlatLcdm, out: &Path, show_progress: bool) -> Result<Outcome> {
     let start = Instant::now();
-    if args.posterior.uncertainty {
-        check_resumable(out, &args.posterior)?;
-    }
+    let resumed = if args.posterior.uncertainty { Some(resume_chain(out, &args.posterior)?) } else { None };
     let obs = Observation::load(&item.files).map_err(|e| anyhow!(e))?;
     let options = PipelineOptions {
         prep: PrepOptions { center_pixel: item.center, cutout_arcsec: Some(args.cutout) },
@@ -175,10 +173,9 @@ fn reconstruct_one(item: &Item, args: &ReconstructArgs, cosmology: FlatLcdm, out
     };
     write_products(out, &result, &report)?;
     let distances = item.redshifts.and_then(|(zl, zs)| cosmology.lens_distances(zl, zs).ok());
-    let posterior = if args.posterior.uncertainty {
-        Some(run_posterior(&result, &options.refine, &args.posterior, distances.as_ref(), out, show_progress)?)
-    } else {
-        None
+    let posterior = match resumed {
+        Some(chain) => Some(run_posterior(&result, &options.refine, &args.posterior, chain, distances.as_ref(), out, show_progress)?),
+        None => None,
     };
     let s = &result.summary;
     let lens = result.fit.lens;

@@ -176,10 +176,7 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
     let s = grid.pixel_scale;
     // The lens centre in cutout coordinates (arcsec).
     let [ccol, crow] = prepared.record.lens_center_pixel;
-    let center = (
-        (ccol - prepared.record.cutout_col0 as f64 - (nx as f64 - 1.0) / 2.0) * s,
-        (crow - prepared.record.cutout_row0 as f64 - (ny as f64 - 1.0) / 2.0) * s,
-    );
+    let center = prepared.cutout_position(ccol, crow);
     let light_grid = astrorim_physics::PixelGrid { supersampling: 3, ..grid };
     let data = prepared.data.clone();
     let mut sigma = prepared.sigma.clone();

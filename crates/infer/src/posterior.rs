@@ -91,6 +91,12 @@ impl Chain {
         self.accepted as f64 / (self.steps() * self.walkers).max(1) as f64
     }
 
+    /// Every parameter's samples after `burn_in` steps, [parameter][sample], in [`PARAMETER_NAMES`] order.
+    pub fn columns(&self, burn_in: usize) -> Vec<Vec<f64>> {
+        let start = burn_in.min(self.steps()) * self.walkers * NDIM;
+        (0..NDIM).map(|p| self.positions[start..].iter().skip(p).step_by(NDIM).copied().collect()).collect()
+    }
+
     /// The series of parameter `p` for each walker.
     pub fn series(&self, p: usize) -> Vec<Vec<f64>> {
         (0..self.walkers).map(|w| (0..self.steps()).map(|t| self.at(t, w)[p]).collect()).collect()
@@ -380,6 +386,11 @@ pub fn diagnose(chain: &Chain) -> Diagnostics {
     }
 }
 
+/// A lens as a chain position, in [`PARAMETER_NAMES`] order.
+pub fn position(lens: &LenstronomyLens) -> [f64; NDIM] {
+    [lens.theta_E, lens.e1, lens.e2, lens.center_x, lens.center_y, lens.gamma1, lens.gamma2]
+}
+
 /// The samples after the burn-in, as lenses.
 pub fn samples(chain: &Chain, burn_in: usize) -> Vec<LenstronomyLens> {
     (burn_in..chain.steps())
@@ -576,6 +587,23 @@ mod tests {
         assert!((i.median - 0.5).abs() < 1e-12 && (i.p16 - 0.16).abs() < 1e-12 && (i.p97_5 - 0.975).abs() < 1e-12);
         assert!(i.contains(0.2, false) && !i.contains(0.1, false) && i.contains(0.03, true));
         assert!(Interval::of(&[]).is_none() && Interval::of(&[1.0, f64::NAN]).is_none());
+    }
+
+    #[test]
+    fn columns_follow_the_parameter_order_after_the_burn_in() {
+        let mut chain = Chain::new(2);
+        // Position value = 100 step + 10 walker + parameter.
+        for step in 0..3 {
+            for walker in 0..2 {
+                chain.positions.extend((0..NDIM).map(|p| (100 * step + 10 * walker + p) as f64));
+                chain.log_prob.push(0.0);
+            }
+        }
+        let columns = chain.columns(1);
+        assert_eq!(columns.len(), NDIM);
+        assert_eq!(columns[0], vec![100.0, 110.0, 200.0, 210.0]);
+        assert_eq!(columns[6], vec![106.0, 116.0, 206.0, 216.0]);
+        assert_eq!(position(&samples(&chain, 2)[1]), [210.0, 211.0, 212.0, 213.0, 214.0, 215.0, 216.0]);
     }
 
     #[test]

@@ -38,6 +38,27 @@ pub struct Prepared {
     pub record: Preparation,
 }
 
+impl Prepared {
+    /// A point of the cutout's frame (arcsec from the cutout's centre, x along
+    /// columns) as 0-based (column, row) pixels of the input image.
+    pub fn input_pixel(&self, x: f64, y: f64) -> [f64; 2] {
+        let (g, r) = (&self.grid, &self.record);
+        [
+            r.cutout_col0 as f64 + (g.nx as f64 - 1.0) / 2.0 + x / g.pixel_scale,
+            r.cutout_row0 as f64 + (g.ny as f64 - 1.0) / 2.0 + y / g.pixel_scale,
+        ]
+    }
+
+    /// The inverse of [`Prepared::input_pixel`]: input (column, row) → the cutout's frame (arcsec).
+    pub fn cutout_position(&self, column: f64, row: f64) -> (f64, f64) {
+        let (g, r) = (&self.grid, &self.record);
+        (
+            (column - r.cutout_col0 as f64 - (g.nx as f64 - 1.0) / 2.0) * g.pixel_scale,
+            (row - r.cutout_row0 as f64 - (g.ny as f64 - 1.0) / 2.0) * g.pixel_scale,
+        )
+    }
+}
+
 /// The preparation, as recorded in `result.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct Preparation {

@@ -124,8 +124,6 @@ pub fn write_products(dir: &Path, r: &LensReconstruction, options: &ReportOption
     let (q, phi) = e1e2_to_q_phi(lens.e1, lens.e2);
     let (gamma, phi_ext) = shear_cartesian_to_polar(lens.gamma1, lens.gamma2);
     let rec = &r.prepared.record;
-    let to_input =
-        |x: f64, y: f64| [rec.cutout_col0 as f64 + (n as f64 - 1.0) / 2.0 + x / s, rec.cutout_row0 as f64 + (n as f64 - 1.0) / 2.0 + y / s];
     let physical = distances.map(|d| {
         json!({
             "z_lens": options.redshifts.map(|z| z.0),
@@ -162,7 +160,7 @@ pub fn write_products(dir: &Path, r: &LensReconstruction, options: &ReportOption
         "residuals_consistent_with_noise": r.summary.residuals_consistent_with_noise,
         "seconds": options.seconds,
         "conventions": "lenstronomy: arcsec, x along image columns (FITS NAXIS1), y along rows, origin at the cutout centre; φ counter-clockwise from +x; q = minor/major; SIE θ_E in lenstronomy's (intermediate-axis) normalization; the shear acts about (0, 0)",
-        "center_pixel_input": to_input(lens.center_x, lens.center_y),
+        "center_pixel_input": r.prepared.input_pixel(lens.center_x, lens.center_y),
         "lens": [
             {"type": "SIE", "theta_E": theta_e, "e1": lens.e1, "e2": lens.e2, "center_x": lens.center_x, "center_y": lens.center_y},
             {"type": "SHEAR", "gamma1": lens.gamma1, "gamma2": lens.gamma2},
