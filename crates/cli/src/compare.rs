@@ -2,9 +2,8 @@
 
 use anyhow::{anyhow, Result};
 use astrorim_io::fits::read_image;
-use astrorim_metrics::{mse, normalize, psnr, ssim_gaussian, ssim_uniform7, Normalize};
+use astrorim_metrics::{compare, Normalize};
 use clap::{Args, ValueEnum};
-use serde::Serialize;
 use std::path::PathBuf;
 
 #[derive(Args)]
@@ -28,14 +27,6 @@ enum Scaling {
     Minmax,
 }
 
-#[derive(Serialize)]
-struct Scores {
-    mse: f64,
-    ssim: f64,
-    ssim_uniform7: f64,
-    psnr: f64,
-}
-
 pub fn run(args: CompareArgs) -> Result<()> {
     let a = read_image(&args.reference, None)?.image;
     let b = read_image(&args.image, None)?.image;
@@ -50,21 +41,7 @@ pub fn run(args: CompareArgs) -> Result<()> {
         Scaling::Max => Normalize::Max,
         Scaling::Minmax => Normalize::MinMax,
     };
-    let (x, y) = (normalize(&a.data, how), normalize(&b.data, how));
-    // Data range: 1 for normalized images, else the reference's range.
-    let range = match how {
-        Normalize::None => {
-            let (lo, hi) = x.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
-            (hi - lo).max(f64::MIN_POSITIVE)
-        }
-        _ => 1.0,
-    };
-    let s = Scores {
-        mse: mse(&x, &y),
-        ssim: ssim_gaussian(&x, &y, a.nx, a.ny, range),
-        ssim_uniform7: ssim_uniform7(&x, &y, a.nx, a.ny, range),
-        psnr: psnr(&x, &y, range),
-    };
+    let s = compare(&a.data, &b.data, a.nx, a.ny, how);
     if args.json {
         println!("{}", serde_json::to_string(&s)?);
     } else {

@@ -3,7 +3,6 @@
 use anyhow::Result;
 use astrorim_physics::cosmology::FlatLcdm;
 use clap::Args;
-use serde::Serialize;
 
 #[derive(Args)]
 pub struct CosmoArgs {
@@ -27,37 +26,9 @@ pub struct CosmoArgs {
     json: bool,
 }
 
-#[derive(Serialize)]
-struct Report {
-    d_lens_mpc: f64,
-    d_source_mpc: f64,
-    d_lens_source_mpc: f64,
-    sigma_crit_msun_per_arcsec2: f64,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    theta_e_arcsec: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    sigma_v_sis_kms: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mass_einstein_msun: Option<f64>,
-}
-
 pub fn run(args: CosmoArgs) -> Result<()> {
     let cosmo = FlatLcdm::new(args.h0, args.omega_m)?;
-    let d = cosmo.lens_distances(args.z_lens, args.z_source)?;
-    if let Some(t) = args.theta_e {
-        if !(t.is_finite() && t > 0.0) {
-            anyhow::bail!("theta_e: must be a positive number of arcsec, got {t}");
-        }
-    }
-    let report = Report {
-        d_lens_mpc: d.d_lens_mpc,
-        d_source_mpc: d.d_source_mpc,
-        d_lens_source_mpc: d.d_lens_source_mpc,
-        sigma_crit_msun_per_arcsec2: d.sigma_crit_msun_per_arcsec2,
-        theta_e_arcsec: args.theta_e,
-        sigma_v_sis_kms: args.theta_e.map(|t| d.sigma_v_sis_kms(t)),
-        mass_einstein_msun: args.theta_e.map(|t| d.einstein_mass_msun(t)),
-    };
+    let report = cosmo.summary(args.z_lens, args.z_source, args.theta_e)?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {

@@ -3,17 +3,16 @@
 //! its regularization strength by the Bayesian evidence.
 
 use anyhow::{anyhow, Context, Result};
-use astrorim_infer::inversion::{Inversion, Regularization};
+use astrorim_infer::baseline::{invert_observation, InvertOptions, Inverted};
+use astrorim_infer::inversion::Regularization;
 use astrorim_infer::observation::{Observation, ObservationFiles};
-use astrorim_infer::operator::{LensingOperator, SourceGrid};
 use astrorim_io::atomic::write_bytes;
 use astrorim_io::figure::{LinePlot, Series};
 use astrorim_io::fits::{write_fits, HduOut, Keyword, Precision};
 use astrorim_physics::scene::parse_lens_list;
-use astrorim_physics::{Image, PixelGrid};
+use astrorim_physics::Image;
 use clap::Args;
 use std::path::PathBuf;
-use std::time::Instant;
 
 #[derive(Args)]
 pub struct InvertArgs {
@@ -64,7 +63,6 @@ pub struct InvertArgs {
 }
 
 pub fn run(args: InvertArgs) -> Result<()> {
-    let start = Instant::now();
     let lambda = match args.lambda.as_str() {
         "auto" => None,
         text => match text.parse::<f64>() {
@@ -72,12 +70,11 @@ pub fn run(args: InvertArgs) -> Result<()> {
             _ => return Err(anyhow!("lambda: must be a positive number or 'auto', got '{text}'")),
         },
     };
-    if !(4..=512).contains(&args.source_grid) {
-        return Err(anyhow!("source-grid: must be in 4..=512, got {}", args.source_grid));
-    }
-    if !(0.0..1.0).contains(&args.psf_floor) {
-        return Err(anyhow!("psf-floor: must be in [0, 1), got {}", args.psf_floor));
-    }
+    let source_center = match args.source_center.as_deref() {
+        Some(&[x, y]) => (x, y),
+        Some(_) => return Err(anyhow!("source-center: give two finite numbers X,Y in arcsec")),
+        None => (0.0, 0.0),
+    };
     let obs = Observation::load(&ObservationFiles {
         image: args.image.clone(),
         noise: args.noise.clone(),
@@ -90,31 +87,22 @@ pub fn run(args: InvertArgs) -> Result<()> {
     .map_err(|e| anyhow!(e))?;
     let text = std::fs::read_to_string(&args.lens).with_context(|| format!("{}: cannot read", args.lens.display()))?;
     let lens = parse_lens_list(&text).map_err(|e| anyhow!("{}: {e}", args.lens.display()))?;
+    let options = InvertOptions {
+        source_size: args.source_grid,
+        source_fov: args.source_fov,
+        source_center,
+        supersampling: args.supersampling,
+        regularization: args.regularization,
+        lambda,
+        psf_floor: args.psf_floor,
+    };
+    let Inverted { source_grid: source, best, curve, record: json } =
+        invert_observation(&obs, &lens, &options, &args.image.display().to_string()).map_err(|e| anyhow!(e))?;
     let (nx, ny) = (obs.image.nx, obs.image.ny);
-    let grid = PixelGrid::new(nx, ny, obs.pixel_scale, args.supersampling).map_err(|e| anyhow!("supersampling: {e}"))?;
-    let width = match args.source_fov {
-        Some(w) if w > 0.0 && w.is_finite() => w,
-        Some(w) => return Err(anyhow!("source-fov: must be a positive number of arcsec, got {w}")),
-        None => 0.5 * nx.max(ny) as f64 * obs.pixel_scale,
-    };
-    let (center_x, center_y) = match args.source_center.as_deref() {
-        Some(&[x, y]) if x.is_finite() && y.is_finite() => (x, y),
-        Some(_) => return Err(anyhow!("source-center: give two finite numbers X,Y in arcsec")),
-        None => (0.0, 0.0),
-    };
-    let source = SourceGrid { size: args.source_grid, half_width: width / 2.0, center_x, center_y };
-    let op = LensingOperator::new(&grid, &lens, &source, obs.psf.as_ref(), args.psf_floor);
-    let inversion =
-        Inversion::new(&op, &obs.image.data, &obs.sigma, args.regularization).map_err(|e| anyhow!("{}: {e}", args.image.display()))?;
-    let (best, curve) = match lambda {
-        Some(l) => {
-            let s = inversion.solve(l).map_err(|e| anyhow!("lambda: {e}"))?;
-            let point = vec![(s.lambda, s.log_evidence)];
-            (s, point)
-        }
-        None => inversion.optimize().map_err(|e| anyhow!("{}: {e}", args.image.display()))?,
-    };
-    let seconds = start.elapsed().as_secs_f64();
+    let (center_x, center_y) = source_center;
+    let seconds = json["seconds"].as_f64().unwrap_or(f64::NAN);
+    let lost_fraction = json["rays_outside_source_grid"].as_f64().unwrap_or(0.0);
+    let (n_data, reduced_chi2) = (json["n_data"].as_u64().unwrap_or(0), best.reduced_chi2);
 
     std::fs::create_dir_all(&args.out).with_context(|| format!("{}: cannot create", args.out.display()))?;
     let m = source.size;
@@ -162,30 +150,11 @@ pub fn run(args: InvertArgs) -> Result<()> {
             points: curve.iter().map(|(l, e)| (l.log10(), *e)).collect(),
         }],
     )?;
-    let json = serde_json::json!({
-        "lambda": best.lambda,
-        "log_evidence": best.log_evidence,
-        "chi2": best.chi2,
-        "reduced_chi2": best.reduced_chi2,
-        "n_data": inversion.n_data(),
-        "regularization": best.regularization,
-        "lambda_search": if lambda.is_some() { "given" } else { "evidence maximum" },
-        "source_grid": source,
-        "source_pixel_scale_arcsec": source.pixel_scale(),
-        "pixel_scale_arcsec": obs.pixel_scale,
-        "pixel_scale_origin": obs.pixel_scale_origin,
-        "supersampling": args.supersampling,
-        "rays_outside_source_grid": op.lost_fraction,
-        "psf_truncated_flux": op.psf_truncated_flux,
-        "masked_pixels": obs.masked_by_mask,
-        "unusable_pixels": obs.unusable,
-        "seconds": seconds,
-    });
     write_bytes(&args.out.join("inversion.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
-    if op.lost_fraction > 0.01 {
+    if lost_fraction > 0.01 {
         eprintln!(
             "astrorim: warning: {:.1} % of the traced rays fall outside the source grid; widen it with --source-fov",
-            100.0 * op.lost_fraction
+            100.0 * lost_fraction
         );
     }
     eprintln!(
@@ -193,8 +162,8 @@ pub fn run(args: InvertArgs) -> Result<()> {
         args.out.display(),
         best.lambda,
         best.log_evidence,
-        best.reduced_chi2,
-        inversion.n_data(),
+        reduced_chi2,
+        n_data,
         seconds
     );
     Ok(())

@@ -5,10 +5,9 @@
 
 use anyhow::{anyhow, Result};
 use astrorim_infer::pipeline::LensReconstruction;
-use astrorim_infer::posterior::{position, read_chain, sample_lens, summarize, write_chain, Chain, PosteriorOptions, PosteriorSummary};
+use astrorim_infer::posterior::{read_chain, sample_lens, summarize, write_chain, Chain, PosteriorOptions, PosteriorSummary};
 use astrorim_infer::refine::RefineOptions;
-use astrorim_io::atomic::write_bytes;
-use astrorim_io::corner::save_corner;
+use astrorim_infer::report::write_posterior;
 use astrorim_physics::cosmology::LensDistances;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -94,26 +93,7 @@ pub fn run_posterior(
     .map_err(|e| anyhow!("{}: {e}", out.display()))?;
     progress.finish_and_clear();
     let summary = summarize(&chain, &map, distances, start.elapsed().as_secs_f64());
-    let burn_in = summary.diagnostics.burn_in_steps;
-    save_corner(
-        &out.join("corner.png"),
-        &format!(
-            "Lens posterior: {} samples ({} walkers × {} steps after {burn_in} burn-in), acceptance {:.2}",
-            summary.samples,
-            chain.walkers,
-            chain.steps() - burn_in,
-            summary.diagnostics.acceptance_fraction
-        ),
-        &["θ_E (arcsec)", "e1", "e2", "centre x (arcsec)", "centre y (arcsec)", "γ1", "γ2"],
-        &chain.columns(burn_in),
-        Some(("the refined (most probable) lens", &position(&map))),
-    )?;
-    let value = serde_json::to_value(&summary)?;
-    write_bytes(&out.join("posterior.json"), serde_json::to_string_pretty(&value)?.as_bytes())?;
-    let result_path = out.join("result.json");
-    let mut document: serde_json::Value = serde_json::from_slice(&std::fs::read(&result_path)?)?;
-    document["posterior"] = value;
-    write_bytes(&result_path, serde_json::to_string_pretty(&document)?.as_bytes())?;
+    write_posterior(out, &chain, &summary, &map)?;
     for warning in &summary.diagnostics.warnings {
         eprintln!("astrorim: warning: {}: {warning}", out.display());
     }

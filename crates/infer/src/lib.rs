@@ -7,6 +7,7 @@
 //! dependency.
 
 pub mod background;
+pub mod baseline;
 pub mod binning;
 pub mod coolest;
 pub mod inversion;

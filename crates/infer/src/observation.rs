@@ -62,8 +62,38 @@ pub struct Observation {
     pub unusable: usize,
 }
 
-fn error(path: &Path, message: impl std::fmt::Display) -> String {
-    format!("{}: {message}", path.display())
+/// How σ is given for in-memory data.
+#[derive(Debug, Clone)]
+pub enum NoiseInput {
+    /// A noise map (1σ per pixel, same shape as the image) and the name
+    /// that error messages and the record use for it.
+    Map { name: String, map: Image },
+    /// A constant 1σ.
+    Rms(f64),
+    /// Estimate σ from the image: the sky RMS of the border plus, when an
+    /// exposure time (seconds, for an image in counts per second) is known,
+    /// the source's Poisson term with `gain` electrons per count (1 when None).
+    Estimate { exposure_s: Option<f64>, gain: Option<f64> },
+    /// Nothing given and no estimate wanted: refused.
+    Missing,
+}
+
+/// An observation held in memory (from FITS files, or from numpy arrays in
+/// the Python package), before the checks of [`Observation::new`].
+#[derive(Debug, Clone)]
+pub struct ObservationInput {
+    /// Name of the image in error messages (its path, or "image").
+    pub name: String,
+    pub image: Image,
+    pub noise: NoiseInput,
+    /// PSF kernel (odd square, normalized here) and its name.
+    pub psf: Option<(String, Image)>,
+    /// Mask (non-zero pixels excluded) and its name.
+    pub mask: Option<(String, Image)>,
+    /// Pixel scale in arcsec given by the user (wins over the header's).
+    pub pixel_scale: Option<f64>,
+    /// Pixel scale in arcsec from the FITS header, if any.
+    pub header_pixel_scale: Option<f64>,
 }
 
 impl Observation {
@@ -71,53 +101,77 @@ impl Observation {
     pub fn load(files: &ObservationFiles) -> Result<Observation, String> {
         let read = |path: &Path| read_image(path, None).map_err(|e| e.to_string());
         let fits = read(&files.image)?;
-        let image = fits.image;
+        let noise = match (&files.noise, files.noise_rms) {
+            (Some(_), Some(_)) => return Err("noise: give --noise or --noise-rms, not both".into()),
+            (Some(path), None) => NoiseInput::Map { name: path.display().to_string(), map: read(path)?.image },
+            (None, Some(rms)) => NoiseInput::Rms(rms),
+            (None, None) if files.estimate_noise => {
+                let keyword = |name: &str| read_keyword(&files.image, None, name).ok().flatten().filter(|v| v.is_finite() && *v > 0.0);
+                NoiseInput::Estimate { exposure_s: keyword("EXPTIME"), gain: keyword("GAIN").or_else(|| keyword("CCDGAIN")) }
+            }
+            (None, None) => NoiseInput::Missing,
+        };
+        let named = |path: &Option<PathBuf>| -> Result<Option<(String, Image)>, String> {
+            path.as_ref().map(|p| Ok((p.display().to_string(), read(p)?.image))).transpose()
+        };
+        Observation::new(ObservationInput {
+            name: files.image.display().to_string(),
+            image: fits.image,
+            noise,
+            psf: named(&files.psf)?,
+            mask: named(&files.mask)?,
+            pixel_scale: files.pixel_scale,
+            header_pixel_scale: fits.pixel_scale_arcsec,
+        })
+    }
+
+    /// Checks an observation held in memory; errors are one line naming the input.
+    pub fn new(input: ObservationInput) -> Result<Observation, String> {
+        let ObservationInput { name, image, noise, psf, mask, pixel_scale, header_pixel_scale } = input;
+        let error = |what: &str, message: String| format!("{what}: {message}");
         let (nx, ny) = (image.nx, image.ny);
         if nx < 8 || ny < 8 {
-            return Err(error(&files.image, format!("image of {nx}×{ny} pixels is too small (at least 8×8)")));
+            return Err(error(&name, format!("image of {nx}×{ny} pixels is too small (at least 8×8)")));
         }
         let finite: Vec<f64> = image.data.iter().copied().filter(|v| v.is_finite()).collect();
         if finite.is_empty() {
-            return Err(error(&files.image, "has no finite pixel"));
+            return Err(error(&name, "has no finite pixel".into()));
         }
         if finite.iter().all(|&v| v == finite[0]) {
-            return Err(error(&files.image, "is constant: there is nothing to fit"));
+            return Err(error(&name, "is constant: there is nothing to fit".into()));
         }
-        let (pixel_scale, pixel_scale_origin) = match (files.pixel_scale, fits.pixel_scale_arcsec) {
+        let (pixel_scale, pixel_scale_origin) = match (pixel_scale, header_pixel_scale) {
             (Some(s), _) if s.is_finite() && s > 0.0 => (s, "given"),
             (Some(s), _) => return Err(format!("pixel-scale: must be a positive number of arcsec, got {s}")),
             (None, Some(s)) => (s, "header"),
             (None, None) => {
-                return Err(error(&files.image, "the header gives no pixel scale (CD1_1, CDELT1 or PIXSCALE): pass --pixel-scale ARCSEC"))
+                return Err(error(&name, "the header gives no pixel scale (CD1_1, CDELT1 or PIXSCALE): pass --pixel-scale ARCSEC".into()))
             }
         };
-        let (sigma, noise_origin): (Vec<f64>, String) = match (&files.noise, files.noise_rms) {
-            (Some(_), Some(_)) => return Err("noise: give --noise or --noise-rms, not both".into()),
-            (Some(path), None) => {
-                let noise = read(path)?.image;
-                if (noise.nx, noise.ny) != (nx, ny) {
-                    return Err(error(path, format!("noise map is {}×{}, the image {nx}×{ny}", noise.nx, noise.ny)));
+        let (sigma, noise_origin): (Vec<f64>, String) = match noise {
+            NoiseInput::Map { name: noise_name, map } => {
+                if (map.nx, map.ny) != (nx, ny) {
+                    return Err(error(&noise_name, format!("noise map is {}×{}, the image {nx}×{ny}", map.nx, map.ny)));
                 }
-                if let Some(k) = noise.data.iter().position(|&v| v < 0.0) {
+                if let Some(k) = map.data.iter().position(|&v| v < 0.0) {
                     return Err(error(
-                        path,
-                        format!("negative noise value {} at pixel (row {}, column {})", noise.data[k], k / nx, k % nx),
+                        &noise_name,
+                        format!("negative noise value {} at pixel (row {}, column {})", map.data[k], k / nx, k % nx),
                     ));
                 }
-                (noise.data, format!("noise map {}", path.display()))
+                (map.data, format!("noise map {noise_name}"))
             }
-            (None, Some(rms)) if rms.is_finite() && rms > 0.0 => (vec![rms; nx * ny], format!("constant 1σ = {rms} (given)")),
-            (None, Some(rms)) => return Err(format!("noise-rms: must be a positive number, got {rms}")),
-            (None, None) if files.estimate_noise => estimated_noise(&files.image, &image)?,
-            (None, None) => return Err("noise: give a noise map with --noise NOISE.fits or a constant 1σ with --noise-rms X".into()),
+            NoiseInput::Rms(rms) if rms.is_finite() && rms > 0.0 => (vec![rms; nx * ny], format!("constant 1σ = {rms} (given)")),
+            NoiseInput::Rms(rms) => return Err(format!("noise-rms: must be a positive number, got {rms}")),
+            NoiseInput::Estimate { exposure_s, gain } => estimated_noise(&name, &image, exposure_s, gain)?,
+            NoiseInput::Missing => return Err("noise: give a noise map with --noise NOISE.fits or a constant 1σ with --noise-rms X".into()),
         };
         let mut sigma = usable_sigma(sigma, &image.data);
         let unusable = sigma.iter().filter(|s| s.is_infinite()).count();
         let mut masked_by_mask = 0;
-        if let Some(path) = &files.mask {
-            let mask = read(path)?.image;
+        if let Some((mask_name, mask)) = &mask {
             if (mask.nx, mask.ny) != (nx, ny) {
-                return Err(error(path, format!("mask is {}×{}, the image {nx}×{ny}", mask.nx, mask.ny)));
+                return Err(error(mask_name, format!("mask is {}×{}, the image {nx}×{ny}", mask.nx, mask.ny)));
             }
             for (s, &m) in sigma.iter_mut().zip(&mask.data) {
                 if m != 0.0 && s.is_finite() {
@@ -127,19 +181,18 @@ impl Observation {
             }
         }
         if sigma.iter().all(|s| s.is_infinite()) {
-            return Err(error(&files.image, "no pixel is left to fit (all masked, non-finite or with zero noise)"));
+            return Err(error(&name, "no pixel is left to fit (all masked, non-finite or with zero noise)".into()));
         }
-        let psf = match &files.psf {
+        let psf = match psf {
             None => None,
-            Some(path) => {
-                let kernel = read(path)?.image;
+            Some((psf_name, kernel)) => {
                 if kernel.nx != kernel.ny || kernel.nx % 2 == 0 {
-                    return Err(error(path, format!("PSF must be square with an odd side, got {}×{}", kernel.nx, kernel.ny)));
+                    return Err(error(&psf_name, format!("PSF must be square with an odd side, got {}×{}", kernel.nx, kernel.ny)));
                 }
                 if !(kernel.data.iter().all(|v| v.is_finite()) && kernel.data.iter().sum::<f64>() > 0.0) {
-                    return Err(error(path, "PSF must be finite and sum to a positive value"));
+                    return Err(error(&psf_name, "PSF must be finite and sum to a positive value".into()));
                 }
-                Some(Kernel::from_image(kernel).map_err(|e| error(path, e))?)
+                Some(Kernel::from_image(kernel).map_err(|e| error(&psf_name, e.to_string()))?)
             }
         };
         Ok(Observation { image, sigma, psf, pixel_scale, pixel_scale_origin, noise_origin, masked_by_mask, unusable })
@@ -151,12 +204,9 @@ impl Observation {
 /// EXPTIME, the Poisson term of the source for an image in counts per second
 /// with GAIN (or CCDGAIN; 1 when absent: counts are electrons) electrons per
 /// count. The description says which.
-fn estimated_noise(path: &Path, image: &Image) -> Result<(Vec<f64>, String), String> {
+fn estimated_noise(name: &str, image: &Image, exposure: Option<f64>, gain: Option<f64>) -> Result<(Vec<f64>, String), String> {
     let sky = estimate_sky(&image.data, image.nx, image.ny, 0.5)
-        .ok_or_else(|| error(path, "too few finite border pixels to estimate the sky noise: pass --noise or --noise-rms"))?;
-    let keyword = |name: &str| read_keyword(path, None, name).ok().flatten().filter(|v| v.is_finite() && *v > 0.0);
-    let exposure = keyword("EXPTIME");
-    let gain = keyword("GAIN").or_else(|| keyword("CCDGAIN"));
+        .ok_or_else(|| format!("{name}: too few finite border pixels to estimate the sky noise: pass --noise or --noise-rms"))?;
     let electrons_per_unit = exposure.map(|t| t * gain.unwrap_or(1.0));
     let origin = match (exposure, gain) {
         (Some(t), g) => format!(
@@ -172,7 +222,7 @@ fn estimated_noise(path: &Path, image: &Image) -> Result<(Vec<f64>, String), Str
         ),
     };
     if !(sky.rms > 0.0) {
-        return Err(error(path, "the border pixels have zero scatter: the noise cannot be estimated; pass --noise or --noise-rms"));
+        return Err(format!("{name}: the border pixels have zero scatter: the noise cannot be estimated; pass --noise or --noise-rms"));
     }
     Ok((noise_map(&image.data, &sky, electrons_per_unit), origin))
 }

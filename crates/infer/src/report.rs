@@ -8,14 +8,17 @@
 
 use crate::coolest::{coolest_document, CoolestInputs};
 use crate::pipeline::LensReconstruction;
+use crate::posterior::{position, Chain, PosteriorSummary};
 use crate::profiles::{azimuthal_kappa, critical_curves_and_caustics, enclosed_kappa_area, mean_kappa};
 use astrorim_io::atomic::write_bytes;
+use astrorim_io::corner::save_corner;
 use astrorim_io::figure::Series;
 use astrorim_io::fits::{write_fits, HduOut, Keyword, Precision};
 use astrorim_io::panel::{percentiles, save_panel, Cell, ImageCell, LineCell, Scaling};
 use astrorim_io::IoError;
 use astrorim_physics::cosmology::{FlatLcdm, LensDistances};
 use astrorim_physics::ellipticity::{e1e2_to_q_phi, shear_cartesian_to_polar};
+use astrorim_physics::param_map::LenstronomyLens;
 use astrorim_physics::Image;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -33,6 +36,13 @@ pub struct ReportOptions {
     pub start: String,
 }
 
+impl ReportOptions {
+    /// Distances of the redshifts, when given.
+    pub fn distances(&self) -> Option<LensDistances> {
+        self.redshifts.and_then(|(zl, zs)| self.cosmology.lens_distances(zl, zs).ok())
+    }
+}
+
 /// Radii (arcsec) of the κ profile: 0.05 θ_E … 3 θ_E, 60 points.
 fn radii(theta_e: f64) -> Vec<f64> {
     (0..60).map(|k| theta_e * (0.05 + 2.95 * k as f64 / 59.0)).collect()
@@ -46,16 +56,44 @@ fn fits(path: &Path, data: &[f64], n: usize, scale: f64, content: &str, extra: V
     write_fits(path, &[HduOut { name: None, image: &image, keywords }], Precision::F64, Some(scale))
 }
 
-/// Writes every product into `dir` (created if needed) and returns `result.json`'s content.
-pub fn write_products(dir: &Path, r: &LensReconstruction, options: &ReportOptions) -> Result<Value, IoError> {
+/// The maps derived from a reconstruction, on the cutout grid (row-major, y up).
+#[derive(Debug, Clone)]
+pub struct Maps {
+    /// data − model.
+    pub residual: Vec<f64>,
+    /// (data − model)/σ; 0 where the pixel was not fitted.
+    pub normalized_residual: Vec<f64>,
+    /// Convergence of the fitted lens at pixel centres.
+    pub kappa: Vec<f64>,
+    /// The data less the lens light: the lensed source's arcs.
+    pub arcs: Vec<f64>,
+}
+
+impl Maps {
+    pub fn of(r: &LensReconstruction) -> Maps {
+        let model = r.fit.lens.lens_model();
+        let residual: Vec<f64> = r.prepared.data.iter().zip(&r.model).map(|(d, f)| d - f).collect();
+        let normalized_residual = residual.iter().zip(&r.sigma).map(|(v, s)| if s.is_finite() && *s > 0.0 { v / s } else { 0.0 }).collect();
+        Maps {
+            residual,
+            normalized_residual,
+            kappa: r.prepared.grid.map(|x, y| model.kappa(x, y)).data,
+            arcs: r.prepared.data.iter().zip(&r.light_image).map(|(d, l)| d - l).collect(),
+        }
+    }
+}
+
+/// The content of `result.json`: the lens in lenstronomy's keywords,
+/// AstroRIM's normalized Θ and physical units, the preparation and the fit's
+/// figures of merit. A derived quantity that is not finite is an error
+/// (naming `name`), never a number or a JSON null.
+pub fn result_document(r: &LensReconstruction, options: &ReportOptions, name: &Path) -> Result<Value, IoError> {
     let grid = r.prepared.grid;
     let (n, s) = (grid.nx, grid.pixel_scale);
     let lens = r.fit.lens;
     let model = lens.lens_model();
-    let center = (lens.center_x, lens.center_y);
-    let distances: Option<LensDistances> = options.redshifts.and_then(|(zl, zs)| options.cosmology.lens_distances(zl, zs).ok());
-    // A derived quantity that is not finite is an error, never a number (or a JSON null) in the output.
-    let kappa_area_e = enclosed_kappa_area(&model, center, lens.theta_E);
+    let distances = options.distances();
+    let kappa_area_e = enclosed_kappa_area(&model, (lens.center_x, lens.center_y), lens.theta_E);
     let mut headline = vec![
         ("theta_e_arcsec", lens.theta_E),
         ("e1", lens.e1),
@@ -71,56 +109,11 @@ pub fn write_products(dir: &Path, r: &LensReconstruction, options: &ReportOption
         headline.push(("sigma_v_kms", d.sigma_v_sis_kms(lens.theta_E)));
         headline.push(("mass_einstein_msun", kappa_area_e * d.sigma_crit_msun_per_arcsec2));
     }
-    if let Some((name, _)) = headline.iter().find(|(_, v)| !v.is_finite()) {
-        return Err(IoError::file(dir, format!("the fit produced a non-finite {name}; nothing written")));
+    if let Some((quantity, _)) = headline.iter().find(|(_, v)| !v.is_finite()) {
+        return Err(IoError::file(name, format!("the fit produced a non-finite {quantity}; nothing written")));
     }
-    std::fs::create_dir_all(dir).map_err(|e| IoError::file(dir, format!("cannot create: {e}")))?;
-
-    // FITS maps.
-    let source = &r.fit.source_grid;
-    let m = source.size;
-    let residual: Vec<f64> = r.prepared.data.iter().zip(&r.model).map(|(d, f)| d - f).collect();
-    let normalized: Vec<f64> = residual.iter().zip(&r.sigma).map(|(v, s)| if s.is_finite() && *s > 0.0 { v / s } else { 0.0 }).collect();
-    let kappa: Vec<f64> = grid.map(|x, y| model.kappa(x, y)).data;
-    fits(&dir.join("observed.fits"), &r.prepared.data, n, s, "sky-subtracted cutout that was fitted", vec![])?;
-    fits(
-        &dir.join("source.fits"),
-        &r.fit.solution.source,
-        m,
-        source.pixel_scale(),
-        "most probable source (flux per image-pixel area)",
-        vec![
-            Keyword::float("SRCX", source.center_x, "source grid centre x [arcsec]"),
-            Keyword::float("SRCY", source.center_y, "source grid centre y [arcsec]"),
-        ],
-    )?;
-    fits(&dir.join("model.fits"), &r.model, n, s, "lens light + lensed source", vec![])?;
-    fits(&dir.join("lens_light.fits"), &r.light_image, n, s, "lens light model (PSF-convolved)", vec![])?;
-    fits(&dir.join("residual.fits"), &residual, n, s, "data - model", vec![])?;
-    fits(&dir.join("normalized_residual.fits"), &normalized, n, s, "(data - model)/sigma; 0 where not fitted", vec![])?;
-    fits(&dir.join("kappa.fits"), &kappa, n, s, "convergence of the fitted lens at pixel centres", vec![])?;
-
-    // Profiles.
     let theta_e = lens.theta_E;
-    let mut radial = String::from("r_arcsec,kappa_mean,kappa_area_arcsec2,mass_msun\n");
-    let mut radial_points = Vec::new();
-    let mut mass_points = Vec::new();
-    for r_k in radii(theta_e) {
-        let k = mean_kappa(&model, center, r_k);
-        let area = enclosed_kappa_area(&model, center, r_k);
-        let mass = distances.map(|d| area * d.sigma_crit_msun_per_arcsec2);
-        radial.push_str(&format!("{r_k:.6},{k:.6e},{area:.6e},{}\n", mass.map_or(String::new(), |v| format!("{v:.6e}"))));
-        radial_points.push((r_k, k));
-        mass_points.push((r_k, mass.unwrap_or(area)));
-    }
-    write_bytes(&dir.join("kappa_radial.csv"), radial.as_bytes())?;
-    let mut azimuthal = String::from("position_angle_deg,kappa\n");
-    for (angle, k) in azimuthal_kappa(&model, center, theta_e) {
-        azimuthal.push_str(&format!("{angle},{k:.6e}\n"));
-    }
-    write_bytes(&dir.join("kappa_azimuthal.csv"), azimuthal.as_bytes())?;
-
-    // result.json.
+    let source = &r.fit.source_grid;
     let (q, phi) = e1e2_to_q_phi(lens.e1, lens.e2);
     let (gamma, phi_ext) = shear_cartesian_to_polar(lens.gamma1, lens.gamma2);
     let rec = &r.prepared.record;
@@ -176,6 +169,66 @@ pub fn write_products(dir: &Path, r: &LensReconstruction, options: &ReportOption
         "fit": r.summary,
         "preparation": rec,
     });
+    Ok(result)
+}
+
+/// Writes every product into `dir` (created if needed) and returns `result.json`'s content.
+pub fn write_products(dir: &Path, r: &LensReconstruction, options: &ReportOptions) -> Result<Value, IoError> {
+    let result = result_document(r, options, dir)?;
+    std::fs::create_dir_all(dir).map_err(|e| IoError::file(dir, format!("cannot create: {e}")))?;
+    let grid = r.prepared.grid;
+    let (n, s) = (grid.nx, grid.pixel_scale);
+    let lens = r.fit.lens;
+    let model = lens.lens_model();
+    let center = (lens.center_x, lens.center_y);
+    let distances = options.distances();
+    let kappa_area_e = enclosed_kappa_area(&model, center, lens.theta_E);
+    let theta_e = lens.theta_E;
+    let (q, phi) = e1e2_to_q_phi(lens.e1, lens.e2);
+    let (gamma, phi_ext) = shear_cartesian_to_polar(lens.gamma1, lens.gamma2);
+    let rec = &r.prepared.record;
+    let Maps { residual, normalized_residual: normalized, kappa, arcs } = Maps::of(r);
+
+    // FITS maps.
+    let source = &r.fit.source_grid;
+    let m = source.size;
+    fits(&dir.join("observed.fits"), &r.prepared.data, n, s, "sky-subtracted cutout that was fitted", vec![])?;
+    fits(
+        &dir.join("source.fits"),
+        &r.fit.solution.source,
+        m,
+        source.pixel_scale(),
+        "most probable source (flux per image-pixel area)",
+        vec![
+            Keyword::float("SRCX", source.center_x, "source grid centre x [arcsec]"),
+            Keyword::float("SRCY", source.center_y, "source grid centre y [arcsec]"),
+        ],
+    )?;
+    fits(&dir.join("model.fits"), &r.model, n, s, "lens light + lensed source", vec![])?;
+    fits(&dir.join("lens_light.fits"), &r.light_image, n, s, "lens light model (PSF-convolved)", vec![])?;
+    fits(&dir.join("residual.fits"), &residual, n, s, "data - model", vec![])?;
+    fits(&dir.join("normalized_residual.fits"), &normalized, n, s, "(data - model)/sigma; 0 where not fitted", vec![])?;
+    fits(&dir.join("kappa.fits"), &kappa, n, s, "convergence of the fitted lens at pixel centres", vec![])?;
+
+    // Profiles.
+    let mut radial = String::from("r_arcsec,kappa_mean,kappa_area_arcsec2,mass_msun\n");
+    let mut radial_points = Vec::new();
+    let mut mass_points = Vec::new();
+    for r_k in radii(theta_e) {
+        let k = mean_kappa(&model, center, r_k);
+        let area = enclosed_kappa_area(&model, center, r_k);
+        let mass = distances.map(|d| area * d.sigma_crit_msun_per_arcsec2);
+        radial.push_str(&format!("{r_k:.6},{k:.6e},{area:.6e},{}\n", mass.map_or(String::new(), |v| format!("{v:.6e}"))));
+        radial_points.push((r_k, k));
+        mass_points.push((r_k, mass.unwrap_or(area)));
+    }
+    write_bytes(&dir.join("kappa_radial.csv"), radial.as_bytes())?;
+    let mut azimuthal = String::from("position_angle_deg,kappa\n");
+    for (angle, k) in azimuthal_kappa(&model, center, theta_e) {
+        azimuthal.push_str(&format!("{angle},{k:.6e}\n"));
+    }
+    write_bytes(&dir.join("kappa_azimuthal.csv"), azimuthal.as_bytes())?;
+
     write_bytes(&dir.join("result.json"), serde_json::to_string_pretty(&result).expect("JSON values serialize").as_bytes())?;
     let coolest = coolest_document(&CoolestInputs {
         lens: &lens,
@@ -193,7 +246,6 @@ pub fn write_products(dir: &Path, r: &LensReconstruction, options: &ReportOption
     let extent = (-half, half, -half, half);
     let (critical, caustics) = critical_curves_and_caustics(&model, half, 241);
     let observed_scaling = Scaling::asinh_auto(&r.prepared.data);
-    let arcs: Vec<f64> = r.prepared.data.iter().zip(&r.light_image).map(|(d, l)| d - l).collect();
     let (slo, shi) = (source.center_x - source.half_width, source.center_x + source.half_width);
     let (tlo, thi) = (source.center_y - source.half_width, source.center_y + source.half_width);
     let kappa_limits = percentiles(&kappa, 0.0, 0.99);
@@ -297,4 +349,33 @@ pub fn write_products(dir: &Path, r: &LensReconstruction, options: &ReportOption
     ];
     save_panel(&dir.join("panel.png"), &format!("astrorim reconstruct: {}", options.name), 3, &cells)?;
     Ok(result)
+}
+
+/// Writes the posterior's products into `dir`, beside those of
+/// [`write_products`]: `corner.png` (after the burn-in, the most probable
+/// lens `map` marked), `posterior.json`, and the summary as `posterior` in
+/// `result.json`. Returns the summary as JSON.
+pub fn write_posterior(dir: &Path, chain: &Chain, summary: &PosteriorSummary, map: &LenstronomyLens) -> Result<Value, IoError> {
+    let burn_in = summary.diagnostics.burn_in_steps;
+    save_corner(
+        &dir.join("corner.png"),
+        &format!(
+            "Lens posterior: {} samples ({} walkers × {} steps after {burn_in} burn-in), acceptance {:.2}",
+            summary.samples,
+            chain.walkers,
+            chain.steps() - burn_in,
+            summary.diagnostics.acceptance_fraction
+        ),
+        &["θ_E (arcsec)", "e1", "e2", "centre x (arcsec)", "centre y (arcsec)", "γ1", "γ2"],
+        &chain.columns(burn_in),
+        Some(("the refined (most probable) lens", &position(map))),
+    )?;
+    let value = serde_json::to_value(summary).expect("the summary serializes");
+    write_bytes(&dir.join("posterior.json"), serde_json::to_string_pretty(&value).expect("JSON values serialize").as_bytes())?;
+    let result_path = dir.join("result.json");
+    let bytes = std::fs::read(&result_path).map_err(|e| IoError::file(&result_path, format!("cannot read: {e}")))?;
+    let mut document: Value = serde_json::from_slice(&bytes).map_err(|e| IoError::file(&result_path, format!("not JSON: {e}")))?;
+    document["posterior"] = value.clone();
+    write_bytes(&result_path, serde_json::to_string_pretty(&document).expect("JSON values serialize").as_bytes())?;
+    Ok(value)
 }

@@ -111,6 +111,35 @@ pub fn ssim_uniform7(x: &[f64], y: &[f64], nx: usize, ny: usize, range: f64) -> 
     ssim_with(x, y, nx, ny, &[1.0 / 7.0; 7], 49.0 / 48.0, range)
 }
 
+/// The scores of `compare`: MSE, SSIM (both windows) and PSNR (dB).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Scores {
+    pub mse: f64,
+    pub ssim: f64,
+    pub ssim_uniform7: f64,
+    pub psnr: f64,
+}
+
+/// Scores of image `b` against the reference `a` (both `nx × ny`, at least
+/// 11 a side for SSIM), each scaled by `how` first; the data range R is 1
+/// for scaled images, else the reference's range.
+pub fn compare(a: &[f64], b: &[f64], nx: usize, ny: usize, how: Normalize) -> Scores {
+    let (x, y) = (normalize(a, how), normalize(b, how));
+    let range = match how {
+        Normalize::None => {
+            let (lo, hi) = x.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &v| (l.min(v), h.max(v)));
+            (hi - lo).max(f64::MIN_POSITIVE)
+        }
+        _ => 1.0,
+    };
+    Scores {
+        mse: mse(&x, &y),
+        ssim: ssim_gaussian(&x, &y, nx, ny, range),
+        ssim_uniform7: ssim_uniform7(&x, &y, nx, ny, range),
+        psnr: psnr(&x, &y, range),
+    }
+}
+
 /// 2-D discrete Fourier transform of a real `nx × ny` row-major image (rows, then columns).
 fn dft2(data: &[f64], nx: usize, ny: usize) -> Vec<rustfft::num_complex::Complex<f64>> {
     use rustfft::num_complex::Complex;

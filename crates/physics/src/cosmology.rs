@@ -47,7 +47,43 @@ pub struct LensDistances {
     pub sigma_crit_msun_per_arcsec2: f64,
 }
 
+/// What `astrorim cosmo` reports: the distances and Σ_crit of a lens–source
+/// pair and, given θ_E (arcsec), the SIS velocity dispersion and the mass
+/// inside θ_E of a circular lens (π θ_E² Σ_crit).
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct CosmoSummary {
+    pub d_lens_mpc: f64,
+    pub d_source_mpc: f64,
+    pub d_lens_source_mpc: f64,
+    pub sigma_crit_msun_per_arcsec2: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub theta_e_arcsec: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sigma_v_sis_kms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mass_einstein_msun: Option<f64>,
+}
+
 impl FlatLcdm {
+    /// The summary of `z_lens → z_source` (and θ_E when given); errors name the field.
+    pub fn summary(&self, z_lens: f64, z_source: f64, theta_e: Option<f64>) -> Result<CosmoSummary, PhysicsError> {
+        let d = self.lens_distances(z_lens, z_source)?;
+        if let Some(t) = theta_e {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(PhysicsError::invalid("theta_e", format!("must be a positive number of arcsec, got {t}")));
+            }
+        }
+        Ok(CosmoSummary {
+            d_lens_mpc: d.d_lens_mpc,
+            d_source_mpc: d.d_source_mpc,
+            d_lens_source_mpc: d.d_lens_source_mpc,
+            sigma_crit_msun_per_arcsec2: d.sigma_crit_msun_per_arcsec2,
+            theta_e_arcsec: theta_e,
+            sigma_v_sis_kms: theta_e.map(|t| d.sigma_v_sis_kms(t)),
+            mass_einstein_msun: theta_e.map(|t| d.einstein_mass_msun(t)),
+        })
+    }
+
     pub fn new(h0: f64, omega_m: f64) -> Result<Self, PhysicsError> {
         if !(h0.is_finite() && h0 > 0.0) {
             return Err(PhysicsError::invalid("h0", format!("must be positive, got {h0}")));

@@ -26,6 +26,7 @@ pub mod ellipticity;
 pub mod error;
 pub mod grid;
 pub mod lens_equation;
+pub mod lenstronomy_form;
 pub mod light;
 pub mod mass;
 pub mod param_map;

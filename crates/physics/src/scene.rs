@@ -10,7 +10,10 @@
 //! Profile keywords are lenstronomy's. `psf.type` is NONE, GAUSSIAN (fwhm,
 //! e1, e2), MOFFAT (fwhm, beta, e1, e2), AIRY (fwhm), PIXEL (kernel: 2-D list,
 //! odd square) or FITS (file: a path, read by the caller). Widths in arcsec.
+//! A scene may also be written in lenstronomy's form (`lens_model_list`,
+//! `kwargs_lens`, …; see [`crate::lenstronomy_form`]).
 
+use crate::lenstronomy_form::{is_lenstronomy_form, scene_from_lenstronomy};
 use crate::light::{self, LightModel};
 use crate::mass::{self, LensModel};
 use crate::psf::{Kernel, PsfShape};
@@ -184,6 +187,13 @@ fn parse_psf(v: &Value) -> Result<PsfSpec, PhysicsError> {
 pub fn parse_scene(text: &str) -> Result<SceneSpec, PhysicsError> {
     let root: Value = serde_json::from_str(text).map_err(|e| PhysicsError::invalid("scene", format!("invalid JSON: {e}")))?;
     let root = object(&root, "scene")?;
+    let converted;
+    let root = if is_lenstronomy_form(root) {
+        converted = scene_from_lenstronomy(root)?;
+        object(&converted, "scene")?
+    } else {
+        root
+    };
     reject_unknown(root, &["grid", "lens", "source", "lens_light", "psf"], "")?;
     let grid = parse_grid(root.get("grid").ok_or_else(|| PhysicsError::invalid("grid", "required object is missing"))?)?;
     let lens = LensModel::new(parse_list(root, "lens", false, mass::from_json)?);
