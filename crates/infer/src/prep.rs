@@ -135,18 +135,64 @@ fn smooth(data: &[f64], usable: &[bool], nx: usize, ny: usize) -> Vec<f64> {
     out
 }
 
-/// The lens centre (column, row) in an image: the brightest pixel of the
-/// smoothed image within the central disc of half the shorter side, refined
-/// to the flux-weighted centroid of the smoothed image within 2 pixels.
+/// Local maxima of the smoothed image fainter than this fraction of the
+/// brightest are not lens-centre candidates.
+const CENTER_CANDIDATE_FRACTION: f64 = 0.2;
+
+/// How round the peak at pixel `p` of the smoothed image is: the ratio of
+/// the smaller to the larger curvature (eigenvalues of −H, the Hessian by
+/// central differences over ±2 pixels), in [0, 1]. A galaxy's centre is
+/// round (≈ its axis ratio); an arc is a ridge (≈ 0).
+fn roundness(smoothed: &[f64], nx: usize, ny: usize, p: usize) -> f64 {
+    let (i, j) = ((p / nx) as isize, (p % nx) as isize);
+    let at = |di: isize, dj: isize| {
+        let (ii, jj) = ((i + di).clamp(0, ny as isize - 1), (j + dj).clamp(0, nx as isize - 1));
+        smoothed[ii as usize * nx + jj as usize]
+    };
+    let c = at(0, 0);
+    let hxx = -(at(0, 2) - 2.0 * c + at(0, -2));
+    let hyy = -(at(2, 0) - 2.0 * c + at(-2, 0));
+    let hxy = -(at(2, 2) - at(2, -2) - at(-2, 2) + at(-2, -2)) / 4.0;
+    let (mean, spread) = (0.5 * (hxx + hyy), (0.25 * (hxx - hyy).powi(2) + hxy * hxy).sqrt());
+    let (small, large) = (mean - spread, mean + spread);
+    if large > 0.0 {
+        (small / large).clamp(0.0, 1.0)
+    } else {
+        0.0
+    }
+}
+
+/// The lens centre (column, row) in an image: among the local maxima of the
+/// smoothed image within the central disc of half the shorter side (and at
+/// least [`CENTER_CANDIDATE_FRACTION`] of the brightest), the one with the
+/// largest brightness × roundness — the lens galaxy rather than a brighter
+/// stretch of arc — refined to the flux-weighted centroid of the smoothed
+/// image within 2 pixels.
 pub fn find_center(data: &[f64], sigma: &[f64], nx: usize, ny: usize) -> (f64, f64) {
     let usable: Vec<bool> = sigma.iter().zip(data).map(|(s, d)| s.is_finite() && d.is_finite()).collect();
     let smoothed = smooth(data, &usable, nx, ny);
     let (cx, cy) = ((nx as f64 - 1.0) / 2.0, (ny as f64 - 1.0) / 2.0);
     let radius = 0.25 * nx.min(ny) as f64;
-    let peak = (0..nx * ny)
-        .filter(|&p| ((p % nx) as f64 - cx).hypot((p / nx) as f64 - cy) <= radius)
-        .max_by(|&a, &b| smoothed[a].total_cmp(&smoothed[b]))
-        .expect("the central disc holds pixels");
+    let central: Vec<usize> = (0..nx * ny).filter(|&p| ((p % nx) as f64 - cx).hypot((p / nx) as f64 - cy) <= radius).collect();
+    let brightest = *central.iter().max_by(|&&a, &&b| smoothed[a].total_cmp(&smoothed[b])).expect("the central disc holds pixels");
+    let is_local_max = |p: usize| {
+        let (i, j) = ((p / nx) as isize, (p % nx) as isize);
+        (-1..=1).all(|di| {
+            (-1..=1).all(|dj| {
+                let (ii, jj) = (i + di, j + dj);
+                ii < 0 || jj < 0 || ii >= ny as isize || jj >= nx as isize || smoothed[ii as usize * nx + jj as usize] <= smoothed[p]
+            })
+        })
+    };
+    let floor = CENTER_CANDIDATE_FRACTION * smoothed[brightest];
+    let score = |p: usize| smoothed[p] * roundness(&smoothed, nx, ny, p);
+    let peak = central
+        .iter()
+        .copied()
+        .filter(|&p| smoothed[p] > 0.0 && smoothed[p] >= floor && is_local_max(p))
+        .max_by(|&a, &b| score(a).total_cmp(&score(b)))
+        .filter(|&p| score(p) > 0.0)
+        .unwrap_or(brightest);
     let (pi, pj) = ((peak / nx) as isize, (peak % nx) as isize);
     let (mut sx, mut sy, mut sw) = (0.0, 0.0, 0.0);
     for i in (pi - 2).max(0)..=(pi + 2).min(ny as isize - 1) {
@@ -180,7 +226,8 @@ pub fn prepare(obs: &Observation, options: &PrepOptions) -> Result<Prepared, Str
         }
         None => (
             find_center(&data, &obs.sigma, nx, ny),
-            "brightest peak of the smoothed image within the central half, refined to its centroid".to_string(),
+            "roundest bright peak of the smoothed image within the central half (brightness × roundness), refined to its centroid"
+                .to_string(),
         ),
     };
     // The largest even side that fits around the centre, capped by the requested size.
@@ -424,4 +471,38 @@ pub fn dilate(pixels: &[usize], nx: usize, ny: usize, radius: usize) -> Vec<usiz
         }
     }
     (0..nx * ny).filter(|&p| mark[p]).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A lens galaxy (round Gaussian, peak 1) at column 30, row 34 and a
+    /// brighter arc (a ridge of peak 2.5 on the circle r = 12 px about it).
+    fn galaxy_and_arc(n: usize) -> Vec<f64> {
+        let (gx, gy) = (30.0, 34.0);
+        (0..n * n)
+            .map(|p| {
+                let (x, y) = ((p % n) as f64, (p / n) as f64);
+                let (dx, dy) = (x - gx, y - gy);
+                let r = dx.hypot(dy);
+                let galaxy = (-(dx * dx + dy * dy) / (2.0 * 3.0_f64.powi(2))).exp();
+                let along = dy.atan2(dx);
+                let arc = 2.5 * (-(r - 12.0).powi(2) / (2.0 * 1.2_f64.powi(2))).exp() * (-(along / 0.8).powi(2)).exp();
+                galaxy + arc
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_centre_is_the_galaxy_not_the_brighter_arc() {
+        let n = 64;
+        let data = galaxy_and_arc(n);
+        let sigma = vec![0.01; n * n];
+        let (x, y) = find_center(&data, &sigma, n, n);
+        assert!((x - 30.0).abs() < 0.5 && (y - 34.0).abs() < 0.5, "centre ({x}, {y}), galaxy at (30, 34)");
+        // The arc is the brightest point of the image: brightness alone would pick it.
+        let brightest = (0..n * n).max_by(|&a, &b| data[a].total_cmp(&data[b])).unwrap();
+        assert!(((brightest % n) as f64 - 42.0).abs() < 1.5, "the arc's peak is near column 42");
+    }
 }
