@@ -79,9 +79,10 @@ pub struct ReconstructArgs {
     /// Pixels to leave out (FITS, same shape; non-zero = excluded).
     #[arg(long)]
     mask: Option<PathBuf>,
-    /// Side of the fitted cutout in arcsec.
-    #[arg(long, default_value_t = astrorim_infer::prep::DEFAULT_CUTOUT_ARCSEC)]
-    cutout: f64,
+    /// Side of the fitted cutout in arcsec (default: automatic — 5″, grown
+    /// to 4 × the arcs' radius when the arcs need it and the image allows).
+    #[arg(long)]
+    cutout: Option<f64>,
     /// Do not mask neighbouring objects automatically.
     #[arg(long)]
     no_auto_mask: bool,
@@ -149,7 +150,7 @@ fn reconstruct_one(item: &Item, args: &ReconstructArgs, cosmology: FlatLcdm, out
     let resumed = if args.posterior.uncertainty { Some(resume_chain(out, &args.posterior)?) } else { None };
     let obs = Observation::load(&item.files).map_err(|e| anyhow!(e))?;
     let options = PipelineOptions {
-        prep: PrepOptions { center_pixel: item.center, cutout_arcsec: Some(args.cutout) },
+        prep: PrepOptions { center_pixel: item.center, cutout_arcsec: args.cutout },
         auto_mask: !args.no_auto_mask,
         refine: RefineOptions {
             source_size: args.search_source_grid,
@@ -190,6 +191,15 @@ fn reconstruct_one(item: &Item, args: &ReconstructArgs, cosmology: FlatLcdm, out
         converged: s.optimizer_converged,
         sigma_v: distances.map(|d| d.sigma_v_sis_kms(lens.theta_E)),
         theta_e_interval: posterior.and_then(|p| p.intervals.get("theta_e_arcsec").copied()),
+    })
+}
+
+/// Runs one lens of a batch so that a defect of the code on this lens (a
+/// panic) becomes its error row instead of stopping the batch.
+fn contain_panic(work: impl FnOnce() -> Result<Outcome>) -> Result<Outcome> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|payload| {
+        let what = payload.downcast_ref::<String>().cloned().or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()));
+        Err(anyhow!("internal error (please report it): {}", what.unwrap_or_else(|| "a panic".into())))
     })
 }
 
@@ -441,7 +451,7 @@ fn run_batch(table: &Path, args: &ReconstructArgs, cosmology: FlatLcdm) -> Resul
                 {
                     format!("{},skipped,already reconstructed (delete its folder to redo)", csv_field(&item.name))
                 }
-                Ok(item) => match reconstruct_one(item, args, cosmology, &args.out.join(&item.name), false) {
+                Ok(item) => match contain_panic(|| reconstruct_one(item, args, cosmology, &args.out.join(&item.name), false)) {
                     Ok(o) => format!(
                         "{},ok,,{:.6},{:.4},{},{:.4},{:.4},{},{:.1}",
                         csv_field(&item.name),

@@ -146,7 +146,8 @@ impl<'a> Fit<'a> {
         }
         let (cx, cy) = if sw > 0.0 { (sx / sw, sy / sw) } else { (lens.center_x, lens.center_y) };
         let spread = if sw > 0.0 { (sxx / sw - cx * cx - cy * cy).max(0.0).sqrt() } else { 0.0 };
-        let radius = (0.5 * spread).clamp(grid.pixel_scale, 0.5 * lens.theta_E);
+        // Half the spread, at most half θ_E, at least a pixel (the last wins when θ_E < 2 pixels).
+        let radius = (0.5 * spread).min(0.5 * lens.theta_E).max(grid.pixel_scale);
         vec![cx, cy, radius.ln(), 0.0, 0.0]
     }
 }

@@ -81,6 +81,8 @@ pub struct Preparation {
     pub cutout_row0: usize,
     pub cutout_size: usize,
     pub cutout_arcsec: f64,
+    /// How the cutout's side was chosen ("given", or the automatic rule).
+    pub cutout_rule: String,
     /// "none: the fit works at the native pixel scale".
     pub resampling: String,
     /// Pixels of the cutout with weight zero: non-finite or zero/negative noise, the user's mask.
@@ -277,6 +279,7 @@ pub fn prepare(obs: &Observation, options: &PrepOptions) -> Result<Prepared, Str
         cutout_row0: row0,
         cutout_size: side,
         cutout_arcsec: side as f64 * s,
+        cutout_rule: if options.cutout_arcsec.is_some() { "given".into() } else { format!("default {DEFAULT_CUTOUT_ARCSEC}″") },
         resampling: "none: the fit works at the native pixel scale".into(),
         unusable_pixels: unusable,
         masked_by_user,

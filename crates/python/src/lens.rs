@@ -9,7 +9,7 @@ use astrorim_infer::inversion::Regularization;
 use astrorim_infer::observation::{NoiseInput, Observation, ObservationInput};
 use astrorim_infer::pipeline::{reconstruct_lens, PipelineOptions};
 use astrorim_infer::posterior::{read_chain, sample_lens, summarize, write_chain, Chain, PosteriorOptions};
-use astrorim_infer::prep::{PrepOptions, DEFAULT_CUTOUT_ARCSEC};
+use astrorim_infer::prep::PrepOptions;
 use astrorim_infer::refine::RefineOptions;
 use astrorim_infer::report::{result_document, write_posterior, write_products, Maps, ReportOptions};
 use astrorim_physics::cosmology::FlatLcdm;
@@ -72,7 +72,7 @@ fn regularization(name: &str) -> PyResult<Regularization> {
 #[pyo3(signature = (
     image, *, noise = None, noise_rms = None, psf = None, mask = None, pixel_scale = None,
     z_lens = None, z_source = None, h0 = 70.0, omega_m = 0.3, center = None,
-    cutout = DEFAULT_CUTOUT_ARCSEC, auto_mask = true, regularization = "gradient",
+    cutout = None, auto_mask = true, regularization = "gradient",
     search_source_grid = 32, source_grid = 48, max_evaluations = 1200, search_binning = 2,
     simplex_tolerance = 1e-3, exposure_time = None, gain = None, out = None, name = None,
     uncertainty = false, walkers = 16, steps = 2000, sampler_seed = 1
@@ -91,7 +91,7 @@ pub fn reconstruct<'py>(
     h0: f64,
     omega_m: f64,
     center: Option<(f64, f64)>,
-    cutout: f64,
+    cutout: Option<f64>,
     auto_mask: bool,
     regularization: &str,
     search_source_grid: usize,
@@ -135,7 +135,7 @@ pub fn reconstruct<'py>(
         (None, _) => None,
     };
     let options = PipelineOptions {
-        prep: PrepOptions { center_pixel: center, cutout_arcsec: Some(cutout) },
+        prep: PrepOptions { center_pixel: center, cutout_arcsec: cutout },
         auto_mask,
         refine: RefineOptions {
             source_size: search_source_grid,

@@ -170,7 +170,23 @@ def compare(a: ArrayLike, b: ArrayLike, normalize: str = "minmax") -> Dict[str, 
     return json.loads(_astrorim.compare(_image(a, "a"), _image(b, "b"), normalize))
 
 
-class Result:
+class _Fields:
+    """The fields of a JSON record as attributes, and as items (``x["lambda"]``
+    for names that are Python keywords)."""
+
+    fields: Dict[str, Any]
+
+    def __getattr__(self, name: str) -> Any:
+        fields = self.__dict__.get("fields", {})
+        if name in fields:
+            return fields[name]
+        raise AttributeError(f"{type(self).__name__} has no field '{name}'")
+
+    def __getitem__(self, key: str) -> Any:
+        return self.fields[key]
+
+
+class Result(_Fields):
     """A reconstruction: the fields of ``result.json`` (as attributes, e.g.
     ``r.theta_e_arcsec``, ``r.q``, ``r.sigma_v_kms``, or ``r["reduced_chi2"]``;
     all of them in ``r.fields``) and the maps on the fitted cutout (ny × nx,
@@ -180,8 +196,6 @@ class Result:
     ``kappa``, ``arcs`` (data less lens light) and ``source``. With the
     posterior: ``chain`` (steps × walkers × 7: θ_E, e1, e2, centre x, centre
     y, γ1, γ2), ``log_prob`` (steps × walkers) and ``fields["posterior"]``."""
-
-    MAPS = ("observed", "sigma", "model", "lens_light", "lensed_source", "residual", "normalized_residual", "kappa", "arcs", "source")
 
     def __init__(self, raw: Dict[str, Any]):
         self.fields: Dict[str, Any] = json.loads(raw.pop("result_json"))
@@ -197,15 +211,6 @@ class Result:
         self.source: np.ndarray = raw["source"]
         self.chain: Optional[np.ndarray] = raw.get("chain")
         self.log_prob: Optional[np.ndarray] = raw.get("log_prob")
-
-    def __getattr__(self, name: str) -> Any:
-        fields = self.__dict__.get("fields", {})
-        if name in fields:
-            return fields[name]
-        raise AttributeError(f"Result has no field '{name}'")
-
-    def __getitem__(self, key: str) -> Any:
-        return self.fields[key]
 
     def __repr__(self) -> str:
         f = self.fields
@@ -242,7 +247,7 @@ def reconstruct(
     noise_rms: Optional[float] = None,
     mask: Optional[ArrayLike] = None,
     center: Optional[Tuple[float, float]] = None,
-    cutout: float = 5.0,
+    cutout: Optional[float] = None,
     auto_mask: bool = True,
     regularization: str = "gradient",
     search_source_grid: int = 32,
@@ -270,7 +275,8 @@ def reconstruct(
     ``psf``: odd square kernel (normalized here). ``pixel_scale`` in arcsec
     (required: arrays carry no header). ``mask``: true where a pixel is
     excluded. ``center``: the lens centre as (column, row), 0-based pixels
-    (default: found). ``cutout``: side of the fitted region in arcsec.
+    (default: found). ``cutout``: side of the fitted region in arcsec
+    (default: 5″, grown to 4 × the arcs' radius when they need it).
     ``auto_mask``: mask neighbouring objects automatically. The search runs
     on the image binned by ``search_binning`` with a
     ``search_source_grid``² source, the final source on ``source_grid``²,
@@ -282,7 +288,7 @@ def reconstruct(
     no model file is needed.
     """
     options = dict(
-        noise_rms=noise_rms, mask=mask, center=None if center is None else (float(center[0]), float(center[1])), cutout=float(cutout),
+        noise_rms=noise_rms, mask=mask, center=None if center is None else (float(center[0]), float(center[1])), cutout=None if cutout is None else float(cutout),
         auto_mask=bool(auto_mask), regularization=regularization, search_source_grid=int(search_source_grid),
         source_grid=int(source_grid), max_evaluations=int(max_evaluations), search_binning=int(search_binning),
         simplex_tolerance=float(simplex_tolerance), exposure_time=exposure_time, gain=gain, h0=float(h0), omega_m=float(omega_m),
@@ -328,7 +334,7 @@ def sample(
     return _reconstruct(image, noise, psf, pixel_scale, z_lens, z_source, merged, True)
 
 
-class Inversion:
+class Inversion(_Fields):
     """A regularized source inversion: ``source`` (on its grid,
     ``fields["source_grid"]``), ``model`` and ``residual`` (image shape),
     ``evidence_curve`` (rows of λ, ln evidence), and the fields of
@@ -341,15 +347,6 @@ class Inversion:
         self.model: np.ndarray = raw["model"]
         self.residual: np.ndarray = raw["residual"]
         self.evidence_curve: np.ndarray = raw["evidence_curve"]
-
-    def __getattr__(self, name: str) -> Any:
-        fields = self.__dict__.get("fields", {})
-        if name in fields:
-            return fields[name]
-        raise AttributeError(f"Inversion has no field '{name}'")
-
-    def __getitem__(self, key: str) -> Any:
-        return self.fields[key]
 
 
 def _lens_json(lens: Any) -> str:

@@ -31,7 +31,7 @@ def reconstruct(
     h0: float = 70.0,
     omega_m: float = 0.3,
     center: Optional[Tuple[float, float]] = None,
-    cutout: float = 5.0,
+    cutout: Optional[float] = None,
     auto_mask: bool = True,
     regularization: str = "gradient",
     search_source_grid: int = 32,
