@@ -33,18 +33,9 @@ pub struct PosteriorArgs {
     pub sampler_seed: u64,
 }
 
-/// Steps between writes of the chain.
-const BLOCK: usize = 50;
-
 impl PosteriorArgs {
     pub fn options(&self) -> Result<PosteriorOptions> {
-        if self.walkers < 14 || self.walkers % 2 != 0 {
-            return Err(anyhow!("walkers: need an even number ≥ 14 (twice the 7 lens parameters), got {}", self.walkers));
-        }
-        if self.steps == 0 {
-            return Err(anyhow!("steps: must be at least 1"));
-        }
-        Ok(PosteriorOptions { walkers: self.walkers, steps: self.steps, seed: self.sampler_seed, block: BLOCK })
+        PosteriorOptions::new(self.walkers, self.steps, self.sampler_seed).map_err(|e| anyhow!(e))
     }
 }
 

@@ -49,9 +49,25 @@ pub struct PosteriorOptions {
     pub block: usize,
 }
 
+/// Steps between hand-overs of the chain (writes to disk) by default.
+pub const CHAIN_BLOCK: usize = 50;
+
 impl Default for PosteriorOptions {
     fn default() -> Self {
-        PosteriorOptions { walkers: 16, steps: 2000, seed: 1, block: 50 }
+        PosteriorOptions { walkers: 16, steps: 2000, seed: 1, block: CHAIN_BLOCK }
+    }
+}
+
+impl PosteriorOptions {
+    /// Checked settings (blocks of [`CHAIN_BLOCK`]); errors name the option.
+    pub fn new(walkers: usize, steps: usize, seed: u64) -> Result<Self, String> {
+        if walkers < 2 * NDIM || walkers % 2 != 0 {
+            return Err(format!("walkers: need an even number ≥ {} (twice the {NDIM} lens parameters), got {walkers}", 2 * NDIM));
+        }
+        if steps == 0 {
+            return Err("steps: must be at least 1".into());
+        }
+        Ok(PosteriorOptions { walkers, steps, seed, block: CHAIN_BLOCK })
     }
 }
 

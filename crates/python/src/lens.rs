@@ -21,9 +21,6 @@ use pyo3::types::PyDict;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// Steps between writes of the chain (as the CLI).
-const CHAIN_BLOCK: usize = 50;
-
 type Array<'py> = PyReadonlyArray2<'py, f64>;
 
 /// The checked observation; `estimate` allows σ from the image when neither
@@ -119,15 +116,7 @@ pub fn reconstruct<'py>(
         (None, None) => None,
         _ => return Err(value_error("z_lens and z_source: give both or neither")),
     };
-    let posterior = uncertainty.then_some(PosteriorOptions { walkers, steps, seed: sampler_seed, block: CHAIN_BLOCK });
-    if let Some(p) = &posterior {
-        if p.walkers < 14 || p.walkers % 2 != 0 {
-            return Err(value_error(format!("walkers: need an even number ≥ 14 (twice the 7 lens parameters), got {}", p.walkers)));
-        }
-        if p.steps == 0 {
-            return Err(value_error("steps: must be at least 1"));
-        }
-    }
+    let posterior = uncertainty.then(|| PosteriorOptions::new(walkers, steps, sampler_seed)).transpose().map_err(value_error)?;
     let chain_path = out.as_ref().map(|dir| dir.join("chain.npz"));
     let resumed = match (&posterior, &chain_path) {
         (Some(p), Some(path)) if path.exists() => Some(read_chain(path, p).map_err(value_error)?),
