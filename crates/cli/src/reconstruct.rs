@@ -79,8 +79,7 @@ pub struct ReconstructArgs {
     /// Pixels to leave out (FITS, same shape; non-zero = excluded).
     #[arg(long)]
     mask: Option<PathBuf>,
-    /// Side of the fitted cutout in arcsec (default: automatic — 5″, grown
-    /// to 4 × the arcs' radius when the arcs need it and the image allows).
+    /// Side of the fitted cutout in arcsec (default 5″, at most what the image holds).
     #[arg(long)]
     cutout: Option<f64>,
     /// Do not mask neighbouring objects automatically.

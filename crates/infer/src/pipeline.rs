@@ -166,67 +166,28 @@ fn masked(sigma: &[f64], pixels: &[usize]) -> Vec<f64> {
     out
 }
 
-/// With the automatic cutout, its side must be at least this many times the
-/// arcs' radius, so that it holds the arcs and the empty sky beyond them
-/// (on lenstronomy-made lenses of θ_E ≈ 1.7″ a 5″ cutout let θ_E run to 2.9″).
-const CUTOUT_PER_ARC_RADIUS: f64 = 4.0;
-
-/// The first look at a cutout: a lens light fitted to everything, the
-/// residual's segments and the arcs' radius among them (arcsec, when any).
-struct FirstLook {
-    light: LensLight,
-    components: Vec<crate::prep::Component>,
-    radius: Option<f64>,
-}
-
-fn first_look(prepared: &Prepared) -> FirstLook {
-    let grid = prepared.grid;
-    let light_grid = astrorim_physics::PixelGrid { supersampling: 3, ..grid };
-    let [ccol, crow] = prepared.record.lens_center_pixel;
-    let center = prepared.cutout_position(ccol, crow);
-    let start = SersicComponent { amp: 1.0, R_sersic: 0.5, n_sersic: 4.0, e1: 0.0, e2: 0.0, center_x: center.0, center_y: center.1 };
-    let first = fit_lens_light(&prepared.data, &prepared.sigma, &light_grid, prepared.psf.as_ref(), &start, 1, 600);
-    let residual = subtract(&prepared.data, &first.light.render(&light_grid, prepared.psf.as_ref()));
-    let center = first.light.center();
-    let components = segment(&residual, &prepared.sigma, &grid, center, DETECT_SIGMA, DETECT_MIN_PIXELS);
-    let radius = arc_radius(&components, &grid, center, &residual);
-    FirstLook { light: first.light, components, radius }
-}
-
-/// Runs the pipeline on a loaded observation. Errors are one line. With the
-/// automatic cutout (`options.prep.cutout_arcsec` None) the default side
-/// grows, as far as the image allows, to [`CUTOUT_PER_ARC_RADIUS`] × the
-/// arcs' radius seen on it (recorded in `preparation.cutout_rule`).
+/// Runs the pipeline on a loaded observation. Errors are one line.
 pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<LensReconstruction, String> {
     let mut clock = Stopwatch::new();
     let mut prepared = prepare(obs, &options.prep)?;
-    let mut look = first_look(&prepared);
-    if options.prep.cutout_arcsec.is_none() {
-        let side = prepared.record.cutout_arcsec;
-        match look.radius.map(|r| (r, CUTOUT_PER_ARC_RADIUS * r)) {
-            Some((r, wanted)) if wanted > 1.02 * side => {
-                prepared = prepare(obs, &PrepOptions { cutout_arcsec: Some(wanted), ..options.prep.clone() })?;
-                prepared.record.cutout_rule = format!(
-                    "automatic: grown from {side:.2}″ towards {wanted:.2}″ ({CUTOUT_PER_ARC_RADIUS} × the arcs' radius {r:.2}″ seen on it), as far as the image allows"
-                );
-                look = first_look(&prepared);
-            }
-            Some((r, _)) => {
-                prepared.record.cutout_rule = format!("automatic: {side:.2}″ holds {CUTOUT_PER_ARC_RADIUS} × the arcs' radius ({r:.2}″)")
-            }
-            None => prepared.record.cutout_rule = format!("automatic: {side:.2}″ (no arcs seen to size it by)"),
-        }
-    }
     let grid = prepared.grid;
     let (nx, ny) = (grid.nx, grid.ny);
     let psf = prepared.psf.clone();
     let s = grid.pixel_scale;
+    // The lens centre in cutout coordinates (arcsec).
+    let [ccol, crow] = prepared.record.lens_center_pixel;
+    let center = prepared.cutout_position(ccol, crow);
     let light_grid = astrorim_physics::PixelGrid { supersampling: 3, ..grid };
     let data = prepared.data.clone();
     let mut sigma = prepared.sigma.clone();
 
-    // 1. A first lens light, fitted to everything (the first look).
-    let FirstLook { light: first_light, components, radius } = look;
+    // 1. A first lens light, fitted to everything.
+    let start = SersicComponent { amp: 1.0, R_sersic: 0.5, n_sersic: 4.0, e1: 0.0, e2: 0.0, center_x: center.0, center_y: center.1 };
+    let first = fit_lens_light(&data, &sigma, &light_grid, psf.as_ref(), &start, 1, 600);
+    let residual = subtract(&data, &first.light.render(&light_grid, psf.as_ref()));
+    let center = first.light.center();
+    let components = segment(&residual, &sigma, &grid, center, DETECT_SIGMA, DETECT_MIN_PIXELS);
+    let radius = arc_radius(&components, &grid, center, &residual);
     clock.mark("preparation and first lens light");
 
     // 2. Neighbours masked (dilated by 2 pixels for their wings).
@@ -243,7 +204,7 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
     let arc_components: Vec<&crate::prep::Component> = components.iter().filter(|c| c.radius > 2.0 * s).collect();
     let arc_pixels: Vec<usize> = arc_components.iter().flat_map(|c| c.pixels.iter().copied()).collect();
     let light_sigma = masked(&sigma, &dilate(&arc_pixels, nx, ny, 1));
-    let mut light = fit_lens_light(&data, &light_sigma, &light_grid, psf.as_ref(), &first_light.components[0], 1, 600).light;
+    let mut light = fit_lens_light(&data, &light_sigma, &light_grid, psf.as_ref(), &first.light.components[0], 1, 600).light;
     let mut light_image = light.render(&light_grid, psf.as_ref());
     let lens_subtracted = subtract(&data, &light_image);
     let components = segment(&lens_subtracted, &sigma, &grid, light.center(), DETECT_SIGMA, DETECT_MIN_PIXELS);

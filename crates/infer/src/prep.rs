@@ -81,7 +81,7 @@ pub struct Preparation {
     pub cutout_row0: usize,
     pub cutout_size: usize,
     pub cutout_arcsec: f64,
-    /// How the cutout's side was chosen ("given", or the automatic rule).
+    /// How the cutout's side was chosen: "given", or the default.
     pub cutout_rule: String,
     /// "none: the fit works at the native pixel scale".
     pub resampling: String,

@@ -276,7 +276,7 @@ def reconstruct(
     (required: arrays carry no header). ``mask``: true where a pixel is
     excluded. ``center``: the lens centre as (column, row), 0-based pixels
     (default: found). ``cutout``: side of the fitted region in arcsec
-    (default: 5″, grown to 4 × the arcs' radius when they need it).
+    (default 5″, at most what the image holds).
     ``auto_mask``: mask neighbouring objects automatically. The search runs
     on the image binned by ``search_binning`` with a
     ``search_source_grid``² source, the final source on ``source_grid``²,
