@@ -169,10 +169,10 @@ fn reconstruct_one(item: &Item, args: &ReconstructArgs, cosmology: FlatLcdm, out
         cosmology,
         name: item.name.clone(),
         seconds: start.elapsed().as_secs_f64(),
-        start: "the arcs' radius from the lens-light-subtracted image (several starts, each scanned in θ_E, chosen by evidence)".into(),
+        start: astrorim_infer::pipeline::START_DESCRIPTION.into(),
     };
     write_products(out, &result, &report)?;
-    let distances = item.redshifts.and_then(|(zl, zs)| cosmology.lens_distances(zl, zs).ok());
+    let distances = report.distances();
     let posterior = match resumed {
         Some(chain) => Some(run_posterior(&result, &options.refine, &args.posterior, chain, distances.as_ref(), out, show_progress)?),
         None => None,

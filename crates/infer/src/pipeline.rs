@@ -24,6 +24,10 @@ pub struct PipelineOptions {
     pub hint: Option<(String, LenstronomyLens)>,
 }
 
+/// Where the pipeline's first guesses come from, in words (`result.json → start`).
+pub const START_DESCRIPTION: &str =
+    "the arcs' radius from the lens-light-subtracted image (several starts, each scanned in θ_E, chosen by evidence)";
+
 /// Detection threshold (σ of the smoothed residual) and minimum size of the arcs' segments.
 const DETECT_SIGMA: f64 = 3.0;
 const DETECT_MIN_PIXELS: usize = 6;

@@ -144,7 +144,7 @@ pub fn reconstruct<'py>(
         cosmology,
         name: label.clone(),
         seconds: start.elapsed().as_secs_f64(),
-        start: "the arcs' radius from the lens-light-subtracted image (several starts, each scanned in θ_E, chosen by evidence)".into(),
+        start: astrorim_infer::pipeline::START_DESCRIPTION.into(),
     };
     let mut document = match &out {
         Some(dir) => write_products(dir, &result, &report).map_err(value_error)?,
