@@ -11,7 +11,7 @@ use astrorim_infer::observation::{Observation, ObservationFiles};
 use astrorim_infer::pipeline::{reconstruct_lens, PipelineOptions};
 use astrorim_infer::posterior::Interval;
 use astrorim_infer::prep::PrepOptions;
-use astrorim_infer::refine::RefineOptions;
+use astrorim_infer::refine::{LensFamily, RefineOptions};
 use astrorim_infer::report::{write_products, ReportOptions};
 use astrorim_io::atomic::write_bytes;
 use astrorim_io::fits::{write_fits, HduOut, Keyword, Precision};
@@ -104,6 +104,11 @@ pub struct ReconstructArgs {
     /// −ln evidence over its vertices is below this (or on the budget).
     #[arg(long, default_value_t = 1e-3)]
     simplex_tolerance: f64,
+    /// The lens model: `sie+shear` (an SIE with external shear,
+    /// lenstronomy's ['SIE', 'SHEAR']) or `sie` (an SIE alone, the model of
+    /// Bolton et al. 2008's SLACS fits; not with --uncertainty).
+    #[arg(long, default_value = "sie+shear", value_parser = parse_lens_model)]
+    lens_model: LensFamily,
     #[command(flatten)]
     pub posterior: PosteriorArgs,
     /// Output directory.
@@ -135,6 +140,10 @@ struct Outcome {
     theta_e_interval: Option<Interval>,
 }
 
+fn parse_lens_model(text: &str) -> std::result::Result<LensFamily, String> {
+    LensFamily::parse(text).ok_or_else(|| format!("'{text}' is not a lens model: sie or sie+shear"))
+}
+
 fn check_redshifts(z_lens: Option<f64>, z_source: Option<f64>) -> Result<Option<(f64, f64)>> {
     match (z_lens, z_source) {
         (Some(zl), Some(zs)) if zl > 0.0 && zs > zl && zs.is_finite() => Ok(Some((zl, zs))),
@@ -158,6 +167,7 @@ fn reconstruct_one(item: &Item, args: &ReconstructArgs, cosmology: FlatLcdm, out
             max_evaluations: args.max_evaluations,
             search_binning: args.search_binning,
             simplex_tolerance: args.simplex_tolerance,
+            family: args.lens_model,
             ..RefineOptions::default()
         },
         hint: None,
@@ -279,6 +289,9 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
     }
     if args.posterior.uncertainty {
         args.posterior.options()?;
+        if args.lens_model != LensFamily::SieShear {
+            return Err(anyhow!("lens-model: --uncertainty samples an SIE with external shear; use --lens-model sie+shear"));
+        }
     }
     if let Some(table) = &args.list {
         return run_batch(table, &args, cosmology);

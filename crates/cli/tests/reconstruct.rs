@@ -143,8 +143,14 @@ fn batch_keeps_going_past_a_bad_row_and_bad_input_is_refused() {
         "name,image,noise_rms,psf,z_lens,z_source\ngood,lens.fits,0.01,psf.fits,0.5,2.0\nmissing,nothere.fits,0.01,,,\nbadz,lens.fits,0.01,,2.0,0.5\n",
     )
     .unwrap();
-    let r = run_astrorim(&["reconstruct", "--list", &d("batch.csv"), "--max-evaluations", "200", "--out", &d("batch")]);
+    // The batch fits an SIE alone (--lens-model sie): no shear in its results.
+    let batch = ["reconstruct", "--list", &d("batch.csv"), "--max-evaluations", "200", "--lens-model", "sie", "--out", &d("batch")];
+    let r = run_astrorim(&batch);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let good: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("batch/good/result.json")).unwrap()).unwrap();
+    assert_eq!(good["lens_model_list"], serde_json::json!(["SIE"]));
+    assert_eq!(good["gamma_ext"].as_f64(), Some(0.0));
+    assert!((good["theta_e_arcsec"].as_f64().unwrap() / 1.1 - 1.0).abs() < 0.05, "θ_E {}", good["theta_e_arcsec"]);
     let summary = std::fs::read_to_string(dir.path().join("batch/summary.csv")).unwrap();
     let lines: Vec<&str> = summary.lines().collect();
     assert_eq!(lines.len(), 4, "{summary}");
@@ -153,7 +159,7 @@ fn batch_keeps_going_past_a_bad_row_and_bad_input_is_refused() {
     assert!(lines.iter().any(|l| l.contains(",error,") && l.contains("row 4") && l.contains("z-source")), "{summary}");
     assert!(dir.path().join("batch/good/result.json").exists());
     // A second run resumes: the finished lens is skipped.
-    let r = run_astrorim(&["reconstruct", "--list", &d("batch.csv"), "--max-evaluations", "200", "--out", &d("batch")]);
+    let r = run_astrorim(&batch);
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     let summary = std::fs::read_to_string(dir.path().join("batch/summary.csv")).unwrap();
     assert!(summary.lines().any(|l| l.starts_with("good,skipped,")), "{summary}");
@@ -176,6 +182,10 @@ fn batch_keeps_going_past_a_bad_row_and_bad_input_is_refused() {
     refused(&["reconstruct", "--list", &d("bad.csv"), "--out", &o], "colour");
     refused(&["reconstruct", "--list", &d("batch.csv"), "--shard", "3/2", "--out", &o], "shard");
     refused(&["reconstruct", &image, "--noise-rms", "0.01", "--simplex-tolerance", "0", "--out", &o], "simplex-tolerance");
+    refused(&["reconstruct", &image, "--noise-rms", "0.01", "--lens-model", "sie", "--uncertainty", "--out", &o], "lens-model");
+    let unknown = run_astrorim(&["reconstruct", &image, "--noise-rms", "0.01", "--lens-model", "nfw", "--out", &o]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("not a lens model"), "{}", String::from_utf8_lossy(&unknown.stderr));
 }
 
 #[test]

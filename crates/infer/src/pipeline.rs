@@ -4,11 +4,13 @@
 //! lensed-source model (a second Sérsic when the χ² asks for it), and the
 //! final source, model and residuals.
 
-use crate::lens_light::{fit_lens_light, LensLight, SersicComponent};
+use crate::lens_light::{fit_lens_light, LensLight, LightFit, SersicComponent};
 use crate::observation::Observation;
 use crate::parametric::{fit_parametric, ParametricRecord};
 use crate::prep::{arc_radius, dilate, neighbours, prepare, segment, PrepOptions, Prepared};
-use crate::refine::{center_tolerance, refine, theta_e_bounds, CoarseProblem, LensFit, LensProblem, RefineOptions, StartRecord};
+use crate::refine::{
+    center_tolerance, refine, theta_e_bounds, CoarseProblem, LensFamily, LensFit, LensProblem, RefineOptions, StartRecord,
+};
 use astrorim_physics::param_map::LenstronomyLens;
 use serde::Serialize;
 use std::time::Instant;
@@ -39,6 +41,8 @@ const CENTRAL_MASK_FRACTION: f64 = 0.3;
 /// light's residual pulled J1218's parametric θ_E 10 % high, at 0.225 it
 /// came within 4 %; J1142's counter-image at 0.4″ stays outside it).
 const PARAMETRIC_MASK_FRACTION: f64 = 0.225;
+/// A θ_E within this fraction of a bound of the search counts as on it.
+const BOUND_TOLERANCE: f64 = 5e-3;
 /// Budget of each of the parametric stage's two final simplexes.
 const PARAMETRIC_EVALUATIONS: usize = 800;
 
@@ -89,6 +93,8 @@ impl LensReconstruction {
 /// Figures of merit recorded in `result.json`.
 #[derive(Debug, Clone, Serialize)]
 pub struct FitSummary {
+    /// The lens model fitted.
+    pub lens_model: LensFamily,
     /// The arcs' radius from the segmentation: the parametric stage scans θ_E around it.
     pub arc_radius_arcsec: f64,
     /// The lens with a parametric source, whose θ_E sets the pixelated search's bounds.
@@ -107,6 +113,9 @@ pub struct FitSummary {
     pub optimizer_converged: bool,
     /// Why the refinement stopped, in words.
     pub stopped_because: String,
+    /// Which stage's lens is reported (the pixelated-source search, or the
+    /// parametric stage's when the search ended on its θ_E bound).
+    pub lens_from: String,
     pub evaluations: usize,
     pub lens_light_components: usize,
     /// Δχ² of the second lens-light component (when it was tried).
@@ -168,6 +177,20 @@ fn masked(sigma: &[f64], pixels: &[usize]) -> Vec<f64> {
         out[p] = f64::INFINITY;
     }
     out
+}
+
+/// One lens-light component or two: the second only if it pays (BIC:
+/// Δχ² > 4 ln N over the N fitted pixels) and stays a lens light — its
+/// shared centre within a pixel (`pixel_scale`) of the one-component fit's
+/// and its Sérsic indices off their bounds (otherwise it is absorbing
+/// residual arcs). Returns the choice and Δχ².
+fn choose_light(one: LightFit, two: LightFit, sigma: &[f64], pixel_scale: f64) -> (LensLight, f64) {
+    let n_fit = sigma.iter().filter(|v| v.is_finite()).count() as f64;
+    let delta = one.chi2 - two.chi2;
+    let (c1, c2) = (one.light.center(), two.light.center());
+    let plausible =
+        (c1.0 - c2.0).hypot(c1.1 - c2.1) < pixel_scale && two.light.components.iter().all(|c| c.n_sersic > 0.35 && c.n_sersic < 7.9);
+    (if delta > 4.0 * n_fit.ln() && plausible { two.light } else { one.light }, delta)
 }
 
 /// Runs the pipeline on a loaded observation. Errors are one line.
@@ -250,7 +273,7 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
         };
         let coarse = if options.refine.search_binning > 1 { CoarseProblem::of(&full, options.refine.search_binning) } else { None };
         let view = coarse.as_ref().map_or(full, |c| c.view(&full));
-        fit_parametric(&view, &base, theta_0, PARAMETRIC_EVALUATIONS)
+        fit_parametric(&view, options.refine.family, &base, theta_0, PARAMETRIC_EVALUATIONS)
     };
     clock.mark("lens with a parametric source");
     let theta_guess = parametric.as_ref().map_or(theta_0, |p| p.lens.theta_E);
@@ -307,19 +330,13 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
         refine_with(&lens_subtracted, &source_sigma, &starts, &options.refine).ok_or("the lens refinement failed at every start")?;
     clock.mark("lens refinement");
 
-    // 5. The lens light against the lensed source; a second component only
-    // if it pays (BIC: Δχ² > 4 ln N) and stays a lens light: its shared
-    // centre within a pixel of the one-component fit's and its Sérsic
-    // indices off their bounds (otherwise it is absorbing residual arcs).
+    // 5. The lens light against the lensed source, one component or two.
     let arcs_model = outside_centre(&fit.solution.model);
     let without_source = subtract(&data, &arcs_model);
     let one = fit_lens_light(&without_source, &sigma, &light_grid, psf.as_ref(), &light.components[0], 1, 400);
     let two = fit_lens_light(&without_source, &sigma, &light_grid, psf.as_ref(), &one.light.components[0], 2, 800);
-    let n_fit = sigma.iter().filter(|v| v.is_finite()).count() as f64;
-    let delta = one.chi2 - two.chi2;
-    let (c1, c2) = (one.light.center(), two.light.center());
-    let plausible = (c1.0 - c2.0).hypot(c1.1 - c2.1) < s && two.light.components.iter().all(|c| c.n_sersic > 0.35 && c.n_sersic < 7.9);
-    light = if delta > 4.0 * n_fit.ln() && plausible { two.light } else { one.light };
+    let delta;
+    (light, delta) = choose_light(one, two, &sigma, s);
     light_image = light.render(&light_grid, psf.as_ref());
     let lens_subtracted = subtract(&data, &light_image);
     clock.mark("lens light against the lensed source");
@@ -329,11 +346,29 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
     }
 
     clock.mark("second lens refinement");
+
+    // 6. A search that ended on its θ_E bound found no maximum of the
+    // evidence near the parametric lens (on SLACS it runs to smaller θ_E,
+    // where the pixelated source absorbs lens-light residuals): the lens of
+    // the parametric source is reported instead, its source re-solved.
+    let on_bound = fit.lens.theta_E <= bounds.0 * (1.0 + BOUND_TOLERANCE) || fit.lens.theta_E >= bounds.1 / (1.0 + BOUND_TOLERANCE);
+    let mut lens_from = "the pixelated-source search".to_string();
+    if let (true, Some(p)) = (on_bound, &parametric) {
+        let problem = LensProblem { data: &lens_subtracted, sigma: &source_sigma, ..problem };
+        if let Some(fallback) = crate::refine::final_solve(&problem, &options.refine.family.restrict(&p.lens), &options.refine) {
+            lens_from = format!(
+                "the parametric-source stage: the pixelated-source search ended on its θ_E bound ({:.3}″ within [{:.3}, {:.3}]″)",
+                fit.lens.theta_E, bounds.0, bounds.1
+            );
+            fit = LensFit { evaluations: fit.evaluations + 1, converged: false, ..fallback };
+        }
+    }
     let lensed_source = outside_centre(&fit.solution.model);
     let model: Vec<f64> = light_image.iter().zip(&lensed_source).map(|(a, b)| a + b).collect();
     let (chi2_after, n_data) = chi2(&data, &model, &sigma);
     let reduced = chi2_after / n_data as f64;
     let summary = FitSummary {
+        lens_model: options.refine.family,
         arc_radius_arcsec: theta_0,
         parametric: parametric.as_ref().map(ParametricRecord::of),
         theta_e_bounds_arcsec: bounds,
@@ -345,7 +380,9 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
         n_data,
         residuals_consistent_with_noise: reduced <= 1.0 + 3.0 * (2.0 / n_data as f64).sqrt(),
         optimizer_converged: fit.converged,
-        stopped_because: if fit.converged {
+        stopped_because: if on_bound {
+            format!("the lens search ended on its θ_E bound; the lens reported is from {lens_from}")
+        } else if fit.converged {
             "the simplex's spread of −ln evidence fell below its tolerance".into()
         } else {
             format!(
@@ -353,6 +390,7 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
                 fit.evaluations
             )
         },
+        lens_from,
         evaluations: fit.evaluations,
         lens_light_components: light.components.len(),
         second_component_delta_chi2: Some(delta),

@@ -19,7 +19,7 @@
 //! boundary continues exactly as an uninterrupted run would.
 
 use crate::profiles::enclosed_kappa_area;
-use crate::refine::{decode_lens, encode_lens, CoarseProblem, LensProblem, RefineOptions};
+use crate::refine::{CoarseProblem, LensFamily, LensProblem, RefineOptions};
 use astrorim_io::npz::{read_npz_array, write_npz, NpyArray, NpyData};
 use astrorim_io::IoError;
 use astrorim_physics::cosmology::LensDistances;
@@ -136,7 +136,7 @@ fn key(x: &[f64]) -> Vec<u64> {
 
 impl LensLikelihood<'_> {
     fn evaluate(&self, x: &[f64]) -> f64 {
-        match decode_lens(x, self.problem.theta_e_bounds, self.problem.center_bounds) {
+        match LensFamily::SieShear.decode(x, self.problem.theta_e_bounds, self.problem.center_bounds) {
             Some(lens) => {
                 let v = self.problem.evidence_following(&lens, self.lambda, &self.options) + x[0];
                 if v.is_nan() {
@@ -185,7 +185,7 @@ fn symmetric_unit(rng: &mut Pcg64) -> f64 {
 /// 0.5 % in θ_E, 0.01 in e and γ, a tenth of a pixel in the centre), each
 /// walker redrawn until its posterior is finite.
 fn initial_ensemble(model: &LensLikelihood, map: &LenstronomyLens, options: &PosteriorOptions) -> Result<Vec<Vec<f64>>, String> {
-    let centre = encode_lens(map);
+    let centre = LensFamily::SieShear.encode(map);
     let s = model.problem.grid.pixel_scale;
     let half = [0.005, 0.01, 0.01, 0.1 * s, 0.1 * s, 0.01, 0.01];
     (0..options.walkers)
@@ -218,6 +218,11 @@ pub fn sample_lens<E: From<String>>(
     mut chain: Chain,
     mut on_block: impl FnMut(&Chain) -> Result<(), E>,
 ) -> Result<Chain, E> {
+    if refine.family != LensFamily::SieShear {
+        return Err("the posterior samples an SIE with external shear: --lens-model sie is not supported by the sampler"
+            .to_string()
+            .into());
+    }
     if options.walkers < 2 * NDIM || options.walkers % 2 != 0 {
         return Err(format!("walkers: need an even number ≥ {}, got {}", 2 * NDIM, options.walkers).into());
     }

@@ -52,6 +52,8 @@ pub struct RefineOptions {
     /// but stopped a simulated lens at q 0.84 for 0.75, and 0.01 saved no
     /// time (docs/results.md).
     pub simplex_tolerance: f64,
+    /// The lens model fitted.
+    pub family: LensFamily,
 }
 
 impl Default for RefineOptions {
@@ -68,6 +70,7 @@ impl Default for RefineOptions {
             search_binning: 2,
             polish_evaluations: 80,
             simplex_tolerance: 1e-3,
+            family: LensFamily::SieShear,
         }
     }
 }
@@ -139,27 +142,96 @@ pub struct StartRecord {
 /// `bounds`, centre within `center.1` of `center.0`.
 const MAX_ELLIPTICITY: f64 = 0.5;
 
-pub(crate) fn decode_lens(x: &[f64], bounds: (f64, f64), center: ((f64, f64), f64)) -> Option<LenstronomyLens> {
-    let theta_e = x[0].exp();
-    let ok = (bounds.0..=bounds.1).contains(&theta_e)
-        && x[1].hypot(x[2]) <= MAX_ELLIPTICITY
-        && (x[3] - center.0 .0).hypot(x[4] - center.0 .1) <= center.1
-        && x[5].hypot(x[6]) <= 0.3;
-    ok.then_some(LenstronomyLens {
-        theta_E: theta_e,
-        e1: x[1],
-        e2: x[2],
-        center_x: x[3],
-        center_y: x[4],
-        gamma1: x[5],
-        gamma2: x[6],
-        Rs: 0.0,
-        alpha_Rs: 0.0,
-    })
+/// The lens model fitted, as lenstronomy's `lens_model_list`: an SIE with
+/// external shear (`['SIE', 'SHEAR']`, the default) or an SIE alone
+/// (`['SIE']`, the model of Bolton et al. 2008's SLACS fits: ellipticity and
+/// shear trade against each other along a valley of nearly equal evidence,
+/// so q is comparable with an SIE-only fit only when the shear is held at
+/// zero).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+pub enum LensFamily {
+    #[serde(rename = "SIE")]
+    Sie,
+    #[default]
+    #[serde(rename = "SIE + SHEAR")]
+    SieShear,
 }
 
-pub(crate) fn encode_lens(lens: &LenstronomyLens) -> Vec<f64> {
-    vec![lens.theta_E.ln(), lens.e1, lens.e2, lens.center_x, lens.center_y, lens.gamma1, lens.gamma2]
+impl LensFamily {
+    /// Parses the command-line / Python spelling: `sie` or `sie+shear`.
+    pub fn parse(text: &str) -> Option<Self> {
+        match text.to_ascii_lowercase().as_str() {
+            "sie" => Some(LensFamily::Sie),
+            "sie+shear" => Some(LensFamily::SieShear),
+            _ => None,
+        }
+    }
+
+    /// lenstronomy's `lens_model_list`.
+    pub fn lens_model_list(self) -> &'static [&'static str] {
+        match self {
+            LensFamily::Sie => &["SIE"],
+            LensFamily::SieShear => &["SIE", "SHEAR"],
+        }
+    }
+
+    fn has_shear(self) -> bool {
+        self == LensFamily::SieShear
+    }
+
+    /// Dimension of the search vector (ln θ_E, e1, e2, x, y[, γ1, γ2]).
+    pub(crate) fn dim(self) -> usize {
+        if self.has_shear() {
+            7
+        } else {
+            5
+        }
+    }
+
+    /// The search vector of `lens` (its shear dropped for an SIE alone).
+    pub(crate) fn encode(self, lens: &LenstronomyLens) -> Vec<f64> {
+        let mut x = vec![lens.theta_E.ln(), lens.e1, lens.e2, lens.center_x, lens.center_y];
+        if self.has_shear() {
+            x.extend([lens.gamma1, lens.gamma2]);
+        }
+        x
+    }
+
+    /// The lens of search vector `x`, None outside the bounds.
+    pub(crate) fn decode(self, x: &[f64], bounds: (f64, f64), center: ((f64, f64), f64)) -> Option<LenstronomyLens> {
+        let (gamma1, gamma2) = if self.has_shear() { (x[5], x[6]) } else { (0.0, 0.0) };
+        let theta_e = x[0].exp();
+        let ok = (bounds.0..=bounds.1).contains(&theta_e)
+            && x[1].hypot(x[2]) <= MAX_ELLIPTICITY
+            && (x[3] - center.0 .0).hypot(x[4] - center.0 .1) <= center.1
+            && gamma1.hypot(gamma2) <= 0.3;
+        ok.then_some(LenstronomyLens {
+            theta_E: theta_e,
+            e1: x[1],
+            e2: x[2],
+            center_x: x[3],
+            center_y: x[4],
+            gamma1,
+            gamma2,
+            Rs: 0.0,
+            alpha_Rs: 0.0,
+        })
+    }
+
+    /// `lens` as this family holds it (no shear for an SIE alone).
+    pub fn restrict(self, lens: &LenstronomyLens) -> LenstronomyLens {
+        if self.has_shear() {
+            *lens
+        } else {
+            LenstronomyLens { gamma1: 0.0, gamma2: 0.0, ..*lens }
+        }
+    }
+
+    /// A simplex's first steps: `[ln θ_E, e1, e2, centre, centre, γ1, γ2]`
+    /// as given, truncated to the family's dimension.
+    pub(crate) fn steps(self, all: [f64; 7]) -> Vec<f64> {
+        all[..self.dim()].to_vec()
+    }
 }
 
 /// A source grid covering the arc pixels traced through `lens` (pixel
@@ -243,18 +315,21 @@ impl LensProblem<'_> {
     /// Nelder–Mead on −ln ε over the lens.
     /// `step_scale` scales the simplex's first steps (1 for a search, less to polish).
     fn round(&self, start: &LenstronomyLens, options: &RefineOptions, evaluations: usize, scan: bool, step_scale: f64) -> Option<LensFit> {
+        let start = &options.family.restrict(start);
         let first = source_grid_for(start, self.grid, self.arc_pixels, options.source_size);
         let (at_start, _) = self.solve(start, &first, None, options).ok()?;
         let lambda = at_start.lambda;
         let start = if scan { self.scan_theta_e(start, lambda, options) } else { *start };
+        let family = options.family;
         let objective = |x: &[f64]| -> f64 {
-            decode_lens(x, self.theta_e_bounds, self.center_bounds)
+            family
+                .decode(x, self.theta_e_bounds, self.center_bounds)
                 .map_or(f64::INFINITY, |lens| -self.evidence_following(&lens, lambda, options))
         };
         let s = self.grid.pixel_scale;
-        let steps = [0.08, 0.05, 0.05, s, s, 0.02, 0.02].map(|v| v * step_scale);
-        let best = nelder_mead(&objective, &encode_lens(&start), &steps, options.simplex_tolerance, evaluations);
-        let lens = decode_lens(&best.x, self.theta_e_bounds, self.center_bounds)?;
+        let steps = family.steps([0.08, 0.05, 0.05, s, s, 0.02, 0.02].map(|v| v * step_scale));
+        let best = nelder_mead(&objective, &family.encode(&start), &steps, options.simplex_tolerance, evaluations);
+        let lens = family.decode(&best.x, self.theta_e_bounds, self.center_bounds)?;
         let source = source_grid_for(&lens, self.grid, self.arc_pixels, options.source_size);
         let (solution, lost_fraction) = self.solve(&lens, &source, Some(lambda), options).ok()?;
         let scanned = if scan { 26 } else { 0 };
@@ -362,10 +437,52 @@ pub fn refine(problem: &LensProblem, starts: &[(String, LenstronomyLens)], optio
             best = LensFit { evaluations: spent + polished.evaluations, ..polished };
         }
     }
-    let fine = RefineOptions { source_size: options.final_source_size, psf_floor: options.final_psf_floor, ..*options };
-    let source = source_grid_for(&best.lens, problem.grid, problem.arc_pixels, fine.final_source_size);
-    if let Ok((solution, lost_fraction)) = problem.solve(&best.lens, &source, None, &fine) {
-        best = LensFit { source_grid: source, solution, lost_fraction, ..best };
+    if let Some(fine) = final_solve(problem, &best.lens, options) {
+        best = LensFit { evaluations: best.evaluations, converged: best.converged, ..fine };
     }
     Some((best, records))
+}
+
+/// The source for `lens` on the final grid (`final_source_size`², the
+/// finer PSF floor) with λ at its evidence maximum: what a refinement
+/// reports. None when the inversion fails.
+pub fn final_solve(problem: &LensProblem, lens: &LenstronomyLens, options: &RefineOptions) -> Option<LensFit> {
+    let fine = RefineOptions { source_size: options.final_source_size, psf_floor: options.final_psf_floor, ..*options };
+    let source = source_grid_for(lens, problem.grid, problem.arc_pixels, fine.final_source_size);
+    let (solution, lost_fraction) = problem.solve(lens, &source, None, &fine).ok()?;
+    Some(LensFit { lens: *lens, source_grid: source, solution, lost_fraction, evaluations: 1, converged: true })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lens_families_encode_and_decode_their_parameters() {
+        let lens = LenstronomyLens {
+            theta_E: 1.2,
+            e1: 0.1,
+            e2: -0.2,
+            center_x: 0.01,
+            center_y: -0.02,
+            gamma1: 0.03,
+            gamma2: -0.04,
+            Rs: 0.0,
+            alpha_Rs: 0.0,
+        };
+        let around = ((0.0, 0.0), 0.05);
+        let with_shear = LensFamily::SieShear.decode(&LensFamily::SieShear.encode(&lens), (1.0, 1.5), around).unwrap();
+        assert!((with_shear.theta_E - 1.2).abs() < 1e-12 && with_shear.gamma1 == 0.03 && with_shear.gamma2 == -0.04);
+        let x = LensFamily::Sie.encode(&lens);
+        assert_eq!(x.len(), 5);
+        let alone = LensFamily::Sie.decode(&x, (1.0, 1.5), around).unwrap();
+        assert_eq!((alone.gamma1, alone.gamma2, alone.e1, alone.e2), (0.0, 0.0, 0.1, -0.2));
+        assert_eq!(LensFamily::Sie.restrict(&lens), alone);
+        // Outside the bounds: θ_E, |e|, the centre.
+        assert!(LensFamily::Sie.decode(&x, (1.3, 1.5), around).is_none());
+        assert!(LensFamily::Sie.decode(&[1.2f64.ln(), 0.6, 0.0, 0.0, 0.0], (1.0, 1.5), around).is_none());
+        assert!(LensFamily::Sie.decode(&[1.2f64.ln(), 0.0, 0.0, 0.06, 0.0], (1.0, 1.5), around).is_none());
+        assert_eq!(LensFamily::parse("SIE+SHEAR"), Some(LensFamily::SieShear));
+        assert_eq!(LensFamily::parse("nfw"), None);
+    }
 }

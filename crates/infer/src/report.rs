@@ -154,6 +154,7 @@ pub fn result_document(r: &LensReconstruction, options: &ReportOptions, name: &P
         "seconds": options.seconds,
         "conventions": "lenstronomy: arcsec, x along image columns (FITS NAXIS1), y along rows, origin at the cutout centre; φ counter-clockwise from +x; q = minor/major; SIE θ_E in lenstronomy's (intermediate-axis) normalization; the shear acts about (0, 0)",
         "center_pixel_input": r.prepared.input_pixel(lens.center_x, lens.center_y),
+        "lens_model_list": r.summary.lens_model.lens_model_list(),
         "lens": [
             {"type": "SIE", "theta_E": theta_e, "e1": lens.e1, "e2": lens.e2, "center_x": lens.center_x, "center_y": lens.center_y},
             {"type": "SHEAR", "gamma1": lens.gamma1, "gamma2": lens.gamma2},

@@ -10,7 +10,7 @@ use astrorim_infer::observation::{NoiseInput, Observation, ObservationInput};
 use astrorim_infer::pipeline::{reconstruct_lens, PipelineOptions};
 use astrorim_infer::posterior::{read_chain, sample_lens, summarize, write_chain, Chain, PosteriorOptions};
 use astrorim_infer::prep::PrepOptions;
-use astrorim_infer::refine::RefineOptions;
+use astrorim_infer::refine::{LensFamily, RefineOptions};
 use astrorim_infer::report::{result_document, write_posterior, write_products, Maps, ReportOptions};
 use astrorim_physics::cosmology::FlatLcdm;
 use astrorim_physics::scene::parse_lens_list;
@@ -71,7 +71,7 @@ fn regularization(name: &str) -> PyResult<Regularization> {
     z_lens = None, z_source = None, h0 = 70.0, omega_m = 0.3, center = None,
     cutout = None, auto_mask = true, regularization = "gradient",
     search_source_grid = 32, source_grid = 48, max_evaluations = 1200, search_binning = 2,
-    simplex_tolerance = 1e-3, exposure_time = None, gain = None, out = None, name = None,
+    simplex_tolerance = 1e-3, lens_model = "sie+shear", exposure_time = None, gain = None, out = None, name = None,
     uncertainty = false, walkers = 16, steps = 2000, sampler_seed = 1
 ))]
 #[allow(clippy::too_many_arguments)]
@@ -96,6 +96,7 @@ pub fn reconstruct<'py>(
     max_evaluations: usize,
     search_binning: usize,
     simplex_tolerance: f64,
+    lens_model: &str,
     exposure_time: Option<f64>,
     gain: Option<f64>,
     out: Option<PathBuf>,
@@ -116,6 +117,10 @@ pub fn reconstruct<'py>(
         (None, None) => None,
         _ => return Err(value_error("z_lens and z_source: give both or neither")),
     };
+    let family = LensFamily::parse(lens_model).ok_or_else(|| value_error(format!("lens_model: '{lens_model}' is not sie or sie+shear")))?;
+    if uncertainty && family != LensFamily::SieShear {
+        return Err(value_error("lens_model: the posterior samples an SIE with external shear; use lens_model='sie+shear'"));
+    }
     let posterior = uncertainty.then(|| PosteriorOptions::new(walkers, steps, sampler_seed)).transpose().map_err(value_error)?;
     let chain_path = out.as_ref().map(|dir| dir.join("chain.npz"));
     let resumed = match (&posterior, &chain_path) {
@@ -133,6 +138,7 @@ pub fn reconstruct<'py>(
             max_evaluations,
             search_binning,
             simplex_tolerance,
+            family,
             ..RefineOptions::default()
         },
         hint: None,

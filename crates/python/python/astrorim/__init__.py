@@ -255,6 +255,7 @@ def reconstruct(
     max_evaluations: int = 1200,
     search_binning: int = 2,
     simplex_tolerance: float = 1e-3,
+    lens_model: str = "sie+shear",
     exposure_time: Optional[float] = None,
     gain: Optional[float] = None,
     h0: float = 70.0,
@@ -280,7 +281,9 @@ def reconstruct(
     ``auto_mask``: mask neighbouring objects automatically. The search runs
     on the image binned by ``search_binning`` with a
     ``search_source_grid``² source, the final source on ``source_grid``²,
-    within ``max_evaluations`` source solves. ``out``: also write every
+    within ``max_evaluations`` source solves. ``lens_model``: ``"sie+shear"``
+    (lenstronomy's ['SIE', 'SHEAR']) or ``"sie"`` (an SIE alone, the model of
+    Bolton et al. 2008's SLACS fits). ``out``: also write every
     product of the command-line tool (FITS maps, result.json,
     coolest.json, profiles, panel.png) into this directory.
 
@@ -291,8 +294,8 @@ def reconstruct(
         noise_rms=noise_rms, mask=mask, center=None if center is None else (float(center[0]), float(center[1])), cutout=None if cutout is None else float(cutout),
         auto_mask=bool(auto_mask), regularization=regularization, search_source_grid=int(search_source_grid),
         source_grid=int(source_grid), max_evaluations=int(max_evaluations), search_binning=int(search_binning),
-        simplex_tolerance=float(simplex_tolerance), exposure_time=exposure_time, gain=gain, h0=float(h0), omega_m=float(omega_m),
-        out=out, name=name,
+        simplex_tolerance=float(simplex_tolerance), lens_model=str(lens_model), exposure_time=exposure_time, gain=gain, h0=float(h0),
+        omega_m=float(omega_m), out=out, name=name,
     )
     return _reconstruct(image, noise, psf, pixel_scale, z_lens, z_source, options, False)
 

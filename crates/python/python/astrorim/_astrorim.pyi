@@ -39,6 +39,7 @@ def reconstruct(
     max_evaluations: int = 1200,
     search_binning: int = 2,
     simplex_tolerance: float = 1e-3,
+    lens_model: str = "sie+shear",
     exposure_time: Optional[float] = None,
     gain: Optional[float] = None,
     out: Optional[str] = None,
