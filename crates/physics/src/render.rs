@@ -68,6 +68,35 @@ pub fn render_light(grid: &PixelGrid, light: &LightModel, psf: Option<&Kernel>) 
     }
 }
 
+/// [`render_light`] supersampled only near `center`: pixels whose centre
+/// lies within `radius` arcsec of it are sampled at `grid.supersampling²`
+/// sub-pixel centres, the others at their centre alone (lenstronomy's
+/// adaptive supersampling, `compute_mode='adaptive'` with the
+/// `supersampled_indexes` a disc about the galaxy). A Sérsic profile is
+/// curved enough for the sub-pixel mean to differ from the centre's value
+/// only near its core: the midpoint rule's relative error is
+/// (s²/24)·|∇²I|/I, ~0.15 % at 10 pixels from an n = 4 centre.
+pub fn render_light_adaptive(grid: &PixelGrid, light: &LightModel, psf: Option<&Kernel>, center: (f64, f64), radius: f64) -> Image {
+    let offsets = grid.subpixel_offsets();
+    let fine = grid.pixel_area() / (offsets.len() * offsets.len()) as f64;
+    let image = grid.map(|xc, yc| {
+        if (xc - center.0).hypot(yc - center.1) > radius {
+            return light.surface_brightness(xc, yc) * grid.pixel_area();
+        }
+        let mut acc = 0.0;
+        for &dy in &offsets {
+            for &dx in &offsets {
+                acc += light.surface_brightness(xc + dx, yc + dy);
+            }
+        }
+        acc * fine
+    });
+    match psf {
+        Some(kernel) => convolve_fft(&image, kernel),
+        None => image,
+    }
+}
+
 /// Deflection (α_x, α_y) and convergence κ at pixel centres.
 pub fn lens_maps(grid: &PixelGrid, lens: &LensModel) -> [Image; 3] {
     [grid.map(|x, y| lens.deflection(x, y).0), grid.map(|x, y| lens.deflection(x, y).1), grid.map(|x, y| lens.kappa(x, y))]
@@ -88,6 +117,31 @@ mod tests {
             psf: None,
         };
         assert!((render(&scene).sum() - 2.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn adaptive_supersampling_agrees_with_the_full_one_beyond_its_disc() {
+        use crate::light::{LightProfile, Sersic};
+        let grid = PixelGrid::new(100, 100, 0.05, 3).unwrap();
+        for (n, r) in [(4.0, 0.5), (4.0, 0.15), (1.0, 0.3)] {
+            let light = LightModel::new(vec![Box::new(Sersic::new(10.0, r, n, 0.1, -0.05, 0.02, 0.01)) as Box<dyn LightProfile>]);
+            let full = render_light(&grid, &light, None);
+            let adaptive = render_light_adaptive(&grid, &light, None, (0.02, 0.01), 0.5);
+            let peak = full.data.iter().cloned().fold(0.0, f64::max);
+            let mut worst = 0.0f64;
+            for (k, (a, b)) in adaptive.data.iter().zip(&full.data).enumerate() {
+                let (x, y) = (grid.x_of_col(k % 100) - 0.02, grid.y_of_row(k / 100) - 0.01);
+                if x.hypot(y) <= 0.5 {
+                    assert_eq!(a, b, "inside the disc the two are the same sum");
+                } else {
+                    worst = worst.max((a / b - 1.0).abs());
+                }
+                assert!((a - b).abs() < 2e-3 * peak, "n {n}, R {r}: pixel {k} differs by {} of the peak", (a - b).abs() / peak);
+            }
+            assert!(worst < 0.01, "n {n}, R {r}: {worst}");
+            let (sa, sf): (f64, f64) = (adaptive.data.iter().sum(), full.data.iter().sum());
+            assert!((sa / sf - 1.0).abs() < 1e-3, "n {n}, R {r}: flux {sa} vs {sf}");
+        }
     }
 
     #[test]
