@@ -8,7 +8,7 @@ use astrorim_infer::inversion::Regularization;
 use astrorim_infer::observation::Observation;
 use astrorim_infer::pipeline::{reconstruct_lens, PipelineOptions};
 use astrorim_infer::prep::{arc_radius, segment, PrepOptions};
-use astrorim_infer::refine::{center_tolerance, refine, theta_e_bounds, LensProblem, RefineOptions};
+use astrorim_infer::refine::{center_tolerance, refine, theta_e_bounds, LensFamily, LensProblem, RefineOptions};
 use astrorim_physics::ellipticity::{e1e2_to_q_phi, q_phi_to_e1e2};
 use astrorim_physics::light::{LightModel, Sersic};
 use astrorim_physics::param_map::LenstronomyLens;
@@ -63,6 +63,7 @@ fn options() -> RefineOptions {
         search_binning: 2,
         polish_evaluations: 80,
         simplex_tolerance: 1e-3,
+        family: LensFamily::SieShear,
     }
 }
 
