@@ -51,26 +51,13 @@ pub fn render(scene: &Scene) -> Image {
 /// Flux per pixel of an unlensed light model (lens light), supersampled as
 /// [`render_unconvolved`] and convolved with `psf` when given.
 pub fn render_light(grid: &PixelGrid, light: &LightModel, psf: Option<&Kernel>) -> Image {
-    let offsets = grid.subpixel_offsets();
-    let weight = grid.pixel_area() / (offsets.len() * offsets.len()) as f64;
-    let image = grid.map(|xc, yc| {
-        let mut acc = 0.0;
-        for &dy in &offsets {
-            for &dx in &offsets {
-                acc += light.surface_brightness(xc + dx, yc + dy);
-            }
-        }
-        acc * weight
-    });
-    match psf {
-        Some(kernel) => convolve_fft(&image, kernel),
-        None => image,
-    }
+    render_light_adaptive(grid, light, psf, (0.0, 0.0), f64::INFINITY)
 }
 
 /// [`render_light`] supersampled only near `center`: pixels whose centre
 /// lies within `radius` arcsec of it are sampled at `grid.supersampling²`
-/// sub-pixel centres, the others at their centre alone (lenstronomy's
+/// sub-pixel centres, the others at their centre alone (an infinite
+/// `radius` supersamples every pixel, as [`render_light`]; lenstronomy's
 /// adaptive supersampling, `compute_mode='adaptive'` with the
 /// `supersampled_indexes` a disc about the galaxy). A Sérsic profile is
 /// curved enough for the sub-pixel mean to differ from the centre's value
