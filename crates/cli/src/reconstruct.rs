@@ -9,7 +9,7 @@ use anyhow::{anyhow, Result};
 use astrorim_infer::inversion::Regularization;
 use astrorim_infer::observation::{Observation, ObservationFiles};
 use astrorim_infer::pipeline::{reconstruct_lens, PipelineOptions};
-use astrorim_infer::posterior::Interval;
+use astrorim_infer::posterior::{check_sampled_family, Interval};
 use astrorim_infer::prep::PrepOptions;
 use astrorim_infer::refine::{LensFamily, RefineOptions};
 use astrorim_infer::report::{write_products, ReportOptions};
@@ -107,7 +107,7 @@ pub struct ReconstructArgs {
     /// The lens model: `sie+shear` (an SIE with external shear,
     /// lenstronomy's ['SIE', 'SHEAR']) or `sie` (an SIE alone, the model of
     /// Bolton et al. 2008's SLACS fits; not with --uncertainty).
-    #[arg(long, default_value = "sie+shear", value_parser = parse_lens_model)]
+    #[arg(long, default_value = "sie+shear", value_parser = LensFamily::parse)]
     lens_model: LensFamily,
     #[command(flatten)]
     pub posterior: PosteriorArgs,
@@ -138,10 +138,6 @@ struct Outcome {
     sigma_v: Option<f64>,
     /// The posterior's θ_E median and 68 % interval (with --uncertainty).
     theta_e_interval: Option<Interval>,
-}
-
-fn parse_lens_model(text: &str) -> std::result::Result<LensFamily, String> {
-    LensFamily::parse(text).ok_or_else(|| format!("'{text}' is not a lens model: sie or sie+shear"))
 }
 
 fn check_redshifts(z_lens: Option<f64>, z_source: Option<f64>) -> Result<Option<(f64, f64)>> {
@@ -289,9 +285,7 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
     }
     if args.posterior.uncertainty {
         args.posterior.options()?;
-        if args.lens_model != LensFamily::SieShear {
-            return Err(anyhow!("lens-model: --uncertainty samples an SIE with external shear; use --lens-model sie+shear"));
-        }
+        check_sampled_family(args.lens_model).map_err(|e| anyhow!("lens-model: with --uncertainty, {e}"))?;
     }
     if let Some(table) = &args.list {
         return run_batch(table, &args, cosmology);

@@ -203,6 +203,16 @@ fn initial_ensemble(model: &LensLikelihood, map: &LenstronomyLens, options: &Pos
         .collect()
 }
 
+/// The sampler explores an SIE with external shear (the seven columns of
+/// [`PARAMETER_NAMES`]); any other lens model is refused, in words that
+/// name it.
+pub fn check_sampled_family(family: LensFamily) -> Result<(), String> {
+    match family {
+        LensFamily::SieShear => Ok(()),
+        other => Err(format!("the posterior samples an SIE with external shear (sie+shear), not {}", other.lens_model_list().join(" + "))),
+    }
+}
+
 /// Runs (or continues) the ensemble about the most probable lens `map` until
 /// `options.steps`, calling `on_block` with the chain after every block (to
 /// write it and report progress; an error there stops the run). `chain`
@@ -218,11 +228,7 @@ pub fn sample_lens<E: From<String>>(
     mut chain: Chain,
     mut on_block: impl FnMut(&Chain) -> Result<(), E>,
 ) -> Result<Chain, E> {
-    if refine.family != LensFamily::SieShear {
-        return Err("the posterior samples an SIE with external shear: --lens-model sie is not supported by the sampler"
-            .to_string()
-            .into());
-    }
+    check_sampled_family(refine.family)?;
     if options.walkers < 2 * NDIM || options.walkers % 2 != 0 {
         return Err(format!("walkers: need an even number ≥ {}, got {}", 2 * NDIM, options.walkers).into());
     }

@@ -159,11 +159,11 @@ pub enum LensFamily {
 
 impl LensFamily {
     /// Parses the command-line / Python spelling: `sie` or `sie+shear`.
-    pub fn parse(text: &str) -> Option<Self> {
+    pub fn parse(text: &str) -> Result<Self, String> {
         match text.to_ascii_lowercase().as_str() {
-            "sie" => Some(LensFamily::Sie),
-            "sie+shear" => Some(LensFamily::SieShear),
-            _ => None,
+            "sie" => Ok(LensFamily::Sie),
+            "sie+shear" => Ok(LensFamily::SieShear),
+            _ => Err(format!("'{text}' is not a lens model: sie or sie+shear")),
         }
     }
 
@@ -482,7 +482,7 @@ mod tests {
         assert!(LensFamily::Sie.decode(&x, (1.3, 1.5), around).is_none());
         assert!(LensFamily::Sie.decode(&[1.2f64.ln(), 0.6, 0.0, 0.0, 0.0], (1.0, 1.5), around).is_none());
         assert!(LensFamily::Sie.decode(&[1.2f64.ln(), 0.0, 0.0, 0.06, 0.0], (1.0, 1.5), around).is_none());
-        assert_eq!(LensFamily::parse("SIE+SHEAR"), Some(LensFamily::SieShear));
-        assert_eq!(LensFamily::parse("nfw"), None);
+        assert_eq!(LensFamily::parse("SIE+SHEAR"), Ok(LensFamily::SieShear));
+        assert!(LensFamily::parse("nfw").is_err());
     }
 }

@@ -8,7 +8,7 @@ use astrorim_infer::baseline::{invert_observation, InvertOptions};
 use astrorim_infer::inversion::Regularization;
 use astrorim_infer::observation::{NoiseInput, Observation, ObservationInput};
 use astrorim_infer::pipeline::{reconstruct_lens, PipelineOptions};
-use astrorim_infer::posterior::{read_chain, sample_lens, summarize, write_chain, Chain, PosteriorOptions};
+use astrorim_infer::posterior::{check_sampled_family, read_chain, sample_lens, summarize, write_chain, Chain, PosteriorOptions};
 use astrorim_infer::prep::PrepOptions;
 use astrorim_infer::refine::{LensFamily, RefineOptions};
 use astrorim_infer::report::{result_document, write_posterior, write_products, Maps, ReportOptions};
@@ -117,9 +117,9 @@ pub fn reconstruct<'py>(
         (None, None) => None,
         _ => return Err(value_error("z_lens and z_source: give both or neither")),
     };
-    let family = LensFamily::parse(lens_model).ok_or_else(|| value_error(format!("lens_model: '{lens_model}' is not sie or sie+shear")))?;
-    if uncertainty && family != LensFamily::SieShear {
-        return Err(value_error("lens_model: the posterior samples an SIE with external shear; use lens_model='sie+shear'"));
+    let family = LensFamily::parse(lens_model).map_err(|e| value_error(format!("lens_model: {e}")))?;
+    if uncertainty {
+        check_sampled_family(family).map_err(|e| value_error(format!("lens_model: with uncertainty, {e}")))?;
     }
     let posterior = uncertainty.then(|| PosteriorOptions::new(walkers, steps, sampler_seed)).transpose().map_err(value_error)?;
     let chain_path = out.as_ref().map(|dir| dir.join("chain.npz"));
