@@ -4,6 +4,8 @@
 # θ_E and q compared with the truth.
 #
 #   bench/lenstronomy_set.sh OUT_DIR [COUNT=10] [SEED=7]
+#
+# ASTRORIM_BIN names another astrorim binary (default target/release/astrorim).
 set -euo pipefail
 out=$1; count=${2:-10}; seed=${3:-7}
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -13,7 +15,7 @@ if [ ! -x "$venv/bin/python" ]; then
     "$venv/bin/pip" install --quiet lenstronomy==1.14.2 astropy==8.0.2
 fi
 "$venv/bin/python" "$here/bench/lenstronomy_lenses.py" "$out" "$count" "$seed"
-"$here/target/release/astrorim" reconstruct --list "$out/list.csv" --out "$out/results"
+"${ASTRORIM_BIN:-$here/target/release/astrorim}" reconstruct --list "$out/list.csv" --out "$out/results"
 python3 - "$out/truth.csv" "$out/results/summary.csv" <<'PY'
 import csv, statistics, sys
 truth = {r["name"]: r for r in csv.DictReader(open(sys.argv[1]))}

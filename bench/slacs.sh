@@ -9,6 +9,9 @@
 # fits `--lens-model sie` unless the flags say otherwise (e.g.
 # `--lens-model sie+shear`, the reconstruct default).
 #
+# ASTRORIM_BIN names another astrorim binary (default target/release/astrorim),
+# e.g. a copy, so that a rebuild during the run does not change it.
+#
 # SLACS_DIR holds lenses.csv (name, z_lens, z_source, pixel_scale_arcsec,
 # theta_e_sie_arcsec, q_sie, …) and NAME/{image,noise,psf}.fits.
 set -euo pipefail
@@ -30,7 +33,7 @@ PY
 # the flags name another (an external shear trades against q; see docs/results.md).
 model=(--lens-model sie)
 for flag in "$@"; do [[ $flag == --lens-model* ]] && model=(); done
-"$here/target/release/astrorim" reconstruct --list "$out/batch.csv" --out "$out" "${model[@]}" "$@"
+"${ASTRORIM_BIN:-$here/target/release/astrorim}" reconstruct --list "$out/batch.csv" --out "$out" "${model[@]}" "$@"
 python3 - "$slacs/lenses.csv" "$out/summary.csv" "$out/comparison.csv" <<'PY'
 import csv, statistics, sys
 published = {r["name"]: r for r in csv.DictReader(open(sys.argv[1]))}

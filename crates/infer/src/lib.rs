@@ -17,6 +17,7 @@ pub mod observation;
 pub mod operator;
 pub mod parametric;
 pub mod pipeline;
+pub mod positions;
 pub mod posterior;
 pub mod prep;
 pub mod profiles;

@@ -254,6 +254,7 @@ mod tests {
             arc_pixels: &arc_pixels,
             theta_e_bounds: (0.1, 10.0),
             center_bounds: ((0.0, 0.0), 0.08),
+            positions: None,
         };
         // The arcs' radius as the pipeline measures it is biased to the bright image.
         for start_theta in [0.7, 1.45] {

@@ -12,11 +12,17 @@
 //! degenerate lenses whose arcs trace outside the grid (left unconstrained,
 //! they cost the evidence little when the arcs are faint); measured on
 //! simulations, the following grid keeps one clean maximum near the truth.
+//!
+//! The images of the parametric stage's source centre ([`Positions`]) must
+//! stay within a threshold of each other in the source plane under every
+//! trial lens: the guard against lenses too light for the arcs, whose
+//! barely lensed pixelated source the evidence nearly accepts.
 
 use crate::binning::{bin_image, bin_kernel, bin_pixels, Binned};
 use crate::inversion::{has_weight, Inversion, InversionError, Regularization, Solution};
 use crate::minimize::nelder_mead;
 use crate::operator::{LensingOperator, SourceGrid};
+use crate::positions::Positions;
 use astrorim_physics::param_map::LenstronomyLens;
 use astrorim_physics::psf::Kernel;
 use astrorim_physics::PixelGrid;
@@ -93,6 +99,10 @@ pub struct LensProblem<'a> {
     /// hundredths of an arcsec, and a free centre lets the simplex trade the
     /// centre against θ_E and the shear on faint arcs).
     pub center_bounds: ((f64, f64), f64),
+    /// Multiple-image positions the search's lenses must keep together in
+    /// the source plane ([`Positions`]); None: no such constraint (the
+    /// posterior and the parametric stage do without).
+    pub positions: Option<&'a Positions>,
 }
 
 /// The default centre tolerance: 0.05″ or one pixel, whichever is larger
@@ -292,6 +302,20 @@ impl LensProblem<'_> {
         self.solve(lens, &source, Some(lambda), options).map_or(f64::NEG_INFINITY, |(s, _)| s.log_evidence)
     }
 
+    /// The search's objective: −ln ε of `lens` ([`Self::evidence_following`]),
+    /// or, for a lens that scatters the multiple-image positions beyond
+    /// their threshold, a wall above every consistent lens's value that
+    /// rises with the excess (so a simplex started outside walks back in).
+    fn objective(&self, lens: &LenstronomyLens, lambda: f64, options: &RefineOptions) -> f64 {
+        if let Some(positions) = self.positions {
+            let excess = positions.excess(lens);
+            if excess > 0.0 {
+                return POSITIONS_WALL * (1.0 + excess / positions.threshold_arcsec);
+            }
+        }
+        -self.evidence_following(lens, lambda, options)
+    }
+
     /// θ_E of the best evidence among `start`'s θ_E × 0.6 … 1.6 (25 steps
     /// even in ln θ_E, clamped to the bounds, the source grid following each lens), the other
     /// parameters held: the evidence in θ_E is multimodal beyond ±15 %
@@ -305,9 +329,9 @@ impl LensProblem<'_> {
             .collect();
         let values: Vec<f64> = factors
             .par_iter()
-            .map(|f| self.evidence_following(&LenstronomyLens { theta_E: start.theta_E * f, ..*start }, lambda, options))
+            .map(|f| self.objective(&LenstronomyLens { theta_E: start.theta_E * f, ..*start }, lambda, options))
             .collect();
-        let best = (0..factors.len()).max_by(|&a, &b| values[a].total_cmp(&values[b])).expect("25 factors");
+        let best = (0..factors.len()).min_by(|&a, &b| values[a].total_cmp(&values[b])).expect("25 factors");
         LenstronomyLens { theta_E: start.theta_E * factors[best], ..*start }
     }
 
@@ -322,9 +346,7 @@ impl LensProblem<'_> {
         let start = if scan { self.scan_theta_e(start, lambda, options) } else { *start };
         let family = options.family;
         let objective = |x: &[f64]| -> f64 {
-            family
-                .decode(x, self.theta_e_bounds, self.center_bounds)
-                .map_or(f64::INFINITY, |lens| -self.evidence_following(&lens, lambda, options))
+            family.decode(x, self.theta_e_bounds, self.center_bounds).map_or(f64::INFINITY, |lens| self.objective(&lens, lambda, options))
         };
         let s = self.grid.pixel_scale;
         let steps = family.steps([0.08, 0.05, 0.05, s, s, 0.02, 0.02].map(|v| v * step_scale));
@@ -343,6 +365,10 @@ impl LensProblem<'_> {
         })
     }
 }
+
+/// The objective of a lens inconsistent with the multiple-image positions
+/// (−ln ε of real data is far below it).
+const POSITIONS_WALL: f64 = 1e12;
 
 /// Binning is skipped below this binned side (pixels): small cutouts are
 /// fast anyway, and on a 64² test image at 0.06″ (PSF FWHM 0.1″) the binned
@@ -373,7 +399,7 @@ impl CoarseProblem {
         })
     }
 
-    pub(crate) fn view<'a>(&'a self, fine: &LensProblem) -> LensProblem<'a> {
+    pub(crate) fn view<'a>(&'a self, fine: &LensProblem<'a>) -> LensProblem<'a> {
         LensProblem {
             data: &self.binned.data,
             sigma: &self.binned.sigma,
@@ -382,6 +408,7 @@ impl CoarseProblem {
             arc_pixels: &self.arc_pixels,
             theta_e_bounds: fine.theta_e_bounds,
             center_bounds: fine.center_bounds,
+            positions: fine.positions,
         }
     }
 }
@@ -399,11 +426,14 @@ pub fn refine(problem: &LensProblem, starts: &[(String, LenstronomyLens)], optio
     let search = coarse.as_ref().map_or(*problem, |c| c.view(problem));
     let explored: Vec<Option<LensFit>> =
         starts.par_iter().map(|(_, lens)| search.round(lens, options, options.evaluations_per_start, true, 1.0)).collect();
+    // The best by evidence among the starts that reached a lens consistent
+    // with the multiple-image positions (among all when none did).
+    let consistent = |f: &LensFit| search.positions.is_none_or(|p| p.excess(&f.lens) <= 0.0);
     let best_index = explored
         .iter()
         .enumerate()
-        .filter_map(|(k, f)| f.as_ref().map(|f| (k, f.solution.log_evidence)))
-        .max_by(|a, b| a.1.total_cmp(&b.1))?
+        .filter_map(|(k, f)| f.as_ref().map(|f| (k, (consistent(f), f.solution.log_evidence))))
+        .max_by(|a, b| a.1 .0.cmp(&b.1 .0).then(a.1 .1.total_cmp(&b.1 .1)))?
         .0;
     let records: Vec<StartRecord> = starts
         .iter()

@@ -93,6 +93,7 @@ fn lens_problem<'a>(
         arc_pixels: arcs,
         theta_e_bounds: theta_e_bounds(r_arc),
         center_bounds: ((0.0, 0.0), center_tolerance(grid.pixel_scale)),
+        positions: None,
     }
 }
 
