@@ -140,14 +140,18 @@ mod tests {
 
     #[test]
     fn an_elliptical_lens_makes_four_images_of_a_source_inside_its_caustic() {
-        let lens = LenstronomyLens { e1: 0.15, ..sis(1.0) };
-        let points = image_positions(&lens, (0.02, 0.01), &grid());
+        let lens = LenstronomyLens { e1: 0.1, e2: 0.08, center_x: 0.03, center_y: -0.02, ..sis(1.0) };
+        let points = image_positions(&lens, (0.05, -0.01), &grid());
         assert_eq!(points.len(), 4, "{points:?}");
         let model = lens.lens_model();
         for &(x, y) in &points {
             let (bx, by) = model.ray_shoot(x, y);
-            assert!((bx - 0.02).hypot(by - 0.01) < 1e-4);
+            assert!((bx - 0.05).hypot(by + 0.01) < 1e-4);
         }
+        // The four trace to one point through their lens, not through a lighter one.
+        let positions = Positions::of(&lens, &[(0.05, -0.01)], &grid()).expect("four images");
+        assert!(positions.max_separation(&lens) < 1e-4);
+        assert!(positions.max_separation(&LenstronomyLens { theta_E: 0.95, ..lens }) > 0.05);
     }
 
     #[test]
