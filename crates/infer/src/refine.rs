@@ -13,9 +13,9 @@
 //! they cost the evidence little when the arcs are faint); measured on
 //! simulations, the following grid keeps one clean maximum near the truth.
 //!
-//! The images of the parametric stage's source centre ([`Positions`]) must
-//! stay within a threshold of each other in the source plane under every
-//! trial lens: the guard against lenses too light for the arcs, whose
+//! The images of five points of the parametric stage's source
+//! ([`Positions`]) must stay, each point's, within a threshold of each
+//! other in the source plane under every trial lens: the guard against lenses too light for the arcs, whose
 //! barely lensed pixelated source the evidence nearly accepts.
 
 use crate::binning::{bin_image, bin_kernel, bin_pixels, Binned};
@@ -316,7 +316,8 @@ impl LensProblem<'_> {
         -self.evidence_following(lens, lambda, options)
     }
 
-    /// θ_E of the best evidence among `start`'s θ_E × 0.6 … 1.6 (25 steps
+    /// θ_E of the best [`Self::objective`] (the evidence, within the
+    /// position threshold) among `start`'s θ_E × 0.6 … 1.6 (25 steps
     /// even in ln θ_E, clamped to the bounds, the source grid following each lens), the other
     /// parameters held: the evidence in θ_E is multimodal beyond ±15 %
     /// (measured on simulations), so a simplex started 30 % off can settle
