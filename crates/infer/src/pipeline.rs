@@ -8,7 +8,7 @@ use crate::lens_light::{fit_lens_light, LensLight, LightFit, SersicComponent};
 use crate::observation::Observation;
 use crate::parametric::{fit_parametric, ParametricRecord};
 use crate::positions::Positions;
-use crate::prep::{arc_radius, core_radius, dilate, neighbours, prepare, segment, PrepOptions, Prepared};
+use crate::prep::{arc_radius, core_radius, dilate, neighbours, pixel_radius, prepare, segment, PrepOptions, Prepared};
 use crate::refine::{
     center_tolerance, refine, theta_e_bounds, CoarseProblem, LensFamily, LensFit, LensProblem, RefineOptions, StartRecord,
 };
@@ -38,10 +38,10 @@ const DETECT_MIN_PIXELS: usize = 6;
 /// of the lower θ_E bound.
 const CENTRAL_MASK_FRACTION: f64 = 0.3;
 /// Radius of the central disc left out of the parametric stage, as a
-/// fraction of the arcs' radius (at least the core radius, where the arcs'
-/// radius is not measured either) (SLACS, side by side: at 0.12 the lens
+/// fraction of the arcs' radius, and at least the core radius (where the
+/// arcs' radius is not measured either). SLACS, side by side: at 0.12 the lens
 /// light's residual pulled J1218's parametric θ_E 10 % high, at 0.225 it
-/// came within 4 %; J1142's counter-image at 0.4″ stays outside it).
+/// came within 4 %; J1142's counter-image at 0.4″ stays outside it.
 const PARAMETRIC_MASK_FRACTION: f64 = 0.225;
 /// A θ_E within this fraction of a bound of the search counts as on it.
 const BOUND_TOLERANCE: f64 = 5e-3;
@@ -239,11 +239,8 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
     // segment, the core went unfitted and its residual pulled θ_E to a third).
     let arc_components: Vec<&crate::prep::Component> = components.iter().filter(|c| c.radius > 2.0 * s).collect();
     let core = core_radius(s);
-    let arc_pixels: Vec<usize> = arc_components
-        .iter()
-        .flat_map(|c| c.pixels.iter().copied())
-        .filter(|&p| (grid.x_of_col(p % nx) - center.0).hypot(grid.y_of_row(p / nx) - center.1) >= core)
-        .collect();
+    let arc_pixels: Vec<usize> =
+        arc_components.iter().flat_map(|c| c.pixels.iter().copied()).filter(|&p| pixel_radius(&grid, center, p) >= core).collect();
     let light_sigma = masked(&sigma, &dilate(&arc_pixels, nx, ny, 1));
     let mut light = fit_lens_light(&data, &light_sigma, &light_grid, psf.as_ref(), &first.light.components[0], 1, 600).light;
     let mut light_image = light.render(&light_grid, psf.as_ref());
@@ -271,9 +268,7 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
         Rs: 0.0,
         alpha_Rs: 0.0,
     };
-    let disc = |radius: f64| -> Vec<usize> {
-        (0..nx * ny).filter(|&p| (grid.x_of_col(p % nx) - lcx).hypot(grid.y_of_row(p / nx) - lcy) < radius).collect()
-    };
+    let disc = |radius: f64| -> Vec<usize> { (0..nx * ny).filter(|&p| pixel_radius(&grid, (lcx, lcy), p) < radius).collect() };
     let parametric_sigma = masked(&sigma, &disc((PARAMETRIC_MASK_FRACTION * theta_0).max(core)));
     let parametric = {
         let full = LensProblem {
@@ -323,19 +318,6 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
     if let Some((label, lens)) = &options.hint {
         starts.insert(0, (label.clone(), LenstronomyLens { theta_E: lens.theta_E.clamp(bounds.0, bounds.1), ..*lens }));
     }
-    let refine_with = |data: &[f64], sigma: &[f64], starts: &[(String, LenstronomyLens)], opts: &RefineOptions| {
-        let problem = LensProblem {
-            data,
-            sigma,
-            grid: &grid,
-            psf: psf.as_ref(),
-            arc_pixels: &arc_pixels,
-            theta_e_bounds: bounds,
-            center_bounds: ((lcx, lcy), center_tolerance(s)),
-            positions: positions.as_ref(),
-        };
-        refine(&problem, starts, opts)
-    };
     let problem = LensProblem {
         data: &lens_subtracted,
         sigma: &source_sigma,
@@ -352,8 +334,7 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
         .solve(first_guess, &guess_grid, None, &options.refine)
         .map(|(sol, _)| chi2(&data, &light_image.iter().zip(&outside_centre(&sol.model)).map(|(a, b)| a + b).collect::<Vec<_>>(), &sigma).0)
         .unwrap_or(f64::NAN);
-    let (mut fit, records) =
-        refine_with(&lens_subtracted, &source_sigma, &starts, &options.refine).ok_or("the lens refinement failed at every start")?;
+    let (mut fit, records) = refine(&problem, &starts, &options.refine).ok_or("the lens refinement failed at every start")?;
     clock.mark("lens refinement");
 
     // 5. The lens light against the lensed source, one component or two.
@@ -367,7 +348,9 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
     let lens_subtracted = subtract(&data, &light_image);
     clock.mark("lens light against the lensed source");
     let again = RefineOptions { evaluations_per_start: 200, max_evaluations: 400, ..options.refine };
-    if let Some((refit, _)) = refine_with(&lens_subtracted, &source_sigma, &[("after the lens light".to_string(), fit.lens)], &again) {
+    // The lens-light-subtracted image changed: `problem` keeps σ, the arcs, the bounds and the positions.
+    let problem = LensProblem { data: &lens_subtracted, ..problem };
+    if let Some((refit, _)) = refine(&problem, &[("after the lens light".to_string(), fit.lens)], &again) {
         fit = LensFit { evaluations: fit.evaluations + refit.evaluations, ..refit };
     }
 
@@ -380,7 +363,6 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
     let on_bound = fit.lens.theta_E <= bounds.0 * (1.0 + BOUND_TOLERANCE) || fit.lens.theta_E >= bounds.1 / (1.0 + BOUND_TOLERANCE);
     let mut lens_from = "the pixelated-source search".to_string();
     if let (true, Some(p)) = (on_bound, &parametric) {
-        let problem = LensProblem { data: &lens_subtracted, sigma: &source_sigma, ..problem };
         if let Some(fallback) = crate::refine::final_solve(&problem, &options.refine.family.restrict(&p.lens), &options.refine) {
             lens_from = format!(
                 "the parametric-source stage: the pixelated-source search ended on its θ_E bound ({:.3}″ within [{:.3}, {:.3}]″)",

@@ -402,7 +402,7 @@ pub fn segment(residual: &[f64], sigma: &[f64], grid: &PixelGrid, center: (f64, 
 /// detected beyond the core.
 pub fn arc_radius(components: &[Component], grid: &PixelGrid, center: (f64, f64), residual: &[f64]) -> Option<f64> {
     let r_min = core_radius(grid.pixel_scale);
-    let radius_of = |p: usize| (grid.x_of_col(p % grid.nx) - center.0).hypot(grid.y_of_row(p / grid.nx) - center.1);
+    let radius_of = |p: usize| pixel_radius(grid, center, p);
     let outside = |c: &&Component| c.pixels.iter().any(|&p| radius_of(p) >= r_min);
     let arcs: Vec<&Component> = components.iter().filter(|c| c.is_arc()).filter(outside).collect();
     let chosen: Vec<&Component> = if arcs.is_empty() { components.iter().filter(outside).collect() } else { arcs };
@@ -421,6 +421,11 @@ pub fn arc_radius(components: &[Component], grid: &PixelGrid, center: (f64, f64)
         }
     }
     radii.last().map(|r| r.0)
+}
+
+/// Distance (arcsec) of pixel `p` (row-major on `grid`) from `center`.
+pub fn pixel_radius(grid: &PixelGrid, center: (f64, f64), p: usize) -> f64 {
+    (grid.x_of_col(p % grid.nx) - center.0).hypot(grid.y_of_row(p / grid.nx) - center.1)
 }
 
 /// Radius (arcsec) about the lens centre inside which residuals are not
