@@ -94,7 +94,7 @@ pub struct ReconstructArgs {
     #[arg(long, default_value_t = 48)]
     source_grid: usize,
     /// Objective evaluations of the refinement in all (each re-solves the source).
-    #[arg(long, default_value_t = 1200)]
+    #[arg(long, default_value_t = 600)]
     max_evaluations: usize,
     /// The search runs on the image binned by this factor (1 = full
     /// resolution throughout), then a short simplex polishes the lens at full resolution.

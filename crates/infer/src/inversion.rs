@@ -21,6 +21,7 @@
 
 use crate::operator::LensingOperator;
 use faer::dyn_stack::{MemBuffer, MemStack};
+use faer::perm::PermRef;
 use faer::sparse::linalg::cholesky::supernodal::SupernodalLltRef;
 use faer::sparse::linalg::cholesky::{
     factorize_symbolic_cholesky, CholeskySymbolicParams, SymbolicCholesky, SymbolicCholeskyRaw, SymmetricOrdering,
@@ -134,7 +135,7 @@ impl Prior {
             }
         }
         let matrix = matrix(m * m, &triplets);
-        let factorizer = Factorizer::new(&matrix);
+        let factorizer = Factorizer::new(&matrix, None);
         let values = factorizer.factorize(matrix.as_ref()).expect("the regularization matrix is positive definite");
         let log_det = log_det(&factorizer.symbolic, &values);
         let lower = lower_triangle(&matrix);
@@ -158,69 +159,74 @@ impl Prior {
     }
 }
 
-/// Source grids up to this many pixels accumulate Fᵀ W F densely (at most
-/// 128 MB of scratch): row by row, the outer products of F's sparse rows,
-/// then the non-zeros as a sparse matrix. Measured on a 100² image with a
-/// 32² source grid, 3–4× faster than forming G = W^{1/2} F as a sparse
-/// matrix and multiplying Gᵀ G; larger grids take that sparse product.
-const DENSE_CURVATURE_LIMIT: usize = 4096;
-
 /// The lower triangle (rows ≥ column) of Fᵀ W F over the `used` pixels
 /// (W = diag σ⁻²): the Cholesky factorization reads only that triangle, so
 /// the upper one is neither accumulated nor handed to the ordering.
+///
+/// Gustavson's column-by-column sparse product, written here because faer's
+/// sparse product forms the whole of Gᵀ G (G = W^{1/2} F) and has no
+/// triangular variant: G's entries are listed per source pixel (a
+/// transpose), and column a of the triangle is Σ over the rows r holding a
+/// of g_ra times row r's entries from a on (the operator's rows are sorted
+/// by source pixel), accumulated in a dense vector one source grid long.
+/// Measured against the outer products accumulated in a dense n × n
+/// scratch (its predecessor): the same flops without an n² buffer to clear
+/// and scan (128 MB for a 64² source grid).
 fn curvature_matrix(operator: &LensingOperator, used: &[usize], sigma: &[f64]) -> SparseColMat<usize, f64> {
-    if operator.n_source <= DENSE_CURVATURE_LIMIT {
-        curvature_dense(operator, used, sigma)
-    } else {
-        curvature_sparse(operator, used, sigma)
-    }
-}
-
-/// [`curvature_matrix`] accumulated in a dense n × n scratch.
-fn curvature_dense(operator: &LensingOperator, used: &[usize], sigma: &[f64]) -> SparseColMat<usize, f64> {
     let n = operator.n_source;
-    let mut dense = vec![0.0; n * n];
-    let mut row: Vec<(usize, f64)> = Vec::new();
+    // G by rows: its entries' source pixels and values, and where each row ends
+    // (u32 indices: G is read out of cache order, and half the bytes matter).
+    let (mut g_cols, mut g_vals, mut row_end) = (Vec::new(), Vec::new(), Vec::with_capacity(used.len()));
     for &p in used {
-        row.clear();
-        // The operator's rows are sorted by source pixel, so entry i
-        // pairs with entries i.. for the lower triangle.
-        row.extend(operator.row(p).map(|(k, w)| (k, w / sigma[p])));
-        for (i, &(a, wa)) in row.iter().enumerate() {
-            let column = &mut dense[a * n..(a + 1) * n];
-            for &(b, wb) in &row[i..] {
-                column[b] += wa * wb;
-            }
+        for (k, w) in operator.row(p) {
+            g_cols.push(k as u32);
+            g_vals.push(w / sigma[p]);
         }
+        row_end.push(g_cols.len() as u32);
     }
-    // Column a's lower part is dense[a·n + a .. (a+1)·n]: its non-zeros,
-    // in row order, are the compressed column directly.
+    // The transpose: for source pixel a, the entries of G holding it, in
+    // row order, each as (its index, the end of its row).
+    let mut col_start = vec![0usize; n + 1];
+    for &k in &g_cols {
+        col_start[k as usize + 1] += 1;
+    }
+    for a in 0..n {
+        col_start[a + 1] += col_start[a];
+    }
+    let mut fill = col_start.clone();
+    let mut by_column = vec![(0u32, 0u32); g_cols.len()];
+    let mut begin = 0;
+    for &end in &row_end {
+        for e in begin..end {
+            let slot = &mut fill[g_cols[e as usize] as usize];
+            by_column[*slot] = (e, end);
+            *slot += 1;
+        }
+        begin = end;
+    }
+    let mut accumulator = vec![0.0; n];
     let (mut col_ptr, mut rows, mut vals) = (Vec::with_capacity(n + 1), Vec::new(), Vec::new());
     col_ptr.push(0);
-    for (a, column) in dense.chunks_exact(n).enumerate() {
-        for (b, &v) in column.iter().enumerate().skip(a) {
-            if v != 0.0 {
+    for a in 0..n {
+        for &(e, end) in &by_column[col_start[a]..col_start[a + 1]] {
+            let (e, end) = (e as usize, end as usize);
+            let ga = g_vals[e];
+            for (&b, &gb) in g_cols[e..end].iter().zip(&g_vals[e..end]) {
+                accumulator[b as usize] += ga * gb;
+            }
+        }
+        // Rows a.. of the column, in order (a branch-free scatter above and
+        // one scan here beat tracking the touched rows).
+        for (b, v) in accumulator.iter_mut().enumerate().skip(a) {
+            if *v != 0.0 {
                 rows.push(b);
-                vals.push(v);
+                vals.push(std::mem::take(v));
             }
         }
         col_ptr.push(rows.len());
     }
     let symbolic = SymbolicSparseColMat::new_checked(n, n, col_ptr, None, rows);
     SparseColMat::new(symbolic, vals)
-}
-
-/// [`curvature_matrix`] as the sparse product Gᵀ G, G = W^{1/2} F.
-fn curvature_sparse(operator: &LensingOperator, used: &[usize], sigma: &[f64]) -> SparseColMat<usize, f64> {
-    let n = operator.n_source;
-    let mut g_triplets = Vec::new();
-    for (r, &p) in used.iter().enumerate() {
-        for (k, w) in operator.row(p) {
-            g_triplets.push(Triplet::new(r, k, w / sigma[p]));
-        }
-    }
-    let g = SparseColMat::try_new_from_triplets(used.len(), n, &g_triplets).expect("indices are in range");
-    lower_triangle(&(g.as_ref().transpose().to_col_major().expect("transpose fits in memory") * g.as_ref()))
 }
 
 /// The entries of `m` with row ≥ column.
@@ -300,17 +306,37 @@ fn log_det(symbolic: &SymbolicCholesky<usize>, values: &[f64]) -> f64 {
     2.0 * sum_ln_diagonal
 }
 
+/// A fill-reducing ordering of the source pixels for the Cholesky factor:
+/// AMD's for one lens's system, reused for nearby lenses. AMD costs about
+/// as much as the numeric factorization it serves (measured on a lens search:
+/// 9 % of the run), and a search's trial lenses give the normal equations
+/// nearly the same pattern on a source grid of the same side, so one
+/// ordering serves them all (any permutation gives the same solution; a
+/// stale one only adds fill).
+#[derive(Debug, Clone)]
+pub struct FillOrdering {
+    forward: Vec<usize>,
+    inverse: Vec<usize>,
+}
+
 /// A factorizable system on a fixed sparsity pattern.
 struct Factorizer {
     symbolic: SymbolicCholesky<usize>,
 }
 
 impl Factorizer {
-    fn new(pattern: &SparseColMat<usize, f64>) -> Self {
+    /// The symbolic analysis of `pattern`, with `ordering` or, when None, AMD's.
+    fn new(pattern: &SparseColMat<usize, f64>, ordering: Option<&FillOrdering>) -> Self {
         let params =
             CholeskySymbolicParams { supernodal_flop_ratio_threshold: SupernodalThreshold::FORCE_SUPERNODAL, ..Default::default() };
-        let symbolic = factorize_symbolic_cholesky(pattern.symbolic(), Side::Lower, SymmetricOrdering::Amd, params)
-            .expect("symbolic analysis of a square pattern");
+        let ordering = match ordering {
+            Some(o) if o.forward.len() == pattern.ncols() => {
+                SymmetricOrdering::Custom(PermRef::new_checked(&o.forward, &o.inverse, pattern.ncols()))
+            }
+            _ => SymmetricOrdering::Amd,
+        };
+        let symbolic =
+            factorize_symbolic_cholesky(pattern.symbolic(), Side::Lower, ordering, params).expect("symbolic analysis of a square pattern");
         Factorizer { symbolic }
     }
 
@@ -393,6 +419,19 @@ impl<'a> Inversion<'a> {
     /// number (σ = ∞ is the project's mask) or whose datum is not finite
     /// have weight zero.
     pub fn new(operator: &'a LensingOperator, data: &[f64], sigma: &[f64], regularization: Regularization) -> Result<Self, InversionError> {
+        Self::with_ordering(operator, data, sigma, regularization, None)
+    }
+
+    /// [`Inversion::new`] factorizing in `ordering` (from [`Inversion::ordering`]
+    /// of a nearby lens on a source grid of the same side; AMD's own when None
+    /// or of another size).
+    pub fn with_ordering(
+        operator: &'a LensingOperator,
+        data: &[f64],
+        sigma: &[f64],
+        regularization: Regularization,
+        ordering: Option<&FillOrdering>,
+    ) -> Result<Self, InversionError> {
         let n_pixels = operator.nx * operator.ny;
         if data.len() != n_pixels || sigma.len() != n_pixels {
             return Err(InversionError::Input(format!(
@@ -417,9 +456,21 @@ impl<'a> Inversion<'a> {
         let gtg = curvature_matrix(operator, &used, sigma);
         let regularizer = Prior::cached((n as f64).sqrt().round() as usize, regularization);
         let (curvature, prior) = on_union_pattern(&gtg, &regularizer.lower);
-        let factorizer = Factorizer::new(&curvature);
+        let factorizer = Factorizer::new(&curvature, ordering);
         let log_norm = -0.5 * used.len() as f64 * (2.0 * std::f64::consts::PI).ln() - used.iter().map(|&p| sigma[p].ln()).sum::<f64>();
         Ok(Inversion { operator, regularization, used, inv_sigma, weighted_data, rhs, curvature, prior, factorizer, regularizer, log_norm })
+    }
+
+    /// The fill-reducing ordering this inversion factorizes in.
+    pub fn ordering(&self) -> FillOrdering {
+        let n = self.operator.n_source;
+        match self.factorizer.symbolic.perm() {
+            Some(perm) => {
+                let (forward, inverse) = perm.arrays();
+                FillOrdering { forward: forward.to_vec(), inverse: inverse.to_vec() }
+            }
+            None => FillOrdering { forward: (0..n).collect(), inverse: (0..n).collect() },
+        }
     }
 
     /// Unmasked pixels N_d.
@@ -470,7 +521,10 @@ impl<'a> Inversion<'a> {
     /// λ maximizing the evidence: a scan over 10⁻⁶…10⁴ × [`Self::lambda_scale`]
     /// in steps of 1 dex (solved in parallel), then successive parabolic
     /// interpolation of ln ε(log λ) within ±1 dex of the best point until the
-    /// bracket is 0.01 dex wide or the vertex is within 0.001 dex of the best. Returns the best solution and
+    /// bracket is 0.01 dex wide or the vertex is within 0.001 dex of the best
+    /// (steps of 2 dex, six solves instead of eleven, took as many solves in
+    /// all on the 64² benchmark and missed the maximum on one image by
+    /// Δln ε = 6). Returns the best solution and
     /// every evaluated (λ, ln ε), sorted by λ (λ where A is not positive
     /// definite are left out).
     pub fn optimize(&self) -> Result<(Solution, Vec<(f64, f64)>), InversionError> {
@@ -632,7 +686,7 @@ mod tests {
     }
 
     #[test]
-    fn both_curvature_paths_hold_the_lower_triangle_of_ft_w_f() {
+    fn the_curvature_matrix_holds_the_lower_triangle_of_ft_w_f() {
         let source = SourceGrid { size: 8, half_width: 0.45, center_x: 0.0, center_y: 0.0 };
         let (op, _, mut sigma, _) = observation(16, 0.1, &source, 0.3, 1);
         // Unequal weights and a masked pixel.
@@ -643,19 +697,18 @@ mod tests {
         // F column by column (F e_k), then Fᵀ W F densely.
         let columns: Vec<Vec<f64>> = (0..n).map(|k| op.apply(&(0..n).map(|j| f64::from(u8::from(j == k))).collect::<Vec<_>>())).collect();
         let expected = |a: usize, b: usize| used.iter().map(|&p| columns[a][p] * columns[b][p] / (sigma[p] * sigma[p])).sum::<f64>();
-        for m in [curvature_dense(&op, &used, &sigma), curvature_sparse(&op, &used, &sigma)] {
-            let mut stored = vec![vec![0.0; n]; n];
-            for j in 0..n {
-                for (i, &v) in m.as_ref().row_idx_of_col(j).zip(m.as_ref().val_of_col(j)) {
-                    assert!(i >= j, "({i}, {j}) is above the diagonal");
-                    stored[j][i] = v;
-                }
+        let m = curvature_matrix(&op, &used, &sigma);
+        let mut stored = vec![vec![0.0; n]; n];
+        for j in 0..n {
+            for (i, &v) in m.as_ref().row_idx_of_col(j).zip(m.as_ref().val_of_col(j)) {
+                assert!(i >= j, "({i}, {j}) is above the diagonal");
+                stored[j][i] = v;
             }
-            for j in 0..n {
-                for i in j..n {
-                    let e = expected(i, j);
-                    assert!((stored[j][i] - e).abs() < 1e-9 * (1.0 + e.abs()), "({i}, {j}): {} vs {e}", stored[j][i]);
-                }
+        }
+        for j in 0..n {
+            for i in j..n {
+                let e = expected(i, j);
+                assert!((stored[j][i] - e).abs() < 1e-9 * (1.0 + e.abs()), "({i}, {j}): {} vs {e}", stored[j][i]);
             }
         }
     }
@@ -667,6 +720,7 @@ mod tests {
         let inversion = Inversion::new(&op, &data, &sigma, Regularization::Gradient).unwrap();
         let (best, curve) = inversion.optimize().unwrap();
         assert!(curve.len() > 15, "scan and refinement evaluated");
+        assert!(curve.windows(2).all(|w| w[0].0 < w[1].0), "sorted by λ");
         for &(lambda, e) in &curve {
             assert!(e <= best.log_evidence + 1e-9, "λ = {lambda} has ln ε {e} above the optimum {}", best.log_evidence);
         }

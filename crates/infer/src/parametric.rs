@@ -17,7 +17,7 @@ use astrorim_physics::convolve::convolve_fft;
 use astrorim_physics::ellipticity::e1e2_to_q_phi;
 use astrorim_physics::light::{LightModel, Sersic};
 use astrorim_physics::param_map::LenstronomyLens;
-use astrorim_physics::render::{render_unconvolved, Scene};
+use astrorim_physics::render::{render_traced, trace_rays};
 use astrorim_physics::PixelGrid;
 use rayon::prelude::*;
 use serde::Serialize;
@@ -87,26 +87,24 @@ impl<'a> Fit<'a> {
         Fit { problem, rays: PixelGrid { supersampling: SUPERSAMPLING, ..*problem.grid }, weights, chi2_zero }
     }
 
-    /// The unit-amplitude lensed source, PSF applied.
-    fn template(&self, lens: &LenstronomyLens, s: &[f64]) -> Vec<f64> {
-        let source = Sersic::new(1.0, s[2].exp(), SOURCE_N, s[3], s[4], s[0], s[1]);
-        let scene = Scene {
-            grid: self.rays,
-            lens: lens.lens_model(),
-            source: LightModel::new(vec![Box::new(source)]),
-            lens_light: LightModel::new(Vec::new()),
-            psf: None,
-        };
-        let image = render_unconvolved(&scene);
+    /// The source-plane positions of the stage's rays through `lens`.
+    fn trace(&self, lens: &LenstronomyLens) -> Vec<(f64, f64)> {
+        trace_rays(&self.rays, &lens.lens_model())
+    }
+
+    /// The unit-amplitude lensed source seen through `rays` ([`Self::trace`]), PSF applied.
+    fn template(&self, rays: &[(f64, f64)], s: &[f64]) -> Vec<f64> {
+        let source = LightModel::new(vec![Box::new(Sersic::new(1.0, s[2].exp(), SOURCE_N, s[3], s[4], s[0], s[1]))]);
+        let image = render_traced(&self.rays, rays, &source);
         match self.problem.psf {
             Some(kernel) => convolve_fft(&image, kernel).data,
             None => image.data,
         }
     }
 
-    /// (χ², amplitude) at the best non-negative amplitude.
-    fn chi2(&self, lens: &LenstronomyLens, s: &[f64]) -> (f64, f64) {
-        let t = self.template(lens, s);
+    /// (χ², amplitude) at the best non-negative amplitude, for rays traced through the lens.
+    fn chi2(&self, rays: &[(f64, f64)], s: &[f64]) -> (f64, f64) {
+        let t = self.template(rays, s);
         let (mut dt, mut tt) = (0.0, 0.0);
         for ((w, d), t) in self.weights.iter().zip(self.problem.data).zip(&t) {
             dt += w * d * t;
@@ -119,12 +117,18 @@ impl<'a> Fit<'a> {
         }
     }
 
-    /// χ² of source parameters `s` (x, y, ln R, e1, e2), +∞ outside their bounds.
-    fn source_objective(&self, lens: &LenstronomyLens, s: &[f64]) -> f64 {
+    /// Whether source parameters `s` (x, y, ln R, e1, e2) are inside their
+    /// bounds for `lens`.
+    fn source_in_bounds(&self, lens: &LenstronomyLens, s: &[f64]) -> bool {
         let radius = s[2].exp();
-        let ok = radius >= 0.25 * self.problem.grid.pixel_scale && radius <= lens.theta_E && s[3].hypot(s[4]) <= MAX_SOURCE_ELLIPTICITY;
-        if ok {
-            self.chi2(lens, s).0
+        radius >= 0.25 * self.problem.grid.pixel_scale && radius <= lens.theta_E && s[3].hypot(s[4]) <= MAX_SOURCE_ELLIPTICITY
+    }
+
+    /// χ² of source parameters `s` for `lens`, whose rays `trace` gives (traced
+    /// only for a source inside its bounds), +∞ outside them.
+    fn source_objective<R: AsRef<[(f64, f64)]>>(&self, lens: &LenstronomyLens, trace: impl FnOnce() -> R, s: &[f64]) -> f64 {
+        if self.source_in_bounds(lens, s) {
+            self.chi2(trace().as_ref(), s).0
         } else {
             f64::INFINITY
         }
@@ -179,7 +183,10 @@ pub fn fit_parametric(
         .map(|k| {
             let theta_e = bounds.0 * (bounds.1 / bounds.0).powf(k as f64 / (SCAN.2 - 1) as f64);
             let lens = LenstronomyLens { theta_E: theta_e, ..*start };
-            let best = nelder_mead(&|x| fit.source_objective(&lens, x), &fit.source_start(&lens), &source_steps, 1e-3, 150);
+            // The lens is held: its rays are traced once for the source's simplex.
+            let rays = fit.trace(&lens);
+            let best =
+                nelder_mead(&|x| fit.source_objective(&lens, || rays.as_slice(), x), &fit.source_start(&lens), &source_steps, 1e-3, 150);
             let mut x = family.encode(&lens);
             x.extend_from_slice(&best.x);
             (best.value, x, best.evaluations)
@@ -188,7 +195,9 @@ pub fn fit_parametric(
     let mut order: Vec<usize> = (0..scanned.len()).collect();
     order.sort_by(|&a, &b| scanned[a].0.total_cmp(&scanned[b].0));
     let objective = |x: &[f64]| -> f64 {
-        family.decode(&x[..d], bounds, problem.center_bounds).map_or(f64::INFINITY, |lens| fit.source_objective(&lens, &x[d..]))
+        family
+            .decode(&x[..d], bounds, problem.center_bounds)
+            .map_or(f64::INFINITY, |lens| fit.source_objective(&lens, || fit.trace(&lens), &x[d..]))
     };
     let mut steps = family.steps([0.05, 0.05, 0.05, s, s, 0.02, 0.02]);
     steps.extend([0.02 * arc_radius, 0.02 * arc_radius, 0.2, 0.1, 0.1]);
@@ -202,7 +211,7 @@ pub fn fit_parametric(
     let best = refined.iter().min_by(|a, b| a.value.total_cmp(&b.value))?;
     let lens = family.decode(&best.x[..d], bounds, problem.center_bounds)?;
     let x = &best.x[d..];
-    let (chi2, amp) = fit.chi2(&lens, x);
+    let (chi2, amp) = fit.chi2(&fit.trace(&lens), x);
     let source = SersicComponent { amp, R_sersic: x[2].exp(), n_sersic: SOURCE_N, e1: x[3], e2: x[4], center_x: x[0], center_y: x[1] };
     let n_data = fit.weights.iter().filter(|&&w| w > 0.0).count();
     let evaluations = scanned.iter().map(|s| s.2).sum::<usize>() + refined.iter().map(|m| m.evaluations).sum::<usize>();
@@ -213,6 +222,7 @@ pub fn fit_parametric(
 mod tests {
     use super::*;
     use astrorim_physics::light::LightProfile;
+    use astrorim_physics::render::{render_unconvolved, Scene};
 
     /// A doubly imaged compact source (a bright arc outside θ_E and a faint
     /// counter-image inside it, as SLACS J1142+1001 and J1436−0000 show):

@@ -45,6 +45,9 @@ const CENTRAL_MASK_FRACTION: f64 = 0.3;
 const PARAMETRIC_MASK_FRACTION: f64 = 0.225;
 /// A θ_E within this fraction of a bound of the search counts as on it.
 const BOUND_TOLERANCE: f64 = 5e-3;
+/// Budget of the second lens refinement (after the lens light is refitted): one
+/// θ_E scan and one simplex from the first refinement's lens, no further rounds.
+const SECOND_EVALUATIONS: usize = 120;
 /// Budget of each of the parametric stage's two final simplexes.
 const PARAMETRIC_EVALUATIONS: usize = 800;
 
@@ -347,7 +350,7 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
     light_image = light.render(&light_grid, psf.as_ref());
     let lens_subtracted = subtract(&data, &light_image);
     clock.mark("lens light against the lensed source");
-    let again = RefineOptions { evaluations_per_start: 200, max_evaluations: 400, ..options.refine };
+    let again = RefineOptions { evaluations_per_start: SECOND_EVALUATIONS, max_evaluations: 0, ..options.refine };
     // The lens-light-subtracted image changed: `problem` keeps σ, the arcs, the bounds and the positions.
     let problem = LensProblem { data: &lens_subtracted, ..problem };
     if let Some((refit, _)) = refine(&problem, &[("after the lens light".to_string(), fit.lens)], &again) {

@@ -18,6 +18,7 @@
 //! not depend on the thread count, and one resumed from its file at a block
 //! boundary continues exactly as an uninterrupted run would.
 
+use crate::inversion::FillOrdering;
 use crate::profiles::enclosed_kappa_area;
 use crate::refine::{CoarseProblem, LensFamily, LensProblem, RefineOptions};
 use astrorim_io::npz::{read_npz_array, write_npz, NpyArray, NpyData};
@@ -127,6 +128,8 @@ struct LensLikelihood<'a> {
     problem: LensProblem<'a>,
     lambda: f64,
     options: RefineOptions,
+    /// The most probable lens's fill-reducing ordering, for every walker's inversion.
+    ordering: FillOrdering,
     seen: Mutex<HashMap<Vec<u64>, f64>>,
 }
 
@@ -138,7 +141,7 @@ impl LensLikelihood<'_> {
     fn evaluate(&self, x: &[f64]) -> f64 {
         match LensFamily::SieShear.decode(x, self.problem.theta_e_bounds, self.problem.center_bounds) {
             Some(lens) => {
-                let v = self.problem.evidence_following(&lens, self.lambda, &self.options) + x[0];
+                let v = self.problem.evidence_following(&lens, self.lambda, &self.options, Some(&self.ordering)) + x[0];
                 if v.is_nan() {
                     f64::NEG_INFINITY
                 } else {
@@ -238,8 +241,10 @@ pub fn sample_lens<E: From<String>>(
     let coarse = binned(problem, refine);
     let problem = &coarse.as_ref().map_or(*problem, |c| c.view(problem));
     let grid = crate::refine::source_grid_for(map, problem.grid, problem.arc_pixels, refine.source_size);
-    let lambda =
-        problem.solve(map, &grid, None, refine).map_err(|e| format!("the inversion at the most probable lens failed: {e}"))?.0.lambda;
+    let (at_map, _, ordering) = problem
+        .solve_ordered(map, &grid, None, refine, None)
+        .map_err(|e| format!("the inversion at the most probable lens failed: {e}"))?;
+    let lambda = at_map.lambda;
     if chain.steps() > 0 && !((chain.lambda / lambda - 1.0).abs() < 1e-9) {
         return Err(format!(
             "the chain on disk was sampled with λ = {:.6e}, this reconstruction gives {lambda:.6e}: it belongs to other data or settings (use another --out)",
@@ -248,7 +253,7 @@ pub fn sample_lens<E: From<String>>(
         .into());
     }
     chain.lambda = lambda;
-    let model = LensLikelihood { problem: *problem, lambda, options: *refine, seen: Mutex::new(HashMap::new()) };
+    let model = LensLikelihood { problem: *problem, lambda, options: *refine, ordering, seen: Mutex::new(HashMap::new()) };
     let mut current: Vec<Vec<f64>> = if chain.steps() == 0 { initial_ensemble(&model, map, options)? } else { chain.last.clone() };
     while chain.steps() < options.steps {
         let start = chain.steps();
@@ -288,7 +293,7 @@ fn binned(problem: &LensProblem, refine: &RefineOptions) -> Option<CoarseProblem
 /// the truth with the most probable lens on simulations.
 pub fn log_likelihood(problem: &LensProblem, lens: &LenstronomyLens, refine: &RefineOptions, lambda: f64) -> f64 {
     let coarse = binned(problem, refine);
-    coarse.as_ref().map_or(*problem, |c| c.view(problem)).evidence_following(lens, lambda, refine)
+    coarse.as_ref().map_or(*problem, |c| c.view(problem)).evidence_following(lens, lambda, refine, None)
 }
 
 /// The integrated autocorrelation time τ of one parameter's chains (one

@@ -19,7 +19,7 @@
 //! barely lensed pixelated source the evidence nearly accepts.
 
 use crate::binning::{bin_image, bin_kernel, bin_pixels, Binned};
-use crate::inversion::{has_weight, Inversion, InversionError, Regularization, Solution};
+use crate::inversion::{has_weight, FillOrdering, Inversion, InversionError, Regularization, Solution};
 use crate::minimize::nelder_mead;
 use crate::operator::{LensingOperator, SourceGrid};
 use crate::positions::Positions;
@@ -72,7 +72,7 @@ impl Default for RefineOptions {
             psf_floor: 1e-2,
             final_psf_floor: 1e-3,
             evaluations_per_start: 150,
-            max_evaluations: 1200,
+            max_evaluations: 600,
             search_binning: 2,
             polish_evaluations: 80,
             simplex_tolerance: 1e-3,
@@ -270,7 +270,7 @@ impl LensProblem<'_> {
     }
 
     /// The inversion of the data for `lens` on `source`: at `lambda`, or at the
-    /// evidence maximum when None.
+    /// evidence maximum when None. Returns the solution and the fraction of rays lost.
     pub fn solve(
         &self,
         lens: &LenstronomyLens,
@@ -278,6 +278,19 @@ impl LensProblem<'_> {
         lambda: Option<f64>,
         options: &RefineOptions,
     ) -> Result<(Solution, f64), InversionError> {
+        self.solve_ordered(lens, source, lambda, options, None).map(|(solution, lost, _)| (solution, lost))
+    }
+
+    /// [`Self::solve`] factorizing in `ordering` (AMD's when None); returns
+    /// the ordering used too, for the next nearby lens.
+    pub(crate) fn solve_ordered(
+        &self,
+        lens: &LenstronomyLens,
+        source: &SourceGrid,
+        lambda: Option<f64>,
+        options: &RefineOptions,
+        ordering: Option<&FillOrdering>,
+    ) -> Result<(Solution, f64, FillOrdering), InversionError> {
         // Only pixels with weight get rows (the inversion ignores the others).
         let active: Vec<bool> = self.sigma.iter().zip(self.data).map(|(&s, &d)| has_weight(s, d)).collect();
         let op = LensingOperator::new_masked(
@@ -288,32 +301,39 @@ impl LensProblem<'_> {
             options.psf_floor,
             Some(&active),
         );
-        let inversion = Inversion::new(&op, self.data, self.sigma, options.regularization)?;
+        let inversion = Inversion::with_ordering(&op, self.data, self.sigma, options.regularization, ordering)?;
         let solution = match lambda {
             Some(l) => inversion.solve(l)?,
             None => inversion.optimize()?.0,
         };
-        Ok((solution, op.lost_fraction))
+        Ok((solution, op.lost_fraction, inversion.ordering()))
     }
 
-    /// ln ε of `lens` at `lambda` on a source grid fitted to it (−∞ on failure).
-    pub(crate) fn evidence_following(&self, lens: &LenstronomyLens, lambda: f64, options: &RefineOptions) -> f64 {
+    /// ln ε of `lens` at `lambda` on a source grid fitted to it (−∞ on
+    /// failure), factorized in `ordering` (a nearby lens's; AMD's when None).
+    pub(crate) fn evidence_following(
+        &self,
+        lens: &LenstronomyLens,
+        lambda: f64,
+        options: &RefineOptions,
+        ordering: Option<&FillOrdering>,
+    ) -> f64 {
         let source = source_grid_for(lens, self.grid, self.arc_pixels, options.source_size);
-        self.solve(lens, &source, Some(lambda), options).map_or(f64::NEG_INFINITY, |(s, _)| s.log_evidence)
+        self.solve_ordered(lens, &source, Some(lambda), options, ordering).map_or(f64::NEG_INFINITY, |(s, _, _)| s.log_evidence)
     }
 
     /// The search's objective: −ln ε of `lens` ([`Self::evidence_following`]),
     /// or, for a lens that scatters the multiple-image positions beyond
     /// their threshold, a wall above every consistent lens's value that
     /// rises with the excess (so a simplex started outside walks back in).
-    fn objective(&self, lens: &LenstronomyLens, lambda: f64, options: &RefineOptions) -> f64 {
+    fn objective(&self, lens: &LenstronomyLens, lambda: f64, options: &RefineOptions, ordering: &FillOrdering) -> f64 {
         if let Some(positions) = self.positions {
             let excess = positions.excess(lens);
             if excess > 0.0 {
                 return POSITIONS_WALL * (1.0 + excess / positions.threshold_arcsec);
             }
         }
-        -self.evidence_following(lens, lambda, options)
+        -self.evidence_following(lens, lambda, options, Some(ordering))
     }
 
     /// θ_E of the best [`Self::objective`] (the evidence, within the
@@ -322,7 +342,7 @@ impl LensProblem<'_> {
     /// parameters held: the evidence in θ_E is multimodal beyond ±15 %
     /// (measured on simulations), so a simplex started 30 % off can settle
     /// on the wrong side; the scan finds the right basin for 25 solves.
-    fn scan_theta_e(&self, start: &LenstronomyLens, lambda: f64, options: &RefineOptions) -> LenstronomyLens {
+    fn scan_theta_e(&self, start: &LenstronomyLens, lambda: f64, options: &RefineOptions, ordering: &FillOrdering) -> LenstronomyLens {
         let (lo, hi) = self.theta_e_bounds;
         let factors: Vec<f64> = (0..25)
             .map(|k| (0.6f64.ln() + (1.6f64 / 0.6).ln() * k as f64 / 24.0).exp())
@@ -330,7 +350,7 @@ impl LensProblem<'_> {
             .collect();
         let values: Vec<f64> = factors
             .par_iter()
-            .map(|f| self.objective(&LenstronomyLens { theta_E: start.theta_E * f, ..*start }, lambda, options))
+            .map(|f| self.objective(&LenstronomyLens { theta_E: start.theta_E * f, ..*start }, lambda, options, ordering))
             .collect();
         let best = (0..factors.len()).min_by(|&a, &b| values[a].total_cmp(&values[b])).expect("25 factors");
         LenstronomyLens { theta_E: start.theta_E * factors[best], ..*start }
@@ -342,19 +362,22 @@ impl LensProblem<'_> {
     fn round(&self, start: &LenstronomyLens, options: &RefineOptions, evaluations: usize, scan: bool, step_scale: f64) -> Option<LensFit> {
         let start = &options.family.restrict(start);
         let first = source_grid_for(start, self.grid, self.arc_pixels, options.source_size);
-        let (at_start, _) = self.solve(start, &first, None, options).ok()?;
+        // λ and the fill-reducing ordering of the start serve the whole round.
+        let (at_start, _, ordering) = self.solve_ordered(start, &first, None, options, None).ok()?;
         let lambda = at_start.lambda;
-        let start = if scan { self.scan_theta_e(start, lambda, options) } else { *start };
+        let start = if scan { self.scan_theta_e(start, lambda, options, &ordering) } else { *start };
         let family = options.family;
         let objective = |x: &[f64]| -> f64 {
-            family.decode(x, self.theta_e_bounds, self.center_bounds).map_or(f64::INFINITY, |lens| self.objective(&lens, lambda, options))
+            family
+                .decode(x, self.theta_e_bounds, self.center_bounds)
+                .map_or(f64::INFINITY, |lens| self.objective(&lens, lambda, options, &ordering))
         };
         let s = self.grid.pixel_scale;
         let steps = family.steps([0.08, 0.05, 0.05, s, s, 0.02, 0.02].map(|v| v * step_scale));
         let best = nelder_mead(&objective, &family.encode(&start), &steps, options.simplex_tolerance, evaluations);
         let lens = family.decode(&best.x, self.theta_e_bounds, self.center_bounds)?;
         let source = source_grid_for(&lens, self.grid, self.arc_pixels, options.source_size);
-        let (solution, lost_fraction) = self.solve(&lens, &source, Some(lambda), options).ok()?;
+        let (solution, lost_fraction, _) = self.solve_ordered(&lens, &source, Some(lambda), options, Some(&ordering)).ok()?;
         let scanned = if scan { 26 } else { 0 };
         Some(LensFit {
             lens,

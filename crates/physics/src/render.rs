@@ -39,6 +39,41 @@ pub fn render_unconvolved(scene: &Scene) -> Image {
     })
 }
 
+/// The source-plane position β = θ − α(θ) of every sub-pixel ray of
+/// `grid` through `lens`: pixel by pixel (row-major), the `supersampling²`
+/// rays of a pixel in [`render_unconvolved`]'s order. A fit that changes
+/// the source but not the lens traces once and renders with
+/// [`render_traced`].
+pub fn trace_rays(grid: &PixelGrid, lens: &LensModel) -> Vec<(f64, f64)> {
+    let offsets = grid.subpixel_offsets();
+    let mut rays = Vec::with_capacity(grid.nx * grid.ny * offsets.len() * offsets.len());
+    for i in 0..grid.ny {
+        let yc = grid.y_of_row(i);
+        for j in 0..grid.nx {
+            let xc = grid.x_of_col(j);
+            for &dy in &offsets {
+                for &dx in &offsets {
+                    rays.push(lens.ray_shoot(xc + dx, yc + dy));
+                }
+            }
+        }
+    }
+    rays
+}
+
+/// Flux per pixel of `source` seen through rays traced by [`trace_rays`]
+/// on `grid` (before the PSF): [`render_unconvolved`] without lens light.
+pub fn render_traced(grid: &PixelGrid, rays: &[(f64, f64)], source: &LightModel) -> Image {
+    let per_pixel = grid.supersampling * grid.supersampling;
+    debug_assert_eq!(rays.len(), grid.nx * grid.ny * per_pixel, "rays traced on this grid");
+    let weight = grid.pixel_area() / per_pixel as f64;
+    let data = rays
+        .chunks_exact(per_pixel)
+        .map(|pixel| pixel.iter().map(|&(x, y)| source.surface_brightness(x, y)).sum::<f64>() * weight)
+        .collect();
+    Image { nx: grid.nx, ny: grid.ny, data }
+}
+
 /// The observed noiseless image: [`render_unconvolved`] convolved with the PSF.
 pub fn render(scene: &Scene) -> Image {
     let image = render_unconvolved(scene);
@@ -104,6 +139,27 @@ mod tests {
             psf: None,
         };
         assert!((render(&scene).sum() - 2.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn traced_rays_render_the_lensed_source_exactly_as_the_scene_does() {
+        use crate::light::{LightProfile, Sersic};
+        use crate::mass::{Shear, Sie};
+        let lens = || LensModel::new(vec![Box::new(Sie::new(1.1, 0.12, -0.05, 0.03, -0.02)), Box::new(Shear::new(0.04, 0.01, 0.0, 0.0))]);
+        for n_sersic in [1.0, 2.5] {
+            let scene = Scene {
+                grid: PixelGrid::new(40, 36, 0.08, 3).unwrap(),
+                lens: lens(),
+                source: LightModel::new(vec![Box::new(Sersic::new(3.0, 0.2, n_sersic, 0.1, 0.05, 0.1, -0.05)) as Box<dyn LightProfile>]),
+                lens_light: LightModel::default(),
+                psf: None,
+            };
+            let rays = trace_rays(&scene.grid, &scene.lens);
+            assert_eq!(rays.len(), 40 * 36 * 9);
+            let traced = render_traced(&scene.grid, &rays, &scene.source);
+            assert_eq!(traced.data, render_unconvolved(&scene).data, "n = {n_sersic}");
+            assert!(traced.sum() > 0.1, "the source is lensed into the field");
+        }
     }
 
     #[test]

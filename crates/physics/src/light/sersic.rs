@@ -69,6 +69,9 @@ impl LightProfile for Sersic {
         if frac > MAX_R_FRACTION {
             return 0.0;
         }
-        self.amp * (-self.k * (frac.powf(self.inv_n) - 1.0)).exp()
+        // n = 1 (an exponential disc, the parametric source of the lens
+        // search) skips the power: x¹ is x exactly, so the value is the same.
+        let scaled = if self.inv_n == 1.0 { frac } else { frac.powf(self.inv_n) };
+        self.amp * (-self.k * (scaled - 1.0)).exp()
     }
 }

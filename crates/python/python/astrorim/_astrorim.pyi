@@ -36,7 +36,7 @@ def reconstruct(
     regularization: str = "gradient",
     search_source_grid: int = 32,
     source_grid: int = 48,
-    max_evaluations: int = 1200,
+    max_evaluations: int = 600,
     search_binning: int = 2,
     simplex_tolerance: float = 1e-3,
     lens_model: str = "sie+shear",
