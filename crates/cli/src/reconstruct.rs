@@ -89,7 +89,7 @@ pub struct ReconstructArgs {
     #[arg(long, default_value = "gradient")]
     regularization: Regularization,
     /// Source grid side (pixels) during the refinement and for the final source.
-    #[arg(long, default_value_t = 32)]
+    #[arg(long, default_value_t = 28)]
     search_source_grid: usize,
     #[arg(long, default_value_t = 48)]
     source_grid: usize,

@@ -33,6 +33,11 @@ use serde::Serialize;
 #[derive(Debug, Clone, Copy)]
 pub struct RefineOptions {
     /// Source grid side during the search (the final solve uses `final_source_size`).
+    /// The default 28 against 32, side by side (2026-12-02): SLACS θ_E mean
+    /// |error| 3.5 % vs 3.7 %, q 0.089 vs 0.093, 118 s vs 138 s for 21; the
+    /// lenstronomy-made set 2.1 % vs 2.3 %, q 0.073 vs 0.071, 97 s vs 124 s
+    /// for 10 (the search's time goes as the source pixels' count to a power
+    /// above one: the normal equations and their factor fill in).
     pub source_size: usize,
     pub final_source_size: usize,
     /// Rays per pixel side.
@@ -65,7 +70,7 @@ pub struct RefineOptions {
 impl Default for RefineOptions {
     fn default() -> Self {
         RefineOptions {
-            source_size: 32,
+            source_size: 28,
             final_source_size: 48,
             supersampling: 2,
             regularization: Regularization::Gradient,

@@ -70,7 +70,7 @@ fn regularization(name: &str) -> PyResult<Regularization> {
     image, *, noise = None, noise_rms = None, psf = None, mask = None, pixel_scale = None,
     z_lens = None, z_source = None, h0 = 70.0, omega_m = 0.3, center = None,
     cutout = None, auto_mask = true, regularization = "gradient",
-    search_source_grid = 32, source_grid = 48, max_evaluations = 600, search_binning = 2,
+    search_source_grid = 28, source_grid = 48, max_evaluations = 600, search_binning = 2,
     simplex_tolerance = 1e-3, lens_model = "sie+shear", exposure_time = None, gain = None, out = None, name = None,
     uncertainty = false, walkers = 16, steps = 2000, sampler_seed = 1
 ))]

@@ -250,7 +250,7 @@ def reconstruct(
     cutout: Optional[float] = None,
     auto_mask: bool = True,
     regularization: str = "gradient",
-    search_source_grid: int = 32,
+    search_source_grid: int = 28,
     source_grid: int = 48,
     max_evaluations: int = 600,
     search_binning: int = 2,
