@@ -118,7 +118,7 @@ pub struct FitSummary {
     pub n_data: usize,
     /// Whether the final reduced χ² is within 3σ of 1 for N_d pixels (1 + 3√(2/N_d)).
     pub residuals_consistent_with_noise: bool,
-    /// Whether the last refinement round met its tolerance before the evaluation budget.
+    /// Whether the lens search's last round met its tolerance before the evaluation budget (the second refinement, a polish, leaves it).
     pub optimizer_converged: bool,
     /// Why the refinement stopped, in words.
     pub stopped_because: String,
@@ -354,7 +354,9 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
     // The lens-light-subtracted image changed: `problem` keeps σ, the arcs, the bounds and the positions.
     let problem = LensProblem { data: &lens_subtracted, ..problem };
     if let Some((refit, _)) = refine(&problem, &[("after the lens light".to_string(), fit.lens)], &again) {
-        fit = LensFit { evaluations: fit.evaluations + refit.evaluations, ..refit };
+        // A polish of the search's lens (one scan, one short simplex that
+        // rarely meets the tolerance): whether the lens converged is the search's.
+        fit = LensFit { evaluations: fit.evaluations + refit.evaluations, converged: fit.converged, ..refit };
     }
 
     clock.mark("second lens refinement");
@@ -398,8 +400,8 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
             "the simplex's spread of −ln evidence fell below its tolerance".into()
         } else {
             format!(
-                "the evaluation budget ({} re-solves of the source, --max-evaluations) was spent before the simplex met its tolerance; the outputs are those of the best lens found",
-                fit.evaluations
+                "the lens search's evaluation budget (--max-evaluations {}) was spent before its simplex met its tolerance; the outputs are those of the best lens found ({} re-solves of the source in all)",
+                options.refine.max_evaluations, fit.evaluations
             )
         },
         lens_from,
