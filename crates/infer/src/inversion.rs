@@ -714,6 +714,34 @@ mod tests {
     }
 
     #[test]
+    fn another_lens_ordering_gives_the_same_solution_and_evidence() {
+        let source = SourceGrid { size: 12, half_width: 0.45, center_x: 0.0, center_y: 0.0 };
+        let (op, data, sigma, _) = observation(24, 0.06, &source, 0.2, 4);
+        // The ordering of a lens 10 % heavier on a grid of the same side (a
+        // search's earlier trial), and of a grid of another side (ignored).
+        let grid = PixelGrid::new(24, 24, 0.06, 2).unwrap();
+        let heavier = LensModel::new(vec![Box::new(Sie::new(0.77, 0.08, -0.04, 0.01, 0.02))]);
+        let other = LensingOperator::new(&grid, &heavier, &source, None, 0.0);
+        let ordering = Inversion::new(&other, &data, &sigma, Regularization::Curvature).unwrap().ordering();
+        let small = SourceGrid { size: 8, ..source };
+        let wrong_size =
+            Inversion::new(&LensingOperator::new(&grid, &heavier, &small, None, 0.0), &data, &sigma, Regularization::Curvature)
+                .unwrap()
+                .ordering();
+        let own = Inversion::new(&op, &data, &sigma, Regularization::Curvature).unwrap();
+        assert_ne!(own.ordering().forward, ordering.forward, "the two lenses' AMD orderings differ");
+        for reused in [&ordering, &wrong_size] {
+            let with = Inversion::with_ordering(&op, &data, &sigma, Regularization::Curvature, Some(reused)).unwrap();
+            for lambda in [0.1, 3.0] {
+                let (a, b) = (own.solve(lambda).unwrap(), with.solve(lambda).unwrap());
+                assert!((a.log_evidence - b.log_evidence).abs() < 1e-9 * a.log_evidence.abs(), "{} vs {}", a.log_evidence, b.log_evidence);
+                let worst = a.source.iter().zip(&b.source).fold(0.0f64, |m, (x, y)| m.max((x - y).abs()));
+                assert!(worst < 1e-9 * a.source.iter().fold(1.0f64, |m, v| m.max(v.abs())), "λ = {lambda}: sources differ by {worst}");
+            }
+        }
+    }
+
+    #[test]
     fn the_optimum_is_an_evidence_maximum_and_fits_to_the_noise() {
         let source = SourceGrid { size: 24, half_width: 0.4, center_x: 0.0, center_y: 0.0 };
         let (op, data, sigma, truth) = observation(40, 0.05, &source, 0.05, 2);
