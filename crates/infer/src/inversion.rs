@@ -170,8 +170,9 @@ impl Prior {
 /// of g_ra times row r's entries from a on (the operator's rows are sorted
 /// by source pixel), accumulated in a dense vector one source grid long.
 /// Measured against the outer products accumulated in a dense n × n
-/// scratch (its predecessor): the same flops without an n² buffer to clear
-/// and scan (128 MB for a 64² source grid).
+/// scratch (its predecessor; the same flops, 2026-12-02): 7.0 against
+/// 6.0–7.2 ms for a 32² grid (86² image, 4.6 M products), 65–90 against
+/// 120–150 ms for a 64² grid, whose n² scratch is 128 MB to clear and scan.
 fn curvature_matrix(operator: &LensingOperator, used: &[usize], sigma: &[f64]) -> SparseColMat<usize, f64> {
     let n = operator.n_source;
     // G by rows: its entries' source pixels and values, and where each row ends
