@@ -96,14 +96,20 @@ fn ssim_with(x: &[f64], y: &[f64], nx: usize, ny: usize, taps: &[f64], cov_norm:
     sum / count as f64
 }
 
-/// SSIM with the Gaussian window of the AstroRIM paper.
-pub fn ssim_gaussian(x: &[f64], y: &[f64], nx: usize, ny: usize, range: f64) -> f64 {
+/// The 1-D taps of the paper's SSIM window: a Gaussian of σ = 1.5 pixels,
+/// radius int(3.5σ + 0.5) = 5 (11 taps), normalized to sum 1 (scikit-image's
+/// `gaussian_weights=True`).
+pub fn ssim_gaussian_taps() -> Vec<f64> {
     let sigma: f64 = 1.5;
     let r = (3.5 * sigma + 0.5) as isize;
     let w: Vec<f64> = (-r..=r).map(|k| (-(k * k) as f64 / (2.0 * sigma * sigma)).exp()).collect();
     let s: f64 = w.iter().sum();
-    let taps: Vec<f64> = w.into_iter().map(|v| v / s).collect();
-    ssim_with(x, y, nx, ny, &taps, 1.0, range)
+    w.into_iter().map(|v| v / s).collect()
+}
+
+/// SSIM with the Gaussian window of the AstroRIM paper.
+pub fn ssim_gaussian(x: &[f64], y: &[f64], nx: usize, ny: usize, range: f64) -> f64 {
+    ssim_with(x, y, nx, ny, &ssim_gaussian_taps(), 1.0, range)
 }
 
 /// SSIM with scikit-image's default 7 × 7 uniform window.

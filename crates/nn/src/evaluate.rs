@@ -180,7 +180,7 @@ pub fn evaluate(
             let op = ops.get(key);
             let b = batch(&chunk, &rows, None, op, m.psf_size, device);
             let r = model.reconstruct(op, &b, psf, how);
-            let rim_x = r.estimates.last().expect("≥ 1 iteration").clone();
+            let rim_x = r.source();
             let (theta, psf) = r.prediction.as_ref().map_or((&b.theta, &b.psf), |(p, psf)| (&p.theta, psf));
             let selected: Vec<bool> = rows.iter().map(|&row| row < invert_per_chunk).collect();
             let inverted =

@@ -15,6 +15,18 @@ pub struct Iterate {
     pub positive: bool,
 }
 
+/// The source estimate the RIM returns: an iterate projected onto
+/// non-negative surface brightness (clamped at zero). The iterates
+/// themselves stay signed (the likelihood gradient needs them so); the
+/// projection is the output. Measured on the held-out test set (shipped
+/// model of 11 900 steps, all 900, known lens): Table 2's SSIM 0.679 mean /
+/// 0.828 median unprojected, 0.885 / 0.951 projected — the min–max
+/// normalization maps a signed estimate's most negative pixel to zero and
+/// lifts its empty sky to a false background.
+pub fn project_source(x: Tensor<4>) -> Tensor<4> {
+    x.clamp_min(0.0)
+}
+
 /// Runs the RIM from the estimate `x0` ([B, 1, M, M]); returns every estimate.
 ///
 /// The network sees the likelihood gradient with a diagonal preconditioner:
@@ -43,7 +55,7 @@ pub fn reconstruct_from(
         let g = f.likelihood_gradient(&x, observed, sigma) * inverse.clone();
         let (dx, s) = rim.step(x.clone(), g, state);
         state = s;
-        x = if how.positive { (x + dx).clamp_min(0.0) } else { x + dx };
+        x = if how.positive { project_source(x + dx) } else { x + dx };
         estimates.push(x.clone());
     }
     estimates

@@ -12,7 +12,8 @@
 //!   [`forward::LinearOperator`] is F bound to fixed Θ and PSF, with a
 //!   sparse sampling matrix and a hand-written transpose (tested against autodiff).
 //! - [`rim`]: the RIM update network; [`known_lens`]: running it, and the
-//!   back-projection and Tikhonov baselines.
+//!   back-projection and Tikhonov baselines; [`loss`]: the reconstruction
+//!   losses (peak-normalized MSE, 1 − SSIM).
 //! - [`encoder`]: the LensParameterEncoder; [`joint`]: the joint mode's
 //!   forward model (encoder, learned PSF) and loss terms; [`model`]: RIM +
 //!   forward model and how each mode binds its operator.
@@ -30,6 +31,7 @@ pub mod evaluate;
 pub mod forward;
 pub mod joint;
 pub mod known_lens;
+pub mod loss;
 pub mod model;
 pub mod rim;
 pub mod stream;

@@ -5,7 +5,7 @@
 use crate::data::Batch;
 use crate::forward::{ForwardOperator, LinearOperator};
 use crate::joint::{ForwardModel, Prediction, PsfSource};
-use crate::known_lens::{back_projection, coverage, reconstruct_from, Iterate};
+use crate::known_lens::{back_projection, coverage, project_source, reconstruct_from, Iterate};
 use crate::rim::Rim;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
@@ -43,6 +43,14 @@ pub struct Reconstruction<'a> {
     pub estimates: Vec<Tensor<4>>,
     /// Encoder predictions and the PSF used (joint mode).
     pub prediction: Option<(Prediction, Tensor<4>)>,
+}
+
+impl Reconstruction<'_> {
+    /// The source estimate: the last iterate, projected
+    /// ([`crate::known_lens::project_source`]), [B, 1, M, M].
+    pub fn source(&self) -> Tensor<4> {
+        project_source(self.estimates.last().expect("the RIM runs at least one iteration").clone())
+    }
 }
 
 /// Touches every parameter so that its lazy initializer runs.

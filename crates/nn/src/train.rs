@@ -1,7 +1,9 @@
 //! Training (`astrorim train --config FILE.toml`), known-lens or joint.
 //!
 //! Loss: the mean over the unrolled iterations of the peak-normalized MSE
-//! between estimate and true source ([`peak_normalized_mse`]); in joint
+//! between estimate and true source ([`peak_normalized_mse`]), plus
+//! λ_SSIM·(1 − SSIM) of the projected iterates when set ([`ssim_loss`],
+//! [`project_source`]); in joint
 //! mode plus λ_fwd·forward fidelity + λ_PSF·residual-kernel TV (learned PSF
 //! only) + λ_param·range/prior penalties + λ_sup·supervised parameter loss.
 //! AdamW with separate learning rates for the RIM and the forward model,
@@ -26,7 +28,8 @@ use crate::checkpoint::{export, load_checkpoint, CheckpointMeta, ARCHITECTURE, N
 use crate::data::{Batch, Operators, Symmetry};
 use crate::forward::ForwardOperator;
 use crate::joint::{forward_fidelity, parameter_penalty, supervised_penalty, PsfSource};
-use crate::known_lens::Iterate;
+use crate::known_lens::{project_source, Iterate};
+use crate::loss::{peak_normalized_mse, ssim_loss};
 use crate::model::{AstroRim, Mode};
 use crate::stream::SampleStream;
 use astrorim_io::atomic::write_bytes;
@@ -131,6 +134,10 @@ pub struct TrainConfig {
     /// Weight of the supervised parameter loss (0: off).
     #[serde(default)]
     pub lambda_supervised: f64,
+    /// Weight of the SSIM term, λ_SSIM·(1 − SSIM) averaged over the unrolled
+    /// iterations like the MSE ([`crate::loss::ssim_loss`]; 0: off).
+    #[serde(default)]
+    pub lambda_ssim: f64,
     /// Flips and quarter turns.
     #[serde(default = "default_true")]
     pub augment: bool,
@@ -243,6 +250,7 @@ impl TrainConfig {
             ("lambda_psf", c.lambda_psf),
             ("lambda_param", c.lambda_param),
             ("lambda_supervised", c.lambda_supervised),
+            ("lambda_ssim", c.lambda_ssim),
         ] {
             if !(v >= 0.0 && v.is_finite()) {
                 return bad(name, "must be finite and non-negative");
@@ -404,24 +412,6 @@ fn snapshot<M: Module>(module: &M) -> HashMap<ParamId, Tensor<1>> {
     s.0
 }
 
-/// Floor of the true source's peak in [`peak_normalized_mse`], in units of
-/// the observation's maximum pixel.
-const PEAK_FLOOR: f64 = 0.1;
-
-/// The batch mean of each sample's MSE divided by the square of its true
-/// source's peak (floored at [`PEAK_FLOOR`]): every sample weighs as in the
-/// min-max-normalized MSE that Table 2 reports. Without it the loss is
-/// dominated by blurred ground-based samples, whose source peaks reach 8×
-/// the observation's maximum (the scale of [`crate::data::batch`]), against
-/// 0.2–1 for weakly lensed or lens-light-dominated ones (test set, 5th–95th
-/// percentiles per variant).
-fn peak_normalized_mse(estimate: Tensor<4>, target: Tensor<4>) -> Tensor<1> {
-    let batch = target.dims()[0];
-    let peak = target.clone().detach().reshape([batch as i64, -1]).max_dim(1).clamp_min(PEAK_FLOOR);
-    let per_sample = (estimate - target).square().reshape([batch as i64, -1]).mean_dim(1);
-    (per_sample / peak.square()).mean()
-}
-
 /// The epoch's chunk order and a chunk's row order.
 fn permutation(len: usize, seed: u64, stream: u64) -> Vec<usize> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
@@ -438,9 +428,14 @@ fn loss(model: &AstroRim, op: &ForwardOperator, b: &Batch, config: &TrainConfig)
     }
     let out = model.reconstruct(op, b, config.psf, config.iterate());
     let n = out.estimates.len() as f64;
-    let recon =
-        out.estimates.into_iter().map(|x| peak_normalized_mse(x, b.target.clone())).reduce(|a, c| a + c).expect("≥ 1 iteration") / n;
+    let mean_over_iterations = |term: &dyn Fn(Tensor<4>) -> Tensor<1>| {
+        out.estimates.iter().map(|x| term(x.clone())).reduce(|a, c| a + c).expect("≥ 1 iteration") / n
+    };
+    let recon = mean_over_iterations(&|x| peak_normalized_mse(x, b.target.clone()));
     let mut total = recon.clone();
+    if config.lambda_ssim > 0.0 {
+        total = total + mean_over_iterations(&|x| ssim_loss(project_source(x), b.target.clone())) * config.lambda_ssim;
+    }
     if let (Some(fm), Some((prediction, kernel))) = (&model.forward, &out.prediction) {
         total = total
             + forward_fidelity(op, b, prediction, kernel) * config.lambda_fwd
