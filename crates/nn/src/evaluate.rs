@@ -24,9 +24,13 @@ pub const METHODS: [&str; 3] = ["rim", "back_projection", "inversion"];
 pub const COHERENCE_BINS: usize = 24;
 
 /// Scores of one sample under one method. MSE, SSIM and PSNR on images
-/// normalized to [0, 1] (per example, as the paper); the flux error is
-/// (Σ estimate − Σ truth)/Σ truth before normalization; the negative
-/// fraction counts the estimate's pixels below zero.
+/// normalized to [0, 1] (per example, as the paper), every method's
+/// estimate first clamped at zero as the RIM's output is
+/// ([`crate::known_lens::project_source`]), so that no method's sky is
+/// lifted by its own negative pixels; the flux error is
+/// (Σ estimate − Σ truth)/Σ truth and the negative fraction counts the
+/// estimate's pixels below zero, both of the method's own output (signed
+/// for the back-projection and the inversion).
 #[derive(Debug, Clone, Serialize)]
 pub struct SampleScore {
     pub index: u64,
@@ -211,7 +215,8 @@ pub fn evaluate(
                         // Not inverted (beyond `inversion_count`).
                         continue;
                     }
-                    let en = normalize(&e, Normalize::MinMax);
+                    let projected: Vec<f64> = e.iter().map(|&v| v.max(0.0)).collect();
+                    let en = normalize(&projected, Normalize::MinMax);
                     out.scores.push(SampleScore {
                         index: chunk.index[row],
                         variant: chunk.variant[row].clone(),
