@@ -3,9 +3,9 @@
 use anyhow::{anyhow, Result};
 use astrorim_io::atomic::write_bytes;
 use astrorim_io::figure::{LinePlot, Series};
-use astrorim_io::png::{Mosaic, Stretch};
+use astrorim_io::panel::{save_panel, Cell, ImageCell, Scaling};
 use astrorim_nn::checkpoint::{default_model_dir, load_checkpoint};
-use astrorim_nn::evaluate::{evaluate, markdown, summarize, summarize_parameters, METHODS};
+use astrorim_nn::evaluate::{evaluate, markdown, summarize, summarize_parameters, Example, METHODS};
 use astrorim_nn::train::{train, TrainConfig};
 use astrorim_sim::dataset::DatasetReader;
 use clap::Args;
@@ -151,15 +151,60 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
     write_bytes(&args.out.join("summary.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
     let md = markdown(&reports, parameters.as_ref());
     write_bytes(&args.out.join("summary.md"), md.as_bytes())?;
-    let rows = result.reconstructions.len().min(6);
-    let mut mosaic = Mosaic::new(4, rows, 160);
-    for (r, (_, _, truth, outs)) in result.reconstructions.iter().take(rows).enumerate() {
-        mosaic.put(0, r, truth, m.source_size, m.source_size, Stretch::Asinh);
-        for (k, o) in outs.iter().enumerate().filter(|(_, o)| !o.is_empty()) {
-            mosaic.put(k + 1, r, o, m.source_size, m.source_size, Stretch::Asinh);
+    save_examples(&result.reconstructions, m.image_size, m.source_size, &args.out.join("examples.png"))?;
+    print!("{md}");
+    Ok(())
+}
+
+/// `examples.png` of an evaluation: the first sample of each variant, one
+/// row each — observation, true source, RIM, RIM − truth, and the inversion
+/// where it was run (else the back-projection) — titled, on arcsec axes,
+/// with colour bars. The sources share the truth's asinh scaling.
+fn save_examples(examples: &[Example], image_size: usize, source_size: usize, path: &std::path::Path) -> Result<()> {
+    let mut picked: Vec<&Example> = Vec::new();
+    for e in examples {
+        if !picked.iter().any(|p| p.variant == e.variant) {
+            picked.push(e);
         }
     }
-    mosaic.save(&args.out.join("examples.png"))?;
-    print!("{md}");
+    let wide = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+    let rows: Vec<[Vec<f64>; 5]> = picked
+        .iter()
+        .map(|e| {
+            let truth = wide(&e.truth);
+            let rim = wide(&e.outputs[0]);
+            let residual = rim.iter().zip(&truth).map(|(r, t)| r - t).collect();
+            let other = if e.outputs[2].is_empty() { wide(&e.outputs[1]) } else { wide(&e.outputs[2]) };
+            [wide(&e.observed), truth, rim, residual, other]
+        })
+        .collect();
+    let mut cells = Vec::new();
+    for (e, data) in picked.iter().zip(&rows) {
+        let half_image = 0.5 * image_size as f64 * e.pixel_scale;
+        let half_source = 0.5 * source_size as f64 * e.source_pixel_scale;
+        let source_scaling = Scaling::asinh_auto(&data[1]);
+        let peak = data[1].iter().fold(0.0f64, |a, &b| a.max(b.abs()));
+        let other = if e.outputs[2].is_empty() { "back-projection" } else { "inversion" };
+        let titles = ["observed", "true source", "RIM", "RIM − truth", other];
+        for (k, values) in data.iter().enumerate() {
+            let (half, nx) = if k == 0 { (half_image, image_size) } else { (half_source, source_size) };
+            let scaling = match k {
+                0 => Scaling::asinh_auto(values),
+                3 => Scaling::Symmetric { limit: 0.2 * peak.max(1e-30) },
+                _ => source_scaling,
+            };
+            cells.push(Cell::Image(ImageCell {
+                title: format!("{} #{}: {}", e.variant, e.index, titles[k]),
+                data: values,
+                nx,
+                ny: nx,
+                extent: (-half, half, -half, half),
+                scaling,
+                colorbar_label: "flux / observed maximum pixel".into(),
+                overlays: Vec::new(),
+            }));
+        }
+    }
+    save_panel(path, "Held-out test samples, known lens: the first of each variant (residual scale ±20 % of the true peak)", 5, &cells)?;
     Ok(())
 }

@@ -105,9 +105,26 @@ fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 tensor")
 }
 
-/// One evaluated sample: index, variant, truth and [rim, back-projection,
-/// inversion] (the inversion empty where it was not run).
-pub type Reconstructions = Vec<(u64, String, Vec<f32>, [Vec<f32>; 3])>;
+/// One evaluated sample, on the networks' scale (divided by the
+/// observation's maximum pixel).
+#[derive(Debug, Clone)]
+pub struct Example {
+    pub index: u64,
+    pub variant: String,
+    /// Image and source pixel sizes (arcsec).
+    pub pixel_scale: f64,
+    pub source_pixel_scale: f64,
+    /// The observation, image_size².
+    pub observed: Vec<f32>,
+    /// The true source, source_size².
+    pub truth: Vec<f32>,
+    /// [rim, back-projection, inversion] as in [`METHODS`] (the inversion
+    /// empty where it was not run).
+    pub outputs: [Vec<f32>; 3],
+}
+
+/// The evaluated samples, in evaluation order.
+pub type Reconstructions = Vec<Example>;
 
 /// Everything an evaluation produced.
 #[derive(Debug, Clone, Default)]
@@ -202,6 +219,7 @@ pub fn evaluate(
             }
             let methods = [to_vec(rim_x), to_vec(r.start.clone()), inversion];
             let truth = to_vec(b.target.clone());
+            let observed = to_vec(b.observed.clone());
             let theta_true = to_vec(b.theta.clone());
             let theta_pred = r.prediction.as_ref().map(|(p, _)| to_vec(p.theta.clone()));
             for (k, &row) in rows.iter().enumerate() {
@@ -247,7 +265,16 @@ pub fn evaluate(
                         predicted: pick(pred),
                     });
                 }
-                out.reconstructions.push((chunk.index[row], chunk.variant[row].clone(), truth[k * ms..(k + 1) * ms].to_vec(), outs));
+                let npix = m.image_size * m.image_size;
+                out.reconstructions.push(Example {
+                    index: chunk.index[row],
+                    variant: chunk.variant[row].clone(),
+                    pixel_scale: chunk.pixel_scale[row],
+                    source_pixel_scale: chunk.source_pixel_scale[row],
+                    observed: observed[k * npix..(k + 1) * npix].to_vec(),
+                    truth: truth[k * ms..(k + 1) * ms].to_vec(),
+                    outputs: outs,
+                });
             }
         }
     }
