@@ -9,5 +9,6 @@ pub mod fits;
 pub mod npz;
 pub mod panel;
 pub mod png;
+pub mod text;
 
 pub use error::IoError;

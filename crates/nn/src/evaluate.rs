@@ -7,14 +7,19 @@
 //! and, in joint mode, per-parameter errors of the encoder.
 
 use crate::baseline::invert_batch;
+use crate::data::Batch;
 use crate::data::{batch, Operators};
 use crate::encoder::HEADS;
+use crate::forward::ForwardOperator;
 use crate::joint::PsfSource;
 use crate::known_lens::Iterate;
 use crate::model::AstroRim;
 use astrorim_metrics::{coherence_bin_centres, coherence_spectrum, mse, normalize, psnr, ssim_gaussian, ssim_uniform7, Normalize};
 use astrorim_sim::dataset::DatasetReader;
-use burn::tensor::{Device, Tensor};
+use burn::tensor::{Device, Tensor, TensorData};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
 
 /// Methods compared, in report order.
@@ -149,21 +154,80 @@ impl Evaluation {
     }
 }
 
+/// What [`evaluate`] runs on.
+#[derive(Debug, Clone, Default)]
+pub struct EvaluateOptions<'a> {
+    /// Samples to evaluate.
+    pub count: usize,
+    /// Of those, how many the inversion also solves.
+    pub inversion_count: usize,
+    /// A source image (source_size², values in [0, 1], row 0 at the bottom)
+    /// that replaces every sample's source (the out-of-distribution test).
+    pub replacement_source: Option<&'a [f64]>,
+}
+
+/// Seed of the noise of re-observed samples ([`replace_source`]), with the
+/// sample index as the stream.
+const REPLACEMENT_NOISE_SEED: u64 = 0x7e57_0f_7e47;
+
+/// The batch `b` with its sources replaced by `source` (source_size², in
+/// [0, 1]) times each sample's true source peak, re-observed through the
+/// sample's true lens, PSF and background (lens light) with white Gaussian
+/// noise of its noise map (seeded by [`REPLACEMENT_NOISE_SEED`] and the
+/// sample `indices`), and rescaled so that each observation's maximum
+/// pixel is 1 again (the networks' scale). The test set's correlated noise,
+/// cosmic rays and CTI are not redrawn: the replaced samples have white noise.
+pub fn replace_source(b: Batch, op: &ForwardOperator, source: &[f64], indices: &[u64]) -> Batch {
+    let [batch_size, _, m, _] = b.target.dims();
+    let device = b.target.device();
+    let peak = b.target.clone().reshape([batch_size, m * m]).max_dim(1).reshape([batch_size, 1, 1, 1]);
+    let pattern: Vec<f32> = source.iter().map(|&v| v as f32).collect();
+    let pattern = Tensor::<4>::from_data(TensorData::new(pattern, [1, 1, m, m]), &device);
+    let target = pattern.expand([batch_size, 1, m, m]) * peak;
+    let clean = op.forward(&target, &b.theta, &b.psf, Some(&b.background));
+    let n = clean.dims()[2];
+    let noise: Vec<f32> = indices
+        .iter()
+        .flat_map(|&index| {
+            let mut rng = ChaCha8Rng::seed_from_u64(REPLACEMENT_NOISE_SEED);
+            rng.set_stream(index);
+            (0..n * n).map(move |_| StandardNormal.sample(&mut rng))
+        })
+        .collect();
+    let noise = Tensor::<4>::from_data(TensorData::new(noise, [batch_size, 1, n, n]), &device);
+    let observed = clean + noise * b.sigma.clone();
+    let maximum = observed.clone().reshape([batch_size, n * n]).max_dim(1).clamp_min(1e-12);
+    let rescale: Vec<f32> = to_vec(maximum.clone());
+    let divisor = maximum.reshape([batch_size, 1, 1, 1]);
+    Batch {
+        observed: observed / divisor.clone(),
+        sigma: b.sigma / divisor.clone(),
+        background: b.background / divisor.clone(),
+        target: target / divisor,
+        scale: b.scale.iter().zip(&rescale).map(|(s, r)| s * r).collect(),
+        theta: b.theta,
+        psf: b.psf,
+    }
+}
+
 /// Evaluates `count` samples: from the held-out test set (`astrorim
 /// simulate --test-set`) the first ⌈count/chunks⌉ of every chunk, so that each
 /// variant is equally represented; from any other dataset the last chunks
 /// (those a training run holds out). The inversion, far slower than the
 /// RIM on its 96² source grid (a minute per sample on 2 cores), runs on the
 /// first ⌈`inversion_count`/chunks⌉ samples of each chunk.
+///
+/// With `options.replacement_source` every sample's source is replaced and
+/// the sample re-observed ([`replace_source`]): the out-of-distribution test.
 pub fn evaluate(
     model: &AstroRim,
     psf: PsfSource,
     reader: &DatasetReader,
     how: Iterate,
-    count: usize,
-    inversion_count: usize,
+    options: &EvaluateOptions,
     device: &Device,
 ) -> Result<Evaluation, astrorim_sim::SimError> {
+    let (count, inversion_count) = (options.count, options.inversion_count);
     let m = &reader.manifest;
     let mut out = Evaluation::default();
     for c in out.coherence.iter_mut() {
@@ -199,7 +263,11 @@ pub fn evaluate(
             }
             let rows: Vec<usize> = positions.iter().map(|p| start + p).take(count - out.reconstructions.len()).collect();
             let op = ops.get(key);
-            let b = batch(&chunk, &rows, None, op, m.psf_size, device);
+            let mut b = batch(&chunk, &rows, None, op, m.psf_size, device);
+            if let Some(source) = options.replacement_source {
+                let indices: Vec<u64> = rows.iter().map(|&r| chunk.index[r]).collect();
+                b = replace_source(b, op, source, &indices);
+            }
             let r = model.reconstruct(op, &b, psf, how);
             let rim_x = r.source();
             let (theta, psf) = r.prediction.as_ref().map_or((&b.theta, &b.psf), |(p, psf)| (&p.theta, psf));
