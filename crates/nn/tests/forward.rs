@@ -438,3 +438,56 @@ fn the_inversion_baseline_recovers_a_source_through_the_rims_operator() {
     assert!(relative < 0.05, "relative L2 error {relative} where the source is above 10 % of its peak");
     assert!((flux_ratio - 1.0).abs() < 0.05, "flux ratio {flux_ratio}");
 }
+
+/// The out-of-distribution test's re-observation: the new source is the
+/// pattern times each sample's old peak, the observation is F(new source)
+/// + background + unit-variance noise × σ, every sample rescaled to a
+/// maximum pixel of 1, and the noise is fixed by the sample index.
+#[test]
+fn a_replaced_source_is_re_observed_through_the_true_lens() {
+    use astrorim_nn::data::Batch;
+    use astrorim_nn::evaluate::replace_source;
+    let device = device();
+    let (m, half) = (40usize, 0.7f32);
+    let op = ForwardOperator::new(N, SS, m, half, &device);
+    let tensor = |v: Vec<f32>, shape: [usize; 4]| Tensor::<4>::from_data(TensorData::new(v, shape), &device);
+    let peaks = [2.0f32, 0.5];
+    let old: Vec<f32> = peaks.iter().flat_map(|&p| (0..m * m).map(move |k| p * ((k % 7) as f32 / 6.0))).collect();
+    let theta = Tensor::cat(vec![theta_tensor(&lens(), &device), theta_tensor(&lens(), &device)], 0);
+    let k = kernel();
+    let psf: Vec<f32> = k.data().iter().chain(k.data()).map(|&v| v as f32).collect();
+    let sigma = 0.01f32;
+    let batch = || Batch {
+        observed: tensor(vec![1.0; 2 * N * N], [2, 1, N, N]),
+        sigma: tensor(vec![sigma; 2 * N * N], [2, 1, N, N]),
+        background: tensor(vec![0.05; 2 * N * N], [2, 1, N, N]),
+        theta: theta.clone(),
+        psf: tensor(psf.clone(), [2, 1, 7, 7]),
+        target: tensor(old.clone(), [2, 1, m, m]),
+        scale: vec![3.0, 4.0],
+    };
+    let pattern: Vec<f64> = (0..m * m).map(|k| if (k / m + k % m) % 5 == 0 { 1.0 } else { 0.0 }).collect();
+    let replaced = replace_source(batch(), &op, &pattern, &[11, 12]);
+    let observed = to_vec(replaced.observed.clone());
+    let target = to_vec(replaced.target.clone());
+    let sigma_after = to_vec(replaced.sigma.clone());
+    for s in 0..2 {
+        let image = &observed[s * N * N..(s + 1) * N * N];
+        let maximum = image.iter().cloned().fold(f32::MIN, f32::max);
+        assert!((maximum - 1.0).abs() < 1e-6, "sample {s}: maximum pixel {maximum}");
+        // The divisor the sample was rescaled by, from its noise map.
+        let divisor = sigma / sigma_after[s * N * N];
+        assert!((replaced.scale[s] / [3.0, 4.0][s] - divisor).abs() < 1e-4 * divisor);
+        for (t, p) in target[s * m * m..(s + 1) * m * m].iter().zip(&pattern) {
+            assert!((t * divisor - peaks[s] * *p as f32).abs() < 1e-5, "sample {s}: source {t} for pattern {p}");
+        }
+        let source = tensor(pattern.iter().map(|&p| peaks[s] * p as f32).collect(), [1, 1, m, m]);
+        let clean = to_vec(op.forward(&source, &theta_tensor(&lens(), &device), &tensor(psf[..49].to_vec(), [1, 1, 7, 7]), None));
+        let noise: Vec<f64> = image.iter().zip(&clean).map(|(o, c)| ((o * divisor - c - 0.05) / sigma) as f64).collect();
+        let mean = noise.iter().sum::<f64>() / noise.len() as f64;
+        let sd = (noise.iter().map(|z| (z - mean).powi(2)).sum::<f64>() / noise.len() as f64).sqrt();
+        assert!(mean.abs() < 0.1 && (sd - 1.0).abs() < 0.05, "sample {s}: noise mean {mean}, sd {sd}");
+    }
+    assert_eq!(to_vec(replace_source(batch(), &op, &pattern, &[11, 12]).observed), observed, "deterministic in the index");
+    assert_ne!(to_vec(replace_source(batch(), &op, &pattern, &[13, 12]).observed)[..N * N], observed[..N * N]);
+}
