@@ -167,7 +167,11 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
     write_bytes(&args.out.join("summary.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
     let md = markdown(&reports, parameters.as_ref());
     write_bytes(&args.out.join("summary.md"), md.as_bytes())?;
-    save_examples(&result.reconstructions, m.image_size, m.source_size, &args.out.join("examples.png"))?;
+    let title = match &args.source_text {
+        Some(text) => format!("Sources replaced by the text {text:?} and re-observed, known lens: the first sample of each variant"),
+        None => "Held-out test samples, known lens: the first of each variant".to_string(),
+    };
+    save_examples(&result.reconstructions, m.image_size, m.source_size, &title, &args.out.join("examples.png"))?;
     print!("{md}");
     Ok(())
 }
@@ -176,7 +180,7 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
 /// row each — observation, true source, RIM, RIM − truth, and the inversion
 /// where it was run (else the back-projection) — titled, on arcsec axes,
 /// with colour bars. The sources share the truth's asinh scaling.
-fn save_examples(examples: &[Example], image_size: usize, source_size: usize, path: &std::path::Path) -> Result<()> {
+fn save_examples(examples: &[Example], image_size: usize, source_size: usize, title: &str, path: &std::path::Path) -> Result<()> {
     let mut picked: Vec<&Example> = Vec::new();
     for e in examples {
         if !picked.iter().any(|p| p.variant == e.variant) {
@@ -221,6 +225,6 @@ fn save_examples(examples: &[Example], image_size: usize, source_size: usize, pa
             }));
         }
     }
-    save_panel(path, "Held-out test samples, known lens: the first of each variant (residual scale ±20 % of the true peak)", 5, &cells)?;
+    save_panel(path, &format!("{title} (residual scale ±20 % of the true peak)"), 5, &cells)?;
     Ok(())
 }
