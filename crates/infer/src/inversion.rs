@@ -566,6 +566,9 @@ impl<'a> Inversion<'a> {
             1
         } else if values[5] > values[6] {
             -1
+        } else if values[6] == f64::NEG_INFINITY {
+            // Singular at all three: more regularization conditions A better.
+            1
         } else {
             0
         };
