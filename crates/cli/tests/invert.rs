@@ -62,8 +62,22 @@ fn inverts_a_rendered_lens_with_its_own_model() {
     // smooth on the 0.05″ source pixels; the render's 2× rays are the operator's).
     assert!(json["reduced_chi2"].as_f64().unwrap() < 0.5, "{json}");
     assert_eq!(json["regularization"], "gradient");
+    // The evidence curve: the grid walk and the refinement, its maximum the
+    // reported λ, with solved points on both sides of it.
     let evidence = std::fs::read_to_string(out.join("evidence.csv")).unwrap();
-    assert!(evidence.lines().count() > 15, "the evidence curve has the scan and the refinement");
+    let points: Vec<(f64, f64)> = evidence
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let (a, b) = l.split_once(',').unwrap();
+            (a.parse().unwrap(), b.parse().unwrap())
+        })
+        .collect();
+    assert!(points.len() >= 5, "the grid walk and the refinement: {evidence}");
+    let best = points.iter().cloned().fold((0.0, f64::NEG_INFINITY), |a, p| if p.1 > a.1 { p } else { a });
+    let lambda = json["lambda"].as_f64().unwrap();
+    assert!((best.0 / lambda - 1.0).abs() < 1e-5, "the curve peaks at λ = {} for {lambda}", best.0);
+    assert!(points.iter().any(|p| p.0 < lambda) && points.iter().any(|p| p.0 > lambda), "{evidence}");
 }
 
 fn assert_refused(args: &[&str], expected: &str, out: &Path) {
