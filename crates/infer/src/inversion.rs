@@ -534,28 +534,34 @@ impl<'a> Inversion<'a> {
         let base = self.lambda_scale().log10();
         let mut curve: Vec<(f64, f64)> = Vec::new();
         let mut best: Option<Solution> = None;
-        // Records a solve in the curve and as the best so far; its ln ε (−∞ if singular).
-        let record = |result: Result<Solution, InversionError>, curve: &mut Vec<(f64, f64)>, best: &mut Option<Solution>| -> f64 {
-            match result {
-                Ok(s) => {
-                    let e = s.log_evidence;
-                    curve.push((s.lambda, e));
-                    if best.as_ref().is_none_or(|b| e > b.log_evidence) {
-                        *best = Some(s);
+        // Solves at the given log10 λ in parallel (the solves are independent)
+        // and records each in the curve and as the best so far, in order;
+        // returns their ln ε (−∞ where A is singular).
+        let solve_all = |log_lambdas: &[f64], curve: &mut Vec<(f64, f64)>, best: &mut Option<Solution>| -> Vec<f64> {
+            let solved: Vec<Result<Solution, InversionError>> = log_lambdas.par_iter().map(|&l| self.solve(10f64.powf(l))).collect();
+            solved
+                .into_iter()
+                .map(|result| match result {
+                    Ok(s) => {
+                        let e = s.log_evidence;
+                        curve.push((s.lambda, e));
+                        if best.as_ref().is_none_or(|b| e > b.log_evidence) {
+                            *best = Some(s);
+                        }
+                        e
                     }
-                    e
-                }
-                Err(_) => f64::NEG_INFINITY,
-            }
+                    Err(_) => f64::NEG_INFINITY,
+                })
+                .collect()
         };
         let grid: Vec<f64> = (0..=10).map(|k| base - 6.0 + k as f64).collect();
         let mut values = vec![f64::NAN; grid.len()];
-        // Solves the grid points `ks` not yet solved, in parallel (they are independent).
+        // Solves the grid points `ks` not yet solved.
         let scan = |ks: &[usize], values: &mut [f64], curve: &mut Vec<(f64, f64)>, best: &mut Option<Solution>| {
             let todo: Vec<usize> = ks.iter().copied().filter(|&k| k < grid.len() && values[k].is_nan()).collect();
-            let solved: Vec<Result<Solution, InversionError>> = todo.par_iter().map(|&k| self.solve(10f64.powf(grid[k]))).collect();
-            for (k, r) in todo.into_iter().zip(solved) {
-                values[k] = record(r, curve, best);
+            let logs: Vec<f64> = todo.iter().map(|&k| grid[k]).collect();
+            for (k, e) in todo.into_iter().zip(solve_all(&logs, curve, best)) {
+                values[k] = e;
             }
         };
         // Walk the grid from λ_scale towards the larger ln ε until it falls
@@ -625,11 +631,8 @@ impl<'a> Inversion<'a> {
             }
             let beyond = 2.0 * x - b.0;
             let points: Vec<f64> = if inside(beyond) { vec![x, beyond] } else { vec![x] };
-            let solved: Vec<Result<Solution, InversionError>> = points.par_iter().map(|&l| self.solve(10f64.powf(l))).collect();
             let mut bracket = vec![a, b, c];
-            for (&l, r) in points.iter().zip(solved) {
-                bracket.push((l, record(r, &mut curve, &mut best)));
-            }
+            bracket.extend(points.iter().copied().zip(solve_all(&points, &mut curve, &mut best)));
             bracket.sort_by(|u, v| u.0.total_cmp(&v.0));
             let k = (1..bracket.len() - 1).fold(1, |k, j| if bracket[j].1 > bracket[k].1 { j } else { k });
             (a, b, c) = (bracket[k - 1], bracket[k], bracket[k + 1]);
