@@ -75,12 +75,34 @@ pub struct EvaluateArgs {
     /// map (a fixed seed per sample).
     #[arg(long)]
     source_text: Option<String>,
+    /// With a joint model: run its RIM with the true lens (Θ, PSF and lens
+    /// light) instead of its encoder's, the known-lens score of Table 2.
+    #[arg(long, conflicts_with = "encoder")]
+    known_lens: bool,
+    /// Joint mode with the RIM of `--model` and the encoder (and PSF model)
+    /// of this model directory, e.g. a known-lens RIM with an encoder-stage
+    /// model before the two are fine-tuned together.
+    #[arg(long)]
+    encoder: Option<PathBuf>,
 }
 
 pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
     let device = astrorim_nn::device::default_device();
     let model_dir = args.model.clone().unwrap_or_else(default_model_dir);
-    let (model, meta) = load_checkpoint(&model_dir, &device)?;
+    let (mut model, meta) = load_checkpoint(&model_dir, &device)?;
+    if args.known_lens {
+        model.forward = None;
+    }
+    let mut psf = meta.config.psf;
+    if let Some(dir) = &args.encoder {
+        let (encoder, encoder_meta) = load_checkpoint(dir, &device)?;
+        if encoder_meta.psf_size != meta.psf_size {
+            return Err(anyhow!("{}: PSF side {} differs from the model's {}", dir.display(), encoder_meta.psf_size, meta.psf_size));
+        }
+        model.forward = Some(encoder.forward.ok_or_else(|| anyhow!("{}: the model has no encoder (known-lens mode)", dir.display()))?);
+        psf = encoder_meta.config.psf;
+    }
+    let lens = if model.forward.is_some() { "joint (encoder's lens)" } else { "known lens" };
     let reader = DatasetReader::open(&args.data)?;
     let m = &reader.manifest;
     if (m.image_size, m.source_size, m.psf_size) != (meta.image_size, meta.source_size, meta.psf_size) {
@@ -105,7 +127,7 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         inversion_count: args.inversion_samples.min(args.count),
         replacement_source: replacement.as_deref(),
     };
-    let result = evaluate(&model, meta.config.psf, &reader, meta.config.iterate(), &options, &device)?;
+    let result = evaluate(&model, psf, &reader, meta.config.iterate(), &options, &device)?;
     let mut csv = String::from("index,variant,method,mse,ssim,ssim_uniform7,psnr,flux_error,negative_fraction\n");
     for s in &result.scores {
         csv.push_str(&format!(
@@ -158,6 +180,7 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         result.inversion_failures.iter().map(|(index, why)| serde_json::json!({ "index": index, "reason": why })).collect();
     let json = serde_json::json!({
         "mode": meta.config.mode,
+        "lens": lens,
         "step": meta.step,
         "methods": reports,
         "parameters": parameters,
@@ -165,11 +188,11 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         "inversion_failures": failures,
     });
     write_bytes(&args.out.join("summary.json"), serde_json::to_string_pretty(&json)?.as_bytes())?;
-    let md = markdown(&reports, parameters.as_ref());
+    let md = markdown(&reports, &parameters);
     write_bytes(&args.out.join("summary.md"), md.as_bytes())?;
     let title = match &args.source_text {
-        Some(text) => format!("Sources replaced by the text {text:?} and re-observed, known lens: the first sample of each variant"),
-        None => "Held-out test samples, known lens: the first of each variant".to_string(),
+        Some(text) => format!("Sources replaced by the text {text:?} and re-observed, {lens}: the first sample of each variant"),
+        None => format!("Held-out test samples, {lens}: the first of each variant"),
     };
     save_examples(&result.reconstructions, m.image_size, m.source_size, &title, &args.out.join("examples.png"))?;
     print!("{md}");

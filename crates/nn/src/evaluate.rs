@@ -9,7 +9,6 @@
 use crate::baseline::invert_batch;
 use crate::data::Batch;
 use crate::data::{batch, Operators};
-use crate::encoder::HEADS;
 use crate::forward::ForwardOperator;
 use crate::joint::PsfSource;
 use crate::known_lens::Iterate;
@@ -21,6 +20,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
 use serde::Serialize;
+use std::f64::consts::{FRAC_PI_2, PI};
 
 /// Methods compared, in report order.
 pub const METHODS: [&str; 3] = ["rim", "back_projection", "inversion"];
@@ -56,6 +56,8 @@ pub struct ParameterErrors {
     pub variant: String,
     pub truth: [f64; 9],
     pub predicted: [f64; 9],
+    /// One normalized image unit in arcsec ((N/2)·pixel scale).
+    pub unit_arcsec: f64,
 }
 
 /// Table-2 statistics of one metric: mean, population standard deviation,
@@ -331,6 +333,7 @@ pub fn evaluate(
                         variant: chunk.variant[row].clone(),
                         truth: pick(&theta_true),
                         predicted: pick(pred),
+                        unit_arcsec: m.image_size as f64 / 2.0 * chunk.pixel_scale[row],
                     });
                 }
                 let npix = m.image_size * m.image_size;
@@ -349,33 +352,60 @@ pub fn evaluate(
     Ok(out)
 }
 
-/// Per-parameter summary of the encoder (joint mode): mean absolute error
-/// of each Θ component, angles folded to their period π, and the median
-/// relative error of b (= of θ_E).
+/// The encoder's accuracy on one group of samples (joint mode): median and
+/// 90th percentile of each error. θ_E relative (|Δb|/b), q and γ absolute,
+/// the angles φ and γ_φ absolute in degrees folded to their period 180°, the
+/// centre offset in arcsec.
 #[derive(Debug, Clone, Serialize)]
 pub struct ParameterReport {
+    /// "all" or a variant label.
+    pub group: String,
     pub count: usize,
-    pub mean_abs_error: Vec<(String, f64)>,
-    pub median_relative_error_b: f64,
+    /// (error name, median, P90).
+    pub errors: Vec<(String, f64, f64)>,
 }
 
-pub fn summarize_parameters(p: &[ParameterErrors]) -> Option<ParameterReport> {
-    if p.is_empty() {
-        return None;
+/// The error names of [`ParameterReport`], in order.
+pub const PARAMETER_ERRORS: [&str; 6] = ["theta_E relative", "q", "phi [deg]", "gamma", "gamma_phi [deg]", "centre [arcsec]"];
+
+/// Encoder accuracy over all samples and per variant (empty without predictions).
+pub fn summarize_parameters(p: &[ParameterErrors]) -> Vec<ParameterReport> {
+    let fold_deg = |d: f64| ((d + FRAC_PI_2).rem_euclid(PI) - FRAC_PI_2).abs().to_degrees();
+    let errors = |x: &ParameterErrors| -> [f64; 6] {
+        let (t, e) = (&x.truth, &x.predicted);
+        [
+            ((e[0] - t[0]) / t[0]).abs(),
+            (e[1] - t[1]).abs(),
+            fold_deg(e[2] - t[2]),
+            (e[5] - t[5]).abs(),
+            fold_deg(e[6] - t[6]),
+            (e[3] - t[3]).hypot(e[4] - t[4]) * x.unit_arcsec,
+        ]
+    };
+    let mut groups = vec!["all".to_string()];
+    for x in p {
+        if !groups.contains(&x.variant) {
+            groups.push(x.variant.clone());
+        }
     }
-    let fold = |d: f64| (d + std::f64::consts::FRAC_PI_2).rem_euclid(std::f64::consts::PI) - std::f64::consts::FRAC_PI_2;
-    let mean_abs_error = (0..9)
-        .map(|j| {
-            let angle = matches!(HEADS[j].1, crate::encoder::Bound::Angle);
-            let e = p
-                .iter()
-                .map(|x| if angle { fold(x.predicted[j] - x.truth[j]).abs() } else { (x.predicted[j] - x.truth[j]).abs() })
-                .sum::<f64>();
-            (HEADS[j].0.to_string(), e / p.len() as f64)
+    groups[1..].sort();
+    groups
+        .into_iter()
+        .filter_map(|group| {
+            let rows: Vec<[f64; 6]> = p.iter().filter(|x| group == "all" || x.variant == group).map(errors).collect();
+            (!rows.is_empty()).then(|| {
+                let errors = PARAMETER_ERRORS
+                    .iter()
+                    .enumerate()
+                    .map(|(j, name)| {
+                        let s = Summary::of(&rows.iter().map(|r| r[j]).collect::<Vec<_>>());
+                        (name.to_string(), s.median, s.p90)
+                    })
+                    .collect();
+                ParameterReport { group, count: rows.len(), errors }
+            })
         })
-        .collect();
-    let rel: Vec<f64> = p.iter().map(|x| ((x.predicted[0] - x.truth[0]) / x.truth[0]).abs()).collect();
-    Some(ParameterReport { count: p.len(), mean_abs_error, median_relative_error_b: Summary::of(&rel).median })
+        .collect()
 }
 
 /// Table-2 summaries per method, for all samples (group "all") and per variant.
@@ -419,7 +449,7 @@ pub fn summarize(scores: &[SampleScore]) -> Vec<MethodReport> {
 }
 
 /// The summary as Markdown tables in the form of the paper's Table 2, one per group.
-pub fn markdown(reports: &[MethodReport], parameters: Option<&ParameterReport>) -> String {
+pub fn markdown(reports: &[MethodReport], parameters: &[ParameterReport]) -> String {
     let mut s = String::new();
     let mut group = "";
     for r in reports {
@@ -433,22 +463,51 @@ pub fn markdown(reports: &[MethodReport], parameters: Option<&ParameterReport>) 
             r.psnr.median, r.abs_flux_error.median, r.flux_error.median, r.negative_fraction.mean, 100.0 * r.frac_ssim_ge_090, 100.0 * r.frac_ssim_ge_095, 100.0 * r.frac_ssim_lt_080
         ));
     }
-    if let Some(p) = parameters {
-        s.push_str(&format!(
-            "\n### encoder parameters ({} samples; angles folded to period π)\n\n| parameter | mean absolute error |\n|---|---|\n",
-            p.count
-        ));
-        for (name, e) in &p.mean_abs_error {
-            s.push_str(&format!("| {name} | {e:.4} |\n"));
+    if !parameters.is_empty() {
+        s.push_str("\n### encoder accuracy (median / P90 of the absolute error; θ_E relative, angles folded to 180°)\n\n| group | N |");
+        for name in PARAMETER_ERRORS {
+            s.push_str(&format!(" {name} |"));
         }
-        s.push_str(&format!("\nmedian |Δb|/b (= |Δθ_E|/θ_E): {:.3}\n", p.median_relative_error_b));
+        s.push_str(&format!("\n|---|---|{}\n", "---|".repeat(PARAMETER_ERRORS.len())));
+        for r in parameters {
+            s.push_str(&format!("| {} | {} |", r.group, r.count));
+            for (name, median, p90) in &r.errors {
+                if name.starts_with("theta_E") {
+                    s.push_str(&format!(" {:.1} % / {:.1} % |", 100.0 * median, 100.0 * p90));
+                } else {
+                    s.push_str(&format!(" {median:.3} / {p90:.3} |"));
+                }
+            }
+            s.push('\n');
+        }
     }
     s
 }
 
 #[cfg(test)]
 mod tests {
-    use super::Summary;
+    use super::{summarize_parameters, ParameterErrors, Summary};
+
+    #[test]
+    fn encoder_errors_fold_angles_and_convert_the_centre() {
+        let deg = f64::to_radians;
+        let sample = |variant: &str, predicted_b: f64| ParameterErrors {
+            index: 0,
+            variant: variant.into(),
+            truth: [0.5, 0.7, deg(80.0), 0.0, 0.0, 0.05, 0.0, 0.0, 1.0],
+            predicted: [predicted_b, 0.75, deg(-95.0), 0.03, 0.04, 0.02, deg(179.0), 0.0, 1.0],
+            unit_arcsec: 2.4,
+        };
+        let reports = summarize_parameters(&[sample("v1", 0.55), sample("v2", 0.4)]);
+        let groups: Vec<(&str, usize)> = reports.iter().map(|r| (r.group.as_str(), r.count)).collect();
+        assert_eq!(groups, [("all", 2), ("v1", 1), ("v2", 1)]);
+        // θ_E 10 % and 20 %; q 0.05; φ 175° apart is 5° (period 180°); γ 0.03; γ_φ 1°; centre 0.05 × 2.4″.
+        let want = [0.1, 0.05, 5.0, 0.03, 1.0, 0.12];
+        for ((name, median, p90), w) in reports[1].errors.iter().zip(want) {
+            assert!((median - w).abs() < 1e-9 && (p90 - w).abs() < 1e-9, "{name}: {median} {p90} vs {w}");
+        }
+        assert!((reports[0].errors[0].1 - 0.15).abs() < 1e-12 && (reports[0].errors[0].2 - 0.19).abs() < 1e-12);
+    }
 
     #[test]
     fn summaries_equal_numpy() {

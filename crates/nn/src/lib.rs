@@ -19,11 +19,13 @@
 //!   forward model and how each mode binds its operator.
 //! - [`data`]: batches from simulator shards, operators per source field of
 //!   view, and the flip/rotation augmentation.
-//! - [`train`]: training and exact resume; [`checkpoint`]: exported models and
-//!   the shipped one; [`stream`]: on-the-fly training data; [`evaluate`]: Table-2 reports.
+//! - [`train`]: training and exact resume; [`config`]: its TOML
+//!   configuration; [`checkpoint`]: exported models and the shipped one;
+//!   [`stream`]: on-the-fly training data; [`evaluate`]: Table-2 reports.
 
 pub mod baseline;
 pub mod checkpoint;
+pub mod config;
 pub mod data;
 pub mod device;
 pub mod encoder;

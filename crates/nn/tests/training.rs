@@ -208,6 +208,53 @@ fn the_encoder_stage_learns_theta_and_leaves_the_rim_alone() {
 }
 
 #[test]
+fn a_joint_run_starts_from_the_known_lens_rim_and_the_encoder_stage() {
+    // Stage 3 of the recipe: init_rim and init_forward take the RIM of a
+    // known-lens model and the encoder of an encoder-stage model. With
+    // learning rates of 1e-9 the exported weights after one step are those
+    // two parts, tensor by tensor.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    tiny_dataset(&data, 0);
+    let device = Device::default();
+    let (rim_run, encoder_run, joint) = (dir.path().join("rim"), dir.path().join("encoder"), dir.path().join("joint"));
+    train(
+        &config(
+            &data,
+            &rim_run,
+            3,
+            "validate_every = 3
+",
+        ),
+        &device,
+        &|_| {},
+    )
+    .unwrap();
+    let encoder = "mode = \"encoder\"\nlambda_supervised = 1.0\nlearning_rate_forward = 0.002\nvalidate_every = 3\nseed = 11\n";
+    train(&config(&data, &encoder_run, 3, encoder), &device, &|_| {}).unwrap();
+    let extra = format!(
+        "mode = \"joint\"\nlearning_rate_rim = 1e-9\nlearning_rate_forward = 1e-9\nvalidate_every = 1\ninit_rim = {:?}\ninit_forward = {:?}\nresume = true\n",
+        rim_run.to_str().unwrap(),
+        encoder_run.to_str().unwrap()
+    );
+    train(&config(&data, &joint, 1, &extra), &device, &|_| {}).unwrap();
+    let part = |tensors: Vec<(String, Vec<f32>)>, prefix: &str| -> Vec<(String, Vec<f32>)> {
+        tensors.into_iter().filter(|(name, _)| name.starts_with(prefix)).collect()
+    };
+    let (joint_rim, joint_forward) = (part(exported(&joint), "rim."), part(exported(&joint), "forward."));
+    assert!(joint_rim.len() > 10 && joint_forward.len() > 10, "{} RIM and {} forward tensors", joint_rim.len(), joint_forward.len());
+    assert_same_weights(&joint_rim, &part(exported(&rim_run), "rim."));
+    assert_same_weights(&joint_forward, &part(exported(&encoder_run), "forward."));
+    // The encoder stage's own (untrained) RIM is not what the joint run took.
+    let untrained = part(exported(&encoder_run), "rim.");
+    assert!(joint_rim.iter().zip(&untrained).any(|((_, a), (_, b))| a != b));
+    // A known-lens model has no encoder to give.
+    let wrong = format!("mode = \"joint\"\ninit_forward = {:?}\n", rim_run.to_str().unwrap());
+    let e = train(&config(&data, &dir.path().join("wrong"), 1, &wrong), &device, &|_| {}).unwrap_err().to_string();
+    assert!(e.contains("no encoder") && e.contains("rim"), "{e}");
+}
+
+#[test]
 fn the_shipped_model_loads_with_this_architecture() {
     // models/default is what every command uses without --model: it must
     // match the code (a change of architecture has to ship a new model).
@@ -238,6 +285,10 @@ fn config_errors_name_the_field() {
     assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("exactly one"));
     std::fs::write(&path, "generator = \"v9\"\nout = \"o\"\n").unwrap();
     assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("generator"));
+    std::fs::write(&path, "data = \"d\"\nout = \"o\"\ninit_forward = \"m\"\n").unwrap();
+    assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("init_forward"));
+    std::fs::write(&path, "data = \"d\"\nout = \"o\"\nmode = \"encoder\"\ninit_rim = \"m\"\n").unwrap();
+    assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("init_rim"));
     let test_seed = astrorim_sim::dataset::TEST_SET_SEED;
     std::fs::write(&path, format!("generator = \"mix\"\nout = \"o\"\nseed = {test_seed}\n")).unwrap();
     assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("test set"));
