@@ -153,8 +153,12 @@ fn bench_rim(repeats: usize) -> Result<()> {
         for b in [1usize, 16] {
             let rows: Vec<usize> = (0..b).collect();
             let input = batch(&chunk, &rows, None, &op, m.psf_size, &device);
-            let run =
-                || model.reconstruct(&op, &input, PsfSource::Observed, Iterate { iterations: 10, positive: false }).source().into_data();
+            let run = || {
+                model
+                    .reconstruct(&op, &input, PsfSource::Observed, Iterate { iterations: 10, positive: false, lens_gradient: false })
+                    .source()
+                    .into_data()
+            };
             run();
             let start = Instant::now();
             for _ in 0..repeats {

@@ -7,6 +7,7 @@ use astrorim_io::panel::{save_panel, Cell, ImageCell, Scaling};
 use astrorim_io::text::rasterize_text;
 use astrorim_nn::checkpoint::{default_model_dir, load_checkpoint};
 use astrorim_nn::evaluate::{evaluate, markdown, summarize, summarize_parameters, EvaluateOptions, Example, METHODS};
+use astrorim_nn::known_lens::Iterate;
 use astrorim_nn::train::{train, TrainConfig};
 use astrorim_sim::dataset::DatasetReader;
 use clap::Args;
@@ -127,7 +128,8 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         inversion_count: args.inversion_samples.min(args.count),
         replacement_source: replacement.as_deref(),
     };
-    let result = evaluate(&model, psf, &reader, meta.config.iterate(), &options, &device)?;
+    let how = Iterate { lens_gradient: false, ..meta.config.iterate() };
+    let result = evaluate(&model, psf, &reader, how, &options, &device)?;
     let mut csv = String::from("index,variant,method,mse,ssim,ssim_uniform7,psnr,flux_error,negative_fraction\n");
     for s in &result.scores {
         csv.push_str(&format!(

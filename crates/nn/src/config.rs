@@ -101,6 +101,11 @@ pub struct TrainConfig {
     /// learning rates ÷ 10 and early stopping after 5 flat validations unless set.
     #[serde(default)]
     pub fine_tune_from: Option<PathBuf>,
+    /// Joint mode: the reconstruction loss also trains the encoder, through
+    /// the operator its Θ and lens light bind (AstroRIM §3.3); without it the
+    /// operator is detached and the encoder learns from its own terms only.
+    #[serde(default)]
+    pub lens_gradient: bool,
     /// Joint mode, first start only (ignored when resuming a state): the
     /// RIM's weights from this model directory (e.g. the known-lens stage).
     #[serde(default)]
@@ -234,6 +239,9 @@ impl TrainConfig {
         if (c.init_rim.is_some() || c.init_forward.is_some()) && c.fine_tune_from.is_some() {
             return bad("fine_tune_from", "cannot be combined with init_rim or init_forward");
         }
+        if c.lens_gradient && c.mode != Mode::Joint {
+            return bad("lens_gradient", "only the joint mode binds the encoder's operator");
+        }
         if c.init_forward.is_some() && c.mode == Mode::KnownLens {
             return bad("init_forward", "the known-lens mode has no forward model");
         }
@@ -248,7 +256,7 @@ impl TrainConfig {
 
     /// How the RIM runs in this configuration.
     pub fn iterate(&self) -> Iterate {
-        Iterate { iterations: self.iterations, positive: self.positivity }
+        Iterate { iterations: self.iterations, positive: self.positivity, lens_gradient: self.lens_gradient && self.mode == Mode::Joint }
     }
 
     /// Learning rates before warm-up and plateau scaling: ÷ 10 when fine-tuning.

@@ -175,7 +175,43 @@ impl ForwardOperator {
         let strip = |t: &Tensor<4>| t.clone().detach().without_autodiff();
         let grid = self.sampling_grid(&theta.clone().detach().without_autodiff());
         let (index, weight) = bilinear_weights(grid, self.source_size);
-        LinearOperator { op: self, index, weight, psf: strip(psf), background: background.map(strip) }
+        LinearOperator { op: self, index, weight, psf: strip(psf), background: background.map(strip), differentiable: false }
+    }
+
+    /// The same linear map as [`Self::bind`], differentiable in Θ, the PSF and
+    /// the background: the bilinear weights are computed from the traced
+    /// positions with autodiff (the corner indices, piecewise constant in Θ,
+    /// are not), so everything the operator computes — F x, Fᵀ r, the
+    /// likelihood gradient the RIM sees — carries the gradient back to Θ.
+    /// What lets the reconstruction loss reach the encoder in joint training.
+    pub fn bind_differentiable(&self, theta: &Tensor<2>, psf: &Tensor<4>, background: Option<&Tensor<4>>) -> LinearOperator<'_> {
+        let grid = self.sampling_grid(theta);
+        let [b, h, w, _] = grid.dims();
+        let p = h * w;
+        let (index, _) = bilinear_weights(grid.clone().detach().without_autodiff(), self.source_size);
+        let m = self.source_size as f32;
+        // grid_sample's pixel coordinate u = ((g + 1)·M − 1)/2, its lower
+        // corner (constant) and the fraction past it (differentiable).
+        let axis = |k: usize| {
+            let u = (grid.clone().slice([0..b, 0..h, 0..w, k..k + 1]).reshape([b, p]) + 1.0) * (m / 2.0) - 0.5;
+            let corner = u.clone().detach().without_autodiff().floor();
+            (u - corner.clone(), corner)
+        };
+        let ((fu, u0), (fv, v0)) = (axis(0), axis(1));
+        // A corner outside the source grid has weight zero.
+        let inside = |c: Tensor<2>| c.clone().greater_equal_elem(0.0).float() * c.lower_elem(m).float();
+        let (in_u0, in_u1, in_v0, in_v1) = (inside(u0.clone()), inside(u0 + 1.0), inside(v0.clone()), inside(v0 + 1.0));
+        let (gu, gv) = (fu.clone().neg() + 1.0, fv.clone().neg() + 1.0);
+        let weight = Tensor::cat(
+            vec![
+                gu.clone() * gv.clone() * in_u0.clone() * in_v0.clone(),
+                fu.clone() * gv * in_u1.clone() * in_v0,
+                gu * fv.clone() * in_u0 * in_v1.clone(),
+                fu * fv * in_u1 * in_v1,
+            ],
+            1,
+        );
+        LinearOperator { op: self, index, weight, psf: psf.clone(), background: background.cloned(), differentiable: true }
     }
 
     /// ∇ₓ ½‖(y − F(x))/σ‖², detached: [B, 1, M, M] — the exact noise-weighted
@@ -204,9 +240,21 @@ pub struct LinearOperator<'a> {
     weight: Tensor<2>,
     psf: Tensor<4>,
     background: Option<Tensor<4>>,
+    /// Made by [`ForwardOperator::bind_differentiable`]: images and
+    /// residuals keep their autodiff graph.
+    differentiable: bool,
 }
 
 impl LinearOperator<'_> {
+    /// `t` without its autodiff graph, unless the operator is differentiable.
+    fn detached<const D: usize>(&self, t: &Tensor<D>) -> Tensor<D> {
+        if self.differentiable {
+            t.clone()
+        } else {
+            t.clone().detach().without_autodiff()
+        }
+    }
+
     /// F x + background, [B, 1, N, N].
     pub fn apply(&self, source: &Tensor<4>) -> Tensor<4> {
         let image = self.apply_linear(source);
@@ -251,7 +299,7 @@ impl LinearOperator<'_> {
         let [b, _, n, _] = image.dims();
         let (m, ss) = (self.op.source_size, self.op.supersampling);
         let p = n * ss * n * ss;
-        let correlated = convolve_per_image(image.clone().detach().without_autodiff(), &self.psf.clone().flip([2, 3]));
+        let correlated = convolve_per_image(self.detached(image), &self.psf.clone().flip([2, 3]));
         let spread = if ss == 1 {
             correlated
         } else {
@@ -261,7 +309,8 @@ impl LinearOperator<'_> {
         Tensor::<2>::zeros([b, m * m], &image.device()).scatter(1, self.index.clone(), values, IndexingUpdateOp::Add).reshape([b, 1, m, m])
     }
 
-    /// ∇ₓ ½‖(y − F x − bg)/σ‖² = −Fᵀ((y − F x − bg)/σ²), detached: [B, 1, M, M].
+    /// ∇ₓ ½‖(y − F x − bg)/σ‖² = −Fᵀ((y − F x − bg)/σ²), [B, 1, M, M]; x, y
+    /// and σ detached, and the result too unless the operator is differentiable.
     pub fn likelihood_gradient(&self, source: &Tensor<4>, observed: &Tensor<4>, sigma: &Tensor<4>) -> Tensor<4> {
         let x = source.clone().detach().without_autodiff();
         let weight = sigma.clone().detach().without_autodiff().square().recip();

@@ -13,6 +13,11 @@ pub struct Iterate {
     pub iterations: usize,
     /// Clamp each estimate at zero (a positivity output).
     pub positive: bool,
+    /// Joint mode: bind the encoder's operator differentiably
+    /// ([`crate::forward::ForwardOperator::bind_differentiable`]) so that
+    /// gradients of the reconstruction reach Θ, the lens light and the PSF.
+    /// Only training needs it.
+    pub lens_gradient: bool,
 }
 
 /// The source estimate the RIM returns: an iterate projected onto

@@ -82,7 +82,8 @@ impl AstroRim {
     }
 
     /// Runs the model on a batch: binds the operator (true Θ and background
-    /// in known-lens mode; the encoder's Θ, lens light and PSF in joint mode),
+    /// in known-lens mode; the encoder's Θ, lens light and PSF in joint mode,
+    /// differentiably when `how.lens_gradient`),
     /// back-projects, then iterates the RIM.
     pub fn reconstruct<'a>(&self, op: &'a ForwardOperator, batch: &Batch, psf: PsfSource, how: Iterate) -> Reconstruction<'a> {
         let (f, prediction): (LinearOperator, _) = match &self.forward {
@@ -91,7 +92,12 @@ impl AstroRim {
                 let p = model.predict(batch.observed.clone());
                 let kernel = model.psf(batch, psf);
                 let light = op.sersic_light(&p.theta, &p.light);
-                (op.bind(&p.theta, &kernel, Some(&light)), Some((p, kernel)))
+                let f = if how.lens_gradient {
+                    op.bind_differentiable(&p.theta, &kernel, Some(&light))
+                } else {
+                    op.bind(&p.theta, &kernel, Some(&light))
+                };
+                (f, Some((p, kernel)))
             }
         };
         let scale = coverage(&f, &batch.sigma);

@@ -274,6 +274,54 @@ fn parameter_gradient_matches_finite_differences() {
 }
 
 #[test]
+fn the_differentiable_binding_carries_the_likelihood_gradient_back_to_theta() {
+    // Joint training's operator: the same values as the detached binding,
+    // and ∂/∂Θ of a weighted sum of the likelihood gradient Fᵀ W (y − F x)
+    // (what the RIM sees) equal to central differences.
+    let device = device();
+    let m = 64;
+    let op = ForwardOperator::new(N, 2, m, 0.8, &device);
+    let gauss = |n: usize, cx: f32, cy: f32, w: f32| -> Vec<f32> {
+        (0..n * n)
+            .map(|k| {
+                let (x, y) = ((k % n) as f32 - cx, (k / n) as f32 - cy);
+                (-(x * x + y * y) / (2.0 * w * w)).exp()
+            })
+            .collect()
+    };
+    let t = |v: Vec<f32>, n: usize| Tensor::<4>::from_data(TensorData::new(v, [1, 1, n, n]), &device);
+    let source = t(gauss(m, 31.5, 30.0, 5.0), m);
+    let observed = t(gauss(N, 22.0, 25.0, 9.0), N);
+    let sigma = t(vec![0.3f32; N * N], N);
+    let weight = t(gauss(m, 33.0, 29.0, 8.0), m);
+    let background = t(gauss(N, 23.5, 23.5, 4.0).iter().map(|v| 0.2 * v).collect(), N);
+    let psf = Tensor::<4>::from_data(TensorData::new(vec![0.0f32, 0.1, 0.0, 0.1, 0.6, 0.1, 0.0, 0.1, 0.0], [1, 1, 3, 3]), &device);
+    let base = lens().to_astrorim(N, S).to_array().map(|v| v as f32);
+    let theta_of = |th: &[f32; 9]| Tensor::<2>::from_data(TensorData::new(th.to_vec(), [1, 9]), &device);
+    let objective = |th: &[f32; 9]| -> f64 {
+        let g = op.bind(&theta_of(th), &psf, Some(&background)).likelihood_gradient(&source, &observed, &sigma);
+        to_vec(g * weight.clone()).iter().map(|&v| v as f64).sum()
+    };
+    let theta = theta_of(&base).autodiff().require_grad();
+    let f = op.bind_differentiable(&theta, &psf, Some(&background));
+    let g = f.likelihood_gradient(&source, &observed, &sigma);
+    let detached = to_vec(op.bind(&theta_of(&base), &psf, Some(&background)).likelihood_gradient(&source, &observed, &sigma));
+    let (values, scale) = (to_vec(g.clone()), detached.iter().fold(0f32, |m, v| m.max(v.abs())));
+    let worst = values.iter().zip(&detached).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
+    assert!(worst < 1e-5 * scale, "the two bindings differ by {worst} (scale {scale})");
+    let grads = (g * weight.clone()).sum().backward();
+    let d = theta.grad(&grads).unwrap().into_data().try_into_vec::<f32>().unwrap();
+    for (k, name) in [(0, "b"), (1, "q"), (2, "phi"), (3, "x0"), (5, "gamma"), (7, "kappa_s")] {
+        let h = 2e-3f32;
+        let (mut p, mut mn) = (base, base);
+        p[k] += h;
+        mn[k] -= h;
+        let fd = (objective(&p) - objective(&mn)) / (2.0 * h as f64);
+        assert!((fd - d[k] as f64).abs() < 0.02 * fd.abs().max(1e-1), "∂/∂{name}: autodiff {} vs finite difference {fd}", d[k]);
+    }
+}
+
+#[test]
 fn symmetries_commute_with_the_forward_operator() {
     // F(g·x; g·Θ, g·PSF) = g·F(x; Θ, PSF) for every flip/rotation g: the
     // augmentation transforms images, sources, kernels and parameters consistently.

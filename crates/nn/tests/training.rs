@@ -255,6 +255,50 @@ fn a_joint_run_starts_from_the_known_lens_rim_and_the_encoder_stage() {
 }
 
 #[test]
+fn the_reconstruction_loss_reaches_the_encoder_only_with_lens_gradient() {
+    // Joint mode with every encoder term at zero, from an encoder stage
+    // (an untrained encoder's Θ sends every ray off the source grid): the
+    // reconstruction loss is all there is. Through the detached operator the
+    // encoder gets no gradient and keeps its weights; with lens_gradient it
+    // learns.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    tiny_dataset(&data, 0);
+    let device = Device::default();
+    let encoder_run = dir.path().join("encoder");
+    let encoder = "mode = \"encoder\"\nlambda_supervised = 1.0\nlambda_fwd = 0.0\nlearning_rate_forward = 0.002\nvalidate_every = 30\nseed = 9\naugment = false\n";
+    train(&config(&data, &encoder_run, 30, encoder), &device, &|_| {}).unwrap();
+    let base = format!(
+        "mode = \"joint\"\nlambda_fwd = 0.0\nlambda_param = 0.0\nlambda_supervised = 0.0\nlearning_rate_forward = 0.01\nvalidate_every = 2\naugment = false\nseed = 12\ninit_forward = {:?}\n",
+        encoder_run.to_str().unwrap()
+    );
+    let forward_part =
+        |dir: &Path| -> Vec<(String, Vec<f32>)> { exported(dir).into_iter().filter(|(n, _)| n.starts_with("forward.")).collect() };
+    let start = forward_part(&encoder_run);
+    // Largest change of each tensor relative to its largest weight (AdamW's
+    // decoupled weight decay alone moves them by lr·wd·steps = 2e-6).
+    let moved = |a: &[(String, Vec<f32>)]| -> Vec<f32> {
+        a.iter()
+            .zip(&start)
+            .map(|((_, x), (_, y))| {
+                let scale = y.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+                x.iter().zip(y).fold(0f32, |m, (p, q)| m.max((p - q).abs())) / scale
+            })
+            .collect()
+    };
+    let (detached, through) = (dir.path().join("detached"), dir.path().join("through"));
+    train(&config(&data, &detached, 2, &base), &device, &|_| {}).unwrap();
+    let still = moved(&forward_part(&detached));
+    assert!(still.iter().all(|&d| d < 1e-5), "the encoder moved without a gradient: {still:?}");
+    train(&config(&data, &through, 2, &format!("{base}lens_gradient = true\n")), &device, &|_| {}).unwrap();
+    let trained = forward_part(&through);
+    let learned = moved(&trained);
+    let changed = learned.iter().filter(|&&d| d > 1e-3).count();
+    assert!(changed * 2 > trained.len(), "only {changed} of {} forward tensors moved: {learned:?}", trained.len());
+    assert!(trained.iter().all(|(_, v)| v.iter().all(|x| x.is_finite())));
+}
+
+#[test]
 fn the_shipped_model_loads_with_this_architecture() {
     // models/default is what every command uses without --model: it must
     // match the code (a change of architecture has to ship a new model).
@@ -289,6 +333,8 @@ fn config_errors_name_the_field() {
     assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("init_forward"));
     std::fs::write(&path, "data = \"d\"\nout = \"o\"\nmode = \"encoder\"\ninit_rim = \"m\"\n").unwrap();
     assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("init_rim"));
+    std::fs::write(&path, "data = \"d\"\nout = \"o\"\nlens_gradient = true\n").unwrap();
+    assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("lens_gradient"));
     let test_seed = astrorim_sim::dataset::TEST_SET_SEED;
     std::fs::write(&path, format!("generator = \"mix\"\nout = \"o\"\nseed = {test_seed}\n")).unwrap();
     assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("test set"));
