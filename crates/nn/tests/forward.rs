@@ -393,6 +393,27 @@ fn learned_psf_starts_as_a_unit_moffat_of_three_pixels() {
 }
 
 #[test]
+fn encoder_ellipticity_components_convert_as_lenstronomy() {
+    use astrorim_physics::ellipticity::e1e2_to_q_phi;
+    let pairs = [(0.3, 0.1), (-0.2, 0.25), (0.0, -0.4), (-0.35, -0.05), (0.05, 0.0), (0.45, 0.45)];
+    let column = |k: usize| {
+        let v: Vec<f32> = pairs.iter().map(|p| if k == 0 { p.0 as f32 } else { p.1 as f32 }).collect();
+        Tensor::<2>::from_data(TensorData::new(v, [pairs.len(), 1]), &device())
+    };
+    let (q, phi) = astrorim_nn::encoder::q_phi(column(0), column(1));
+    let (q, phi) = (q.into_data().try_into_vec::<f32>().unwrap(), phi.into_data().try_into_vec::<f32>().unwrap());
+    for (k, &(e1, e2)) in pairs.iter().enumerate() {
+        let (q_want, phi_want) = e1e2_to_q_phi(e1, e2);
+        assert!(
+            (q[k] as f64 - q_want).abs() < 1e-6 && (phi[k] as f64 - phi_want).abs() < 1e-6,
+            "({e1}, {e2}): ({}, {}) vs ({q_want}, {phi_want})",
+            q[k],
+            phi[k]
+        );
+    }
+}
+
+#[test]
 fn encoder_heads_name_theta_and_cover_every_presets_range() {
     use astrorim_nn::encoder::{Bound, LensParameterEncoder, HEADS, LENS_PARAMETERS};
     use astrorim_physics::param_map::ASTRORIM_NAMES;
@@ -425,6 +446,9 @@ fn encoder_heads_name_theta_and_cover_every_presets_range() {
                 let (lo, hi) = match *bound {
                     Bound::Linear(lo, hi) | Bound::Log(lo, hi) => (lo, hi),
                     Bound::Angle => (-std::f64::consts::PI, std::f64::consts::PI),
+                    // q from e ≤ max·√2; φ = atan2(e2, e1)/2 covers its period π whatever the value.
+                    Bound::EllipticityComponent(max) if *name == "q" => ((1.0 - max * 2f64.sqrt()) / (1.0 + max * 2f64.sqrt()), 1.0),
+                    Bound::EllipticityComponent(_) => continue,
                 };
                 // NFW-free draws have κ_s = r_s = 0 (no halo): the operator ignores r_s then.
                 let no_halo = (*name == "r_s" || *name == "kappa_s") && t.kappa_s == 0.0;
