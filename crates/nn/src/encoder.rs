@@ -16,7 +16,7 @@
 //! widened to cover every Θ the built-in presets draw (tested: b from
 //! 0.005 for v4's smallest lenses at 0.2″ pixels up to 2, r_s up to 40 for
 //! v6's M200-based haloes): sigmoid heads lo + (hi − lo)·σ(z) for linear ranges, the
-//! same in log space for the flux, and π·tanh(z) for the two angles.
+//! same in log space for the flux, π·tanh(z) for the shear angle and 0.5·tanh(z) for the ellipticity components.
 //! Parameters: 1 243 308 (FC 8192 → 128 alone 1 048 704; heads 780) — the
 //! paper quotes ~350 k, which its own layer list contradicts (REFERENCE §1).
 

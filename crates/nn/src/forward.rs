@@ -230,7 +230,8 @@ impl ForwardOperator {
 }
 
 /// F(·; Θ, PSF) + background for fixed Θ, PSF and background (see
-/// [`ForwardOperator::bind`]); lives on the inner (non-autodiff) device.
+/// [`ForwardOperator::bind`]); lives on the inner (non-autodiff) device, or,
+/// from [`ForwardOperator::bind_differentiable`], keeps the autodiff graph of Θ, the PSF and the background.
 #[derive(Debug, Clone)]
 pub struct LinearOperator<'a> {
     op: &'a ForwardOperator,
