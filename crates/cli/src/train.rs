@@ -5,7 +5,7 @@ use astrorim_io::atomic::write_bytes;
 use astrorim_io::figure::{LinePlot, Series};
 use astrorim_io::panel::{save_panel, Cell, ImageCell, Scaling};
 use astrorim_io::text::rasterize_text;
-use astrorim_nn::checkpoint::{default_model_dir, load_checkpoint};
+use astrorim_nn::checkpoint::{default_model_dir, load_checkpoint, load_forward_model};
 use astrorim_nn::evaluate::{evaluate, markdown, summarize, summarize_parameters, EvaluateOptions, Example, METHODS};
 use astrorim_nn::known_lens::Iterate;
 use astrorim_nn::train::{train, TrainConfig};
@@ -96,12 +96,9 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
     }
     let mut psf = meta.config.psf;
     if let Some(dir) = &args.encoder {
-        let (encoder, encoder_meta) = load_checkpoint(dir, &device)?;
-        if encoder_meta.psf_size != meta.psf_size {
-            return Err(anyhow!("{}: PSF side {} differs from the model's {}", dir.display(), encoder_meta.psf_size, meta.psf_size));
-        }
-        model.forward = Some(encoder.forward.ok_or_else(|| anyhow!("{}: the model has no encoder (known-lens mode)", dir.display()))?);
-        psf = encoder_meta.config.psf;
+        let (forward, encoder_psf) = load_forward_model(dir, meta.psf_size, &device)?;
+        model.forward = Some(forward);
+        psf = encoder_psf;
     }
     let lens = if model.forward.is_some() { "joint (encoder's lens)" } else { "known lens" };
     let reader = DatasetReader::open(&args.data)?;

@@ -2,6 +2,7 @@
 //! (architecture, shapes, normalization, training configuration), how they
 //! load, and where the shipped model lives.
 
+use crate::joint::{ForwardModel, PsfSource};
 use crate::model::AstroRim;
 use crate::train::{config_error, TrainConfig, TrainError};
 use astrorim_io::atomic::write_bytes;
@@ -63,6 +64,19 @@ pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<(AstroRim, Checkpo
         ));
     }
     Ok((model, meta))
+}
+
+/// The forward model (encoder and learned PSF) of the model in `dir`, and
+/// the PSF it was trained with, for a model whose data have PSF kernels of
+/// side `psf_size`: a known-lens model, which has none, or another PSF side
+/// is an error naming the file.
+pub fn load_forward_model(dir: &Path, psf_size: usize, device: &Device) -> Result<(ForwardModel, PsfSource), TrainError> {
+    let (loaded, meta) = load_checkpoint(dir, device)?;
+    let forward = loaded.forward.ok_or_else(|| config_error(dir, "the model has no encoder (it was trained in known-lens mode)"))?;
+    if meta.psf_size != psf_size {
+        return Err(config_error(dir, format!("the model's PSF side {} differs from the data's {psf_size}", meta.psf_size)));
+    }
+    Ok((forward, meta.config.psf))
 }
 
 /// The shipped model: `$ASTRORIM_MODEL` when set, else `models/default` of

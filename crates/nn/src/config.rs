@@ -256,7 +256,7 @@ impl TrainConfig {
 
     /// How the RIM runs in this configuration.
     pub fn iterate(&self) -> Iterate {
-        Iterate { iterations: self.iterations, positive: self.positivity, lens_gradient: self.lens_gradient && self.mode == Mode::Joint }
+        Iterate { iterations: self.iterations, positive: self.positivity, lens_gradient: self.lens_gradient }
     }
 
     /// Learning rates before warm-up and plateau scaling: ÷ 10 when fine-tuning.

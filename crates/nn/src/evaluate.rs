@@ -368,6 +368,18 @@ pub struct ParameterReport {
 /// The error names of [`ParameterReport`], in order.
 pub const PARAMETER_ERRORS: [&str; 6] = ["theta_E relative", "q", "phi [deg]", "gamma", "gamma_phi [deg]", "centre [arcsec]"];
 
+/// The groups a report has: "all", then each variant present, sorted.
+fn report_groups<'a>(variants: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut groups = vec!["all".to_string()];
+    for v in variants {
+        if !groups.iter().any(|g| g == v) {
+            groups.push(v.to_string());
+        }
+    }
+    groups[1..].sort();
+    groups
+}
+
 /// Encoder accuracy over all samples and per variant (empty without predictions).
 pub fn summarize_parameters(p: &[ParameterErrors]) -> Vec<ParameterReport> {
     let fold_deg = |d: f64| ((d + FRAC_PI_2).rem_euclid(PI) - FRAC_PI_2).abs().to_degrees();
@@ -382,14 +394,7 @@ pub fn summarize_parameters(p: &[ParameterErrors]) -> Vec<ParameterReport> {
             (e[3] - t[3]).hypot(e[4] - t[4]) * x.unit_arcsec,
         ]
     };
-    let mut groups = vec!["all".to_string()];
-    for x in p {
-        if !groups.contains(&x.variant) {
-            groups.push(x.variant.clone());
-        }
-    }
-    groups[1..].sort();
-    groups
+    report_groups(p.iter().map(|x| x.variant.as_str()))
         .into_iter()
         .filter_map(|group| {
             let rows: Vec<[f64; 6]> = p.iter().filter(|x| group == "all" || x.variant == group).map(errors).collect();
@@ -410,13 +415,7 @@ pub fn summarize_parameters(p: &[ParameterErrors]) -> Vec<ParameterReport> {
 
 /// Table-2 summaries per method, for all samples (group "all") and per variant.
 pub fn summarize(scores: &[SampleScore]) -> Vec<MethodReport> {
-    let mut groups = vec!["all".to_string()];
-    for s in scores {
-        if !groups.contains(&s.variant) {
-            groups.push(s.variant.clone());
-        }
-    }
-    groups[1..].sort();
+    let groups = report_groups(scores.iter().map(|s| s.variant.as_str()));
     let mut reports = Vec::new();
     for group in &groups {
         for &method in &METHODS {

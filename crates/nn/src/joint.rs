@@ -134,7 +134,7 @@ pub fn parameter_penalty(theta: &Tensor<2>) -> Tensor<1> {
 /// the shear components γ(cos 2γ_φ, sin 2γ_φ)/0.2 and κ_s/0.5 — each scaled
 /// to its range, and written in components so that the π-periodic angles
 /// have no wrap-around. r_s is left out: it is undefined without a halo.
-/// (The ellipticity was unscaled up to stage 2's step 1 800: its squared
+/// (The ellipticity was unscaled up to stage 2's step 2 000: its squared
 /// error, ~0.01, was a twentieth of ln b's, and the encoder had learned
 /// neither q nor φ — median |Δφ| 46°, that of a guess.)
 pub fn supervised_penalty(predicted: &Tensor<2>, truth: &Tensor<2>) -> Tensor<1> {

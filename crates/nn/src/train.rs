@@ -24,7 +24,7 @@
 //! row per validation period), `curves.png` (its losses) and `state/` (weights with parameter ids, EMA,
 //! both optimizers' moments, `state.json`), replaced as a whole by renaming.
 
-use crate::checkpoint::{export, load_checkpoint, CheckpointMeta, ARCHITECTURE, NORMALIZATION};
+use crate::checkpoint::{export, load_checkpoint, load_forward_model, CheckpointMeta, ARCHITECTURE, NORMALIZATION};
 pub use crate::config::TrainConfig;
 use crate::data::{Batch, Operators, Symmetry};
 use crate::forward::ForwardOperator;
@@ -413,12 +413,7 @@ fn initial_model(config: &TrainConfig, psf_size: usize, device: &Device) -> Resu
         model.rim = load_checkpoint(dir, device)?.0.rim;
     }
     if let Some(dir) = &config.init_forward {
-        let (loaded, meta) = load_checkpoint(dir, device)?;
-        let forward = loaded.forward.ok_or_else(|| config_error(dir, "the model has no encoder (it was trained in known-lens mode)"))?;
-        if meta.psf_size != psf_size {
-            return Err(config_error(dir, format!("the model's PSF side {} differs from the data's {psf_size}", meta.psf_size)));
-        }
-        model.forward = Some(forward);
+        model.forward = Some(load_forward_model(dir, psf_size, device)?.0);
     }
     Ok(model)
 }
