@@ -39,3 +39,31 @@ fn evaluates_the_shipped_model_against_both_baselines() {
     let first: Vec<f64> = coherence.lines().nth(1).unwrap().split(',').skip(1).map(|v| v.parse().unwrap()).collect();
     assert!(first.iter().all(|&c| c > 0.3), "{coherence}");
 }
+
+#[test]
+fn refines_the_encoders_lens_only_in_joint_mode() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let report = dir.path().join("report");
+    let encoder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models/stage2-encoder");
+    let o = run_astrorim(&["simulate", "--variant", "v2", "-n", "2", "--seed", "9", "--out", data.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let args = |extra: &[&str]| -> Vec<String> {
+        let base = ["evaluate", "--data", data.to_str().unwrap(), "--out", report.to_str().unwrap(), "-n", "2", "--inversion-samples", "0"];
+        base.iter().chain(extra).map(|s| s.to_string()).collect()
+    };
+    let run = |extra: &[&str]| {
+        let a = args(extra);
+        run_astrorim(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let o = run(&["--encoder", encoder.to_str().unwrap(), "--refine-steps", "3"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(report.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["refine_steps"], 3);
+    assert!(summary["lens"].as_str().unwrap().contains("refined in 3 steps"), "{}", summary["lens"]);
+    let parameters = std::fs::read_to_string(report.join("parameters.csv")).unwrap();
+    assert_eq!(parameters.lines().count(), 3, "{parameters}");
+    let o = run(&["--refine-steps", "3"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("refine-steps"), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -80,6 +80,10 @@ pub struct TrainConfig {
     /// Weight of the supervised parameter loss (0: off).
     #[serde(default)]
     pub lambda_supervised: f64,
+    /// Within the supervised loss, the weight of ln b's squared error
+    /// against the other features' 1 ([`crate::joint::supervised_penalty`]).
+    #[serde(default = "default_one")]
+    pub theta_e_weight: f64,
     /// Weight of the SSIM term, λ_SSIM·(1 − SSIM) averaged over the unrolled
     /// iterations like the MSE ([`crate::loss::ssim_loss`]; 0: off).
     #[serde(default)]
@@ -158,6 +162,10 @@ fn default_wd() -> f32 {
 fn default_ema() -> f64 {
     0.999
 }
+fn default_one() -> f64 {
+    1.0
+}
+
 fn default_lambda_fwd() -> f64 {
     0.5
 }
@@ -210,6 +218,7 @@ impl TrainConfig {
             ("lambda_param", c.lambda_param),
             ("lambda_supervised", c.lambda_supervised),
             ("lambda_ssim", c.lambda_ssim),
+            ("theta_e_weight", c.theta_e_weight),
         ] {
             if !(v >= 0.0 && v.is_finite()) {
                 return bad(name, "must be finite and non-negative");

@@ -136,14 +136,16 @@ pub fn parameter_penalty(theta: &Tensor<2>) -> Tensor<1> {
 /// have no wrap-around. r_s is left out: it is undefined without a halo.
 /// (The ellipticity was unscaled up to stage 2's step 2 000: its squared
 /// error, ~0.01, was a twentieth of ln b's, and the encoder had learned
-/// neither q nor φ — median |Δφ| 46°, that of a guess.)
-pub fn supervised_penalty(predicted: &Tensor<2>, truth: &Tensor<2>) -> Tensor<1> {
+/// neither q nor φ — median |Δφ| 46°, that of a guess.) `theta_e_weight`
+/// multiplies ln b's squared error (1: every feature alike).
+pub fn supervised_penalty(predicted: &Tensor<2>, truth: &Tensor<2>, theta_e_weight: f64) -> Tensor<1> {
+    let weight = theta_e_weight.sqrt();
     let features = |t: &Tensor<2>| {
         let (q, phi, gamma, gphi) = (col(t, 1), col(t, 2), col(t, 5), col(t, 6));
         let e = (q.clone().neg() + 1.0) / (q + 1.0);
         Tensor::cat(
             vec![
-                col(t, 0).clamp_min(1e-3).log(),
+                col(t, 0).clamp_min(1e-3).log() * weight,
                 e.clone() * (phi.clone() * 2.0).cos() / 0.2,
                 e * (phi * 2.0).sin() / 0.2,
                 col(t, 3) / 0.2,
@@ -163,4 +165,27 @@ pub fn forward_fidelity(op: &ForwardOperator, batch: &Batch, prediction: &Predic
     let light = op.sersic_light(&prediction.theta, &prediction.light);
     let model = op.forward(&batch.target.clone().detach(), &prediction.theta, psf, Some(&light));
     (model - batch.observed.clone().detach()).square().mean()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::supervised_penalty;
+    use burn::tensor::{Device, Tensor, TensorData};
+
+    #[test]
+    fn supervised_penalty_weighs_ln_b_and_scales_each_feature() {
+        let device = Device::default();
+        let row = |v: [f32; 9]| Tensor::<2>::from_data(TensorData::new(v.to_vec(), [1, 9]), &device);
+        let truth = [0.5f32, 0.8, 0.3, 0.01, -0.02, 0.05, 0.7, 0.1, 2.0];
+        // b 20 % high, x0 off by 0.04 (0.2 of its scale): the eight features' mean of squares.
+        let mut predicted = truth;
+        predicted[0] = 0.6;
+        predicted[3] = 0.05;
+        let ln_b = (1.2f64).ln().powi(2);
+        for weight in [1.0, 5.0] {
+            let value = supervised_penalty(&row(predicted), &row(truth), weight).into_scalar::<f32>() as f64;
+            let expected = (weight * ln_b + 0.2f64.powi(2)) / 8.0;
+            assert!((value - expected).abs() < 1e-6, "weight {weight}: {value} vs {expected}");
+        }
+    }
 }

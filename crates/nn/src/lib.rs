@@ -16,7 +16,8 @@
 //!   losses (peak-normalized MSE, 1 − SSIM).
 //! - [`encoder`]: the LensParameterEncoder; [`joint`]: the joint mode's
 //!   forward model (encoder, learned PSF) and loss terms; [`model`]: RIM +
-//!   forward model and how each mode binds its operator.
+//!   forward model and how each mode binds its operator; [`refine`]: the
+//!   encoder's lens refined against the data with the RIM as source solver.
 //! - [`data`]: batches from simulator shards, operators per source field of
 //!   view, and the flip/rotation augmentation.
 //! - [`train`]: training and exact resume; [`config`]: its TOML
@@ -35,6 +36,7 @@ pub mod joint;
 pub mod known_lens;
 pub mod loss;
 pub mod model;
+pub mod refine;
 pub mod rim;
 pub mod stream;
 pub mod train;

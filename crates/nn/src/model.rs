@@ -6,6 +6,7 @@ use crate::data::Batch;
 use crate::forward::{ForwardOperator, LinearOperator};
 use crate::joint::{ForwardModel, Prediction, PsfSource};
 use crate::known_lens::{back_projection, coverage, project_source, reconstruct_from, Iterate};
+use crate::refine::{refine_lens, rim_source, RefineSettings};
 use crate::rim::Rim;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
@@ -86,11 +87,29 @@ impl AstroRim {
     /// differentiably when `how.lens_gradient`),
     /// back-projects, then iterates the RIM.
     pub fn reconstruct<'a>(&self, op: &'a ForwardOperator, batch: &Batch, psf: PsfSource, how: Iterate) -> Reconstruction<'a> {
+        self.reconstruct_refined(op, batch, psf, how, None)
+    }
+
+    /// [`Self::reconstruct`], in joint mode with the encoder's lens first
+    /// refined against the data with the RIM as source solver
+    /// ([`crate::refine::refine_lens`]) when `refine` is given; the
+    /// reconstruction's prediction is then the refined lens.
+    pub fn reconstruct_refined<'a>(
+        &self,
+        op: &'a ForwardOperator,
+        batch: &Batch,
+        psf: PsfSource,
+        how: Iterate,
+        refine: Option<RefineSettings>,
+    ) -> Reconstruction<'a> {
         let (f, prediction): (LinearOperator, _) = match &self.forward {
             None => (batch.operator(op), None),
             Some(model) => {
-                let p = model.predict(batch.observed.clone());
+                let mut p = model.predict(batch.observed.clone());
                 let kernel = model.psf(batch, psf);
+                if let Some(settings) = refine {
+                    p = refine_lens(op, batch, &p, &kernel, settings, |f, b| rim_source(&self.rim, f, b, how)).prediction;
+                }
                 let light = op.sersic_light(&p.theta, &p.light);
                 let f = if how.lens_gradient {
                     op.bind_differentiable(&p.theta, &kernel, Some(&light))

@@ -197,7 +197,7 @@ fn loss(model: &AstroRim, op: &ForwardOperator, b: &Batch, config: &TrainConfig)
             total = total + fm.residual_tv() * config.lambda_psf;
         }
         if config.lambda_supervised > 0.0 {
-            total = total + supervised_penalty(&prediction.theta, &b.theta) * config.lambda_supervised;
+            total = total + supervised_penalty(&prediction.theta, &b.theta, config.theta_e_weight) * config.lambda_supervised;
         }
     }
     (total, recon)
@@ -210,7 +210,7 @@ fn encoder_loss(model: &AstroRim, op: &ForwardOperator, b: &Batch, config: &Trai
     let fm = model.forward.as_ref().expect("the encoder mode has a forward model");
     let prediction = fm.predict(b.observed.clone());
     let kernel = fm.psf(b, config.psf);
-    let supervised = supervised_penalty(&prediction.theta, &b.theta);
+    let supervised = supervised_penalty(&prediction.theta, &b.theta, config.theta_e_weight);
     let mut total = supervised.clone() * config.lambda_supervised
         + forward_fidelity(op, b, &prediction, &kernel) * config.lambda_fwd
         + parameter_penalty(&prediction.theta) * config.lambda_param;
