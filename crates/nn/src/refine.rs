@@ -17,7 +17,11 @@
 //! v1/v2 samples: a scan of θ_E over 0.6–1.6× the encoder's, the rest of
 //! the lens kept, chose θ_E 40–55 % off, and one such lens had a lower χ²
 //! than the true lens — a weaker lens lets the source take the arcs' shape,
-//! which only a prior on the source would penalize).
+//! which only a prior on the source would penalize). A Gaussian prior on
+//! the lens about the encoder's (widths 1.5× its median errors) changed
+//! nothing measurable (60 held-out samples, 30 steps: SSIM mean 0.845
+//! against 0.844, θ_E median error 13.6 % against 13.7 %): the χ²
+//! differences along the descent are hundreds to thousands.
 //! The lens light's flux, which enters the model linearly, is not a step
 //! coordinate: at every step it takes its weighted least-squares value.
 
