@@ -15,7 +15,7 @@
 //! The descent is local, and has to be: with a lens far from the truth the
 //! RIM still fits the data, and χ² alone cannot tell (measured on held-out
 //! v1/v2 samples: a scan of θ_E over 0.6–1.6× the encoder's, the rest of
-//! the lens kept, chose θ_E 40–55 % off, and one such lens had a lower χ²
+//! the lens kept, chose θ_E 45–56 % off, and one such lens had a lower χ²
 //! than the true lens — a weaker lens lets the source take the arcs' shape,
 //! which only a prior on the source would penalize). A Gaussian prior on
 //! the lens about the encoder's (widths 1.5× its median errors) changed
