@@ -109,7 +109,8 @@ pub struct MethodReport {
     pub frac_ssim_lt_080: f64,
 }
 
-fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+/// A tensor's values as f32, row-major.
+pub(crate) fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().convert::<f32>().try_into_vec::<f32>().expect("f32 tensor")
 }
 

@@ -3,6 +3,7 @@
 //! source. Also the two baselines it must beat: the noise-weighted
 //! back-projection and a Wiener-like (Tikhonov) least-squares solution.
 
+use crate::data::Batch;
 use crate::forward::LinearOperator;
 use crate::rim::Rim;
 use burn::tensor::Tensor;
@@ -64,6 +65,15 @@ pub fn reconstruct_from(
         estimates.push(x.clone());
     }
     estimates
+}
+
+/// The RIM on `batch` against the bound operator `f`: the noise-weighted
+/// back-projection it starts from, and every estimate ([`reconstruct_from`]).
+pub fn run_rim(rim: &Rim, f: &LinearOperator, batch: &Batch, how: Iterate) -> (Tensor<4>, Vec<Tensor<4>>) {
+    let scale = coverage(f, &batch.sigma);
+    let start = back_projection(f, &batch.observed, &batch.sigma, &scale);
+    let estimates = reconstruct_from(rim, f, &batch.observed, &batch.sigma, &scale, start.clone(), how);
+    (start, estimates)
 }
 
 /// Fᵀ W F 1 with W = σ⁻²: per source pixel, the noise-weighted coverage

@@ -5,7 +5,7 @@
 use crate::data::Batch;
 use crate::forward::{ForwardOperator, LinearOperator};
 use crate::joint::{ForwardModel, Prediction, PsfSource};
-use crate::known_lens::{back_projection, coverage, project_source, reconstruct_from, Iterate};
+use crate::known_lens::{project_source, run_rim, Iterate};
 use crate::refine::{refine_lens, rim_source, RefineSettings};
 use crate::rim::Rim;
 use burn::module::{Module, ModuleVisitor, Param};
@@ -119,9 +119,7 @@ impl AstroRim {
                 (f, Some((p, kernel)))
             }
         };
-        let scale = coverage(&f, &batch.sigma);
-        let start = back_projection(&f, &batch.observed, &batch.sigma, &scale);
-        let estimates = reconstruct_from(&self.rim, &f, &batch.observed, &batch.sigma, &scale, start.clone(), how);
+        let (start, estimates) = run_rim(&self.rim, &f, batch, how);
         Reconstruction { operator: f, start, estimates, prediction }
     }
 }

@@ -27,9 +27,10 @@
 
 use crate::data::Batch;
 use crate::encoder::q_phi;
+use crate::evaluate::to_vec;
 use crate::forward::{ForwardOperator, LinearOperator};
 use crate::joint::Prediction;
-use crate::known_lens::{back_projection, coverage, project_source, reconstruct_from, Iterate};
+use crate::known_lens::{project_source, run_rim, Iterate};
 use crate::rim::Rim;
 use burn::tensor::{Tensor, TensorData};
 
@@ -40,12 +41,6 @@ pub struct RefineSettings {
     pub steps: usize,
     /// Multiplies every coordinate's step size ([`STEP_SIZES`]).
     pub step_scale: f64,
-}
-
-impl Default for RefineSettings {
-    fn default() -> Self {
-        RefineSettings { steps: 30, step_scale: 1.0 }
-    }
 }
 
 /// Number of refined coordinates: the nine of Θ and the lens light's three.
@@ -110,15 +105,8 @@ pub struct Refined {
 /// The RIM's source (projected, detached) for one batch under the lens
 /// bound in `f`: the source solver of [`refine_lens`] in Algorithm 1.
 pub fn rim_source(rim: &Rim, f: &LinearOperator, batch: &Batch, how: Iterate) -> Tensor<4> {
-    let how = Iterate { lens_gradient: false, ..how };
-    let scale = coverage(f, &batch.sigma);
-    let start = back_projection(f, &batch.observed, &batch.sigma, &scale);
-    let estimates = reconstruct_from(rim, f, &batch.observed, &batch.sigma, &scale, start, how);
+    let (_, estimates) = run_rim(rim, f, batch, Iterate { lens_gradient: false, ..how });
     project_source(estimates.last().expect("the RIM runs at least one iteration").clone()).detach().without_autodiff()
-}
-
-fn to_vec<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.into_data().convert::<f32>().try_into_vec::<f32>().expect("float tensor")
 }
 
 /// Refines `start` (the encoder's lens and lens light for `batch`) against
@@ -142,16 +130,16 @@ pub fn refine_lens(
     // The source under the lens of `z`; sets z's lens-light flux, which
     // enters linearly, to its weighted least-squares value against the data
     // less the lensed source.
+    let weight = inverse_sigma.clone().square();
     let resolve = |z: &mut [f32]| -> Tensor<4> {
         let (theta, light) = from_coordinates(tensor(z));
         let lens_light = op.sersic_light(&theta, &light);
         let f = op.bind(&theta, psf, Some(&lens_light));
         let source = solve(&f, batch).detach().without_autodiff();
-        let weight = inverse_sigma.clone().square();
         let shape = lens_light / light.slice([0..b, 0..1]).reshape([b, 1, 1, 1]);
         let residual = observed.clone() - f.apply_linear(&source);
         let numerator = to_vec((shape.clone() * residual * weight.clone()).sum_dims(&[1, 2, 3]).reshape([b]));
-        let denominator = to_vec((shape.square() * weight).sum_dims(&[1, 2, 3]).reshape([b]));
+        let denominator = to_vec((shape.square() * weight.clone()).sum_dims(&[1, 2, 3]).reshape([b]));
         for i in 0..b {
             let flux = numerator[i] / denominator[i];
             if flux.is_finite() && flux > 0.0 {
