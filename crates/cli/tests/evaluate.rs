@@ -63,7 +63,14 @@ fn refines_the_encoders_lens_only_in_joint_mode() {
     assert!(summary["lens"].as_str().unwrap().contains("refined in 3 steps"), "{}", summary["lens"]);
     let parameters = std::fs::read_to_string(report.join("parameters.csv")).unwrap();
     assert_eq!(parameters.lines().count(), 3, "{parameters}");
-    let o = run(&["--refine-steps", "3"]);
-    assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("refine-steps"), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run(&["--encoder", encoder.to_str().unwrap(), "--refine-parametric-steps", "4", "--refine-steps", "2"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(report.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["refine_parametric_steps"], 4);
+    assert!(summary["lens"].as_str().unwrap().contains("parametric source in 4 steps"), "{}", summary["lens"]);
+    for flag in ["--refine-steps", "--refine-parametric-steps"] {
+        let o = run(&[flag, "3"]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains(&flag[2..]), "{}", String::from_utf8_lossy(&o.stderr));
+    }
 }

@@ -31,7 +31,7 @@ pub struct CheckpointMeta {
 
 /// Architecture tag checked when loading.
 pub const ARCHITECTURE: &str =
-    "astrorim-v4 (RIM: Jacobi-preconditioned gradient input, unet embed16/32, hardgru32@M/4, up16/8, out1x1; encoder: 4×[conv3-GN8-relu-pool] 32/64/96/128, fc8192-128-64, 12 heads, ellipticity as components e1, e2)";
+    "astrorim-v5 (RIM: Jacobi-preconditioned gradient input, unet embed16/32, hardgru32@M/4, up16/8, out1x1; encoder: 4×[conv3-GN8-relu-pool] 32/64/96/128, fc8192-128-64, 12 heads, ellipticity and shear as components e1, e2, γ1, γ2)";
 
 pub(crate) const NORMALIZATION: &str = "each observation, noise map, lens light and source divided by the observation's maximum pixel";
 

@@ -8,15 +8,20 @@
 //! the nine lens parameters Θ = (b, q, φ, x0, y0, γ, γ_φ, κ_s, r_s) and a
 //! circular Sérsic lens light (flux, R_e, n). The heads of q and φ predict
 //! the ellipticity components (e1, e2) = e(cos 2φ, sin 2φ), e = (1 − q)/(1 + q)
-//! (lenstronomy's), converted to q and φ: heads for q and φ themselves
+//! (lenstronomy's), converted to q and φ, and the heads of γ and γ_φ the
+//! shear components (γ1, γ2) = γ(cos 2γ_φ, sin 2γ_φ), converted to γ and γ_φ:
+//! heads for q and φ themselves
 //! trapped the encoder at q = 1 (measured: stage 2 predicted q ≈ 0.99 for
 //! every test sample after 32 000 samples) — with φ unknown the supervised
 //! loss is least at e = 0, where φ's gradient vanishes and q's sigmoid
-//! saturates. Ranges are those of the paper
+//! saturates. The shear's (γ, γ_φ) heads fell into the same trap (measured
+//! at 10 400 steps: γ_φ's median error 46°, a guess, with γ ≈ 0.05 — the
+//! angle's gradient scales with γ). Ranges are those of the paper
 //! widened to cover every Θ the built-in presets draw (tested: b from
 //! 0.005 for v4's smallest lenses at 0.2″ pixels up to 2, r_s up to 40 for
 //! v6's M200-based haloes): sigmoid heads lo + (hi − lo)·σ(z) for linear ranges, the
-//! same in log space for the flux, π·tanh(z) for the shear angle and 0.5·tanh(z) for the ellipticity components.
+//! same in log space for the flux, 0.5·tanh(z) for the ellipticity components
+//! and 0.2·tanh(z) for the shear components.
 //! Parameters: 1 243 308 (FC 8192 → 128 alone 1 048 704; heads 780) — the
 //! paper quotes ~350 k, which its own layer list contradicts (REFERENCE §1).
 
@@ -26,7 +31,6 @@ use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxP
 use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::tensor::activation::{relu, sigmoid, tanh};
 use burn::tensor::{Device, Tensor};
-use std::f64::consts::PI;
 
 /// How one head's raw output is bounded.
 #[derive(Debug, Clone, Copy)]
@@ -35,25 +39,27 @@ pub enum Bound {
     Linear(f64, f64),
     /// exp(ln lo + (ln hi − ln lo)·σ(z)).
     Log(f64, f64),
-    /// π·tanh(z), radians.
-    Angle,
-    /// An ellipticity component max·tanh(z) (heads 1 and 2, together
-    /// converted to q and φ).
-    EllipticityComponent(f64),
+    /// One component of a spin-2 pair, max·tanh(z): the ellipticity (heads
+    /// 1 and 2, together converted to q and φ) or the shear (heads 5 and 6,
+    /// converted to γ and γ_φ).
+    Component(f64),
 }
 
 /// Largest ellipticity component: e ≤ 0.5·√2, q ≥ 0.17.
 pub const ELLIPTICITY_MAX: f64 = 0.5;
 
+/// Largest shear component: γ ≤ 0.2·√2 (the presets draw γ ≤ 0.16).
+pub const SHEAR_MAX: f64 = 0.2;
+
 /// Names and bounds of the twelve heads, in output order.
 pub const HEADS: [(&str, Bound); 12] = [
     ("b", Bound::Linear(0.005, 2.0)),
-    ("q", Bound::EllipticityComponent(ELLIPTICITY_MAX)),
-    ("phi", Bound::EllipticityComponent(ELLIPTICITY_MAX)),
+    ("q", Bound::Component(ELLIPTICITY_MAX)),
+    ("phi", Bound::Component(ELLIPTICITY_MAX)),
     ("x0", Bound::Linear(-0.2, 0.2)),
     ("y0", Bound::Linear(-0.2, 0.2)),
-    ("gamma", Bound::Linear(0.0, 0.2)),
-    ("gamma_phi", Bound::Angle),
+    ("gamma", Bound::Component(SHEAR_MAX)),
+    ("gamma_phi", Bound::Component(SHEAR_MAX)),
     ("kappa_s", Bound::Linear(0.0, 0.5)),
     ("r_s", Bound::Linear(0.05, 40.0)),
     ("light_flux", Bound::Log(1e-2, 1e4)),
@@ -71,6 +77,14 @@ pub const LENS_PARAMETERS: usize = 9;
 pub fn q_phi(e1: Tensor<2>, e2: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
     let e = (e1.clone().square() + e2.clone().square() + 1e-12).sqrt();
     ((e.clone().neg() + 1.0) / (e + 1.0), e2.atan2(e1 + 1e-9) / 2.0)
+}
+
+/// (γ, γ_φ) from the shear components (lenstronomy's
+/// [`astrorim_physics::ellipticity::shear_cartesian_to_polar`],
+/// differentiable): γ = |(γ1, γ2)|, γ_φ = atan2(γ2, γ1)/2, with the ε's of [`q_phi`].
+pub fn gamma_phi(gamma1: Tensor<2>, gamma2: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
+    let gamma = (gamma1.clone().square() + gamma2.clone().square() + 1e-12).sqrt();
+    (gamma, gamma2.atan2(gamma1 + 1e-9) / 2.0)
 }
 
 /// One Conv3×3 → GroupNorm(8) → ReLU → MaxPool 2×2 stage.
@@ -132,14 +146,16 @@ impl LensParameterEncoder {
                 match *bound {
                     Bound::Linear(lo, hi) => sigmoid(z) * (hi - lo) + lo,
                     Bound::Log(lo, hi) => (sigmoid(z) * (hi.ln() - lo.ln()) + lo.ln()).exp(),
-                    Bound::Angle => tanh(z) * PI,
-                    Bound::EllipticityComponent(max) => tanh(z) * max,
+                    Bound::Component(max) => tanh(z) * max,
                 }
             })
             .collect::<Vec<_>>();
         let (q, phi) = q_phi(columns[1].clone(), columns[2].clone());
         columns[1] = q;
         columns[2] = phi;
+        let (gamma, gamma_phi) = gamma_phi(columns[5].clone(), columns[6].clone());
+        columns[5] = gamma;
+        columns[6] = gamma_phi;
         Tensor::cat(columns, 1)
     }
 }

@@ -41,6 +41,14 @@ pub struct ForwardOperator {
     y: Tensor<3>,
 }
 
+/// The Sérsic profile exp(−b_n((r/R_e)^{1/n} − 1)) with the renderer's
+/// (lenstronomy's) b_n = 1.9992 n − 0.3271 ([`astrorim_physics::light::sersic_k`]);
+/// `r` [B, n, n], `r_e` and `index` [B, 1, 1].
+fn sersic_profile(r: Tensor<3>, r_e: Tensor<3>, index: Tensor<3>) -> Tensor<3> {
+    let b_n = (index.clone() * SERSIC_K_SLOPE - SERSIC_K_OFFSET).clamp_min(SERSIC_K_FLOOR);
+    (b_n.neg() * (((r / r_e).log() / index).exp() - 1.0)).exp()
+}
+
 /// Splits column `k` of a [B, 9] parameter tensor into a [B, 1, 1] tensor.
 fn column(theta: &Tensor<2>, k: usize) -> Tensor<3> {
     let b = theta.dims()[0];
@@ -131,11 +139,34 @@ impl ForwardOperator {
         let dx = self.x.clone() - column(theta, 3);
         let dy = self.y.clone() - column(theta, 4);
         let r = (dx.square() + dy.square()).add_scalar(1e-12).sqrt();
-        let b_n = (index.clone() * SERSIC_K_SLOPE - SERSIC_K_OFFSET).clamp_min(SERSIC_K_FLOOR);
-        let shape = (b_n.neg() * (((r / r_e).log() / index).exp() - 1.0)).exp();
-        let image = self.block_mean(shape.reshape([batch, 1, n * ss, n * ss]));
+        let image = self.block_mean(sersic_profile(r, r_e, index).reshape([batch, 1, n * ss, n * ss]));
         let total = image.clone().sum_dims(&[1, 2, 3]).clamp_min(1e-30);
         image / total * flux.reshape([batch, 1, 1, 1])
+    }
+
+    /// An elliptical Sérsic source evaluated analytically at the traced
+    /// sub-pixel positions β = x − α(x; Θ) (no source grid), block-averaged
+    /// and convolved with `psf`: [B, 1, N, N], of peak brightness
+    /// exp(b_n) before the blur (its amplitude is the caller's). `source` is
+    /// [B, 6] = (x_s, y_s, e1, e2, R_e, n): centre and half-light radius in
+    /// normalized units, ellipticity components as lenstronomy's (the
+    /// elliptical radius √(q x'² + y'²/q) in the frame rotated by φ).
+    /// Differentiable in Θ and the source parameters.
+    pub fn lensed_sersic(&self, theta: &Tensor<2>, source: &Tensor<2>, psf: &Tensor<4>) -> Tensor<4> {
+        let batch = theta.dims()[0];
+        let (n, ss) = (self.image_size, self.supersampling);
+        let (ax, ay) = self.deflection(theta);
+        let dx = self.x.clone() - ax - column(source, 0);
+        let dy = self.y.clone() - ay - column(source, 1);
+        let (e1, e2) = (source.clone().slice([0..batch, 2..3]), source.clone().slice([0..batch, 3..4]));
+        let (q, phi) = crate::encoder::q_phi(e1, e2);
+        let (q, phi) = (q.reshape([batch, 1, 1]), phi.reshape([batch, 1, 1]));
+        let (cos, sin) = (phi.clone().cos(), phi.sin());
+        let xp = cos.clone() * dx.clone() + sin.clone() * dy.clone();
+        let yp = cos * dy - sin * dx;
+        let r = (q.clone() * xp.square() + yp.square() / q).add_scalar(1e-12).sqrt();
+        let fine = sersic_profile(r, column(source, 4), column(source, 5)).reshape([batch, 1, n * ss, n * ss]);
+        convolve_per_image(self.block_mean(fine), psf)
     }
 
     /// The source-plane sampling grid of the sub-pixel centres, [B, n, n, 2],

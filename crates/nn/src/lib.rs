@@ -17,7 +17,8 @@
 //! - [`encoder`]: the LensParameterEncoder; [`joint`]: the joint mode's
 //!   forward model (encoder, learned PSF) and loss terms; [`model`]: RIM +
 //!   forward model and how each mode binds its operator; [`refine`]: the
-//!   encoder's lens refined against the data with the RIM as source solver.
+//!   encoder's lens refined against the data with the RIM as source solver,
+//!   after [`parametric`]: the lens fitted with a parametric source.
 //! - [`data`]: batches from simulator shards, operators per source field of
 //!   view, and the flip/rotation augmentation.
 //! - [`train`]: training and exact resume; [`config`]: its TOML
@@ -36,6 +37,7 @@ pub mod joint;
 pub mod known_lens;
 pub mod loss;
 pub mod model;
+pub mod parametric;
 pub mod refine;
 pub mod rim;
 pub mod stream;

@@ -6,6 +6,7 @@ use crate::data::Batch;
 use crate::forward::{ForwardOperator, LinearOperator};
 use crate::joint::{ForwardModel, Prediction, PsfSource};
 use crate::known_lens::{project_source, run_rim, Iterate};
+use crate::parametric::{choose, fit_parametric_source};
 use crate::refine::{refine_lens, rim_source, RefineSettings};
 use crate::rim::Rim;
 use burn::module::{Module, ModuleVisitor, Param};
@@ -108,7 +109,20 @@ impl AstroRim {
                 let mut p = model.predict(batch.observed.clone());
                 let kernel = model.psf(batch, psf);
                 if let Some(settings) = refine {
-                    p = refine_lens(op, batch, &p, &kernel, settings, |f, b| rim_source(&self.rim, f, b, how)).prediction;
+                    let solve = |f: &LinearOperator, b: &Batch| rim_source(&self.rim, f, b, how);
+                    if settings.parametric_steps > 0 {
+                        // The parametric stage's lens replaces the encoder's
+                        // where the RIM fits the data better under it.
+                        let fitted = fit_parametric_source(op, batch, &p, &kernel, settings.parametric_steps).prediction;
+                        let at_start = RefineSettings { steps: 0, ..settings };
+                        let before = refine_lens(op, batch, &p, &kernel, at_start, solve).chi2_best;
+                        let after = refine_lens(op, batch, &fitted, &kernel, at_start, solve).chi2_best;
+                        let better: Vec<bool> = before.iter().zip(&after).map(|(b, a)| a < b).collect();
+                        p = choose(&p, &fitted, &better);
+                    }
+                    if settings.steps > 0 {
+                        p = refine_lens(op, batch, &p, &kernel, settings, solve).prediction;
+                    }
                 }
                 let light = op.sersic_light(&p.theta, &p.light);
                 let f = if how.lens_gradient {

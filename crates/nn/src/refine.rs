@@ -26,7 +26,7 @@
 //! coordinate: at every step it takes its weighted least-squares value.
 
 use crate::data::Batch;
-use crate::encoder::q_phi;
+use crate::encoder::{gamma_phi, q_phi};
 use crate::evaluate::to_vec;
 use crate::forward::{ForwardOperator, LinearOperator};
 use crate::joint::Prediction;
@@ -41,6 +41,10 @@ pub struct RefineSettings {
     pub steps: usize,
     /// Multiplies every coordinate's step size ([`STEP_SIZES`]).
     pub step_scale: f64,
+    /// Steps of the first stage, the lens fitted with a parametric source
+    /// from several starts in θ_E ([`crate::parametric`]), before the RIM's
+    /// steps; 0 skips it.
+    pub parametric_steps: usize,
 }
 
 /// Number of refined coordinates: the nine of Θ and the lens light's three.
@@ -81,9 +85,7 @@ pub fn from_coordinates(z: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
     let b = z.dims()[0];
     let col = |k: usize| z.clone().slice([0..b, k..k + 1]);
     let (q, phi) = q_phi(col(1), col(2));
-    let (g1, g2) = (col(5), col(6));
-    let gamma = (g1.clone().square() + g2.clone().square() + 1e-12).sqrt();
-    let gamma_phi = g2.atan2(g1 + 1e-9) / 2.0;
+    let (gamma, gamma_phi) = gamma_phi(col(5), col(6));
     let theta = Tensor::cat(vec![col(0).exp(), q, phi, col(3), col(4), gamma, gamma_phi, col(7).clamp_min(0.0), col(8).exp()], 1);
     let light = Tensor::cat(vec![col(9).exp(), col(10).exp(), col(11).clamp(0.5, 8.0)], 1);
     (theta, light)

@@ -414,6 +414,27 @@ fn encoder_ellipticity_components_convert_as_lenstronomy() {
 }
 
 #[test]
+fn encoder_shear_components_convert_as_lenstronomy() {
+    use astrorim_physics::ellipticity::shear_cartesian_to_polar;
+    let pairs = [(0.05, 0.01), (-0.02, 0.12), (0.0, -0.08), (-0.15, -0.03), (0.004, 0.0), (0.2, 0.2)];
+    let column = |k: usize| {
+        let v: Vec<f32> = pairs.iter().map(|p| if k == 0 { p.0 as f32 } else { p.1 as f32 }).collect();
+        Tensor::<2>::from_data(TensorData::new(v, [pairs.len(), 1]), &device())
+    };
+    let (gamma, phi) = astrorim_nn::encoder::gamma_phi(column(0), column(1));
+    let (gamma, phi) = (gamma.into_data().try_into_vec::<f32>().unwrap(), phi.into_data().try_into_vec::<f32>().unwrap());
+    for (k, &(g1, g2)) in pairs.iter().enumerate() {
+        let (gamma_want, phi_want) = shear_cartesian_to_polar(g1, g2);
+        assert!(
+            (gamma[k] as f64 - gamma_want).abs() < 1e-6 && (phi[k] as f64 - phi_want).abs() < 1e-6,
+            "({g1}, {g2}): ({}, {}) vs ({gamma_want}, {phi_want})",
+            gamma[k],
+            phi[k]
+        );
+    }
+}
+
+#[test]
 fn encoder_heads_name_theta_and_cover_every_presets_range() {
     use astrorim_nn::encoder::{Bound, LensParameterEncoder, HEADS, LENS_PARAMETERS};
     use astrorim_physics::param_map::ASTRORIM_NAMES;
@@ -445,10 +466,10 @@ fn encoder_heads_name_theta_and_cover_every_presets_range() {
             for ((name, bound), value) in HEADS.iter().zip(theta) {
                 let (lo, hi) = match *bound {
                     Bound::Linear(lo, hi) | Bound::Log(lo, hi) => (lo, hi),
-                    Bound::Angle => (-std::f64::consts::PI, std::f64::consts::PI),
-                    // q from e ≤ max·√2; φ = atan2(e2, e1)/2 covers its period π whatever the value.
-                    Bound::EllipticityComponent(max) if *name == "q" => ((1.0 - max * 2f64.sqrt()) / (1.0 + max * 2f64.sqrt()), 1.0),
-                    Bound::EllipticityComponent(_) => continue,
+                    // q from e ≤ max·√2, γ ≤ max·√2; the angles atan2(·,·)/2 cover their period π whatever the value.
+                    Bound::Component(max) if *name == "q" => ((1.0 - max * 2f64.sqrt()) / (1.0 + max * 2f64.sqrt()), 1.0),
+                    Bound::Component(max) if *name == "gamma" => (0.0, max * 2f64.sqrt()),
+                    Bound::Component(_) => continue,
                 };
                 // NFW-free draws have κ_s = r_s = 0 (no halo): the operator ignores r_s then.
                 let no_halo = (*name == "r_s" || *name == "kappa_s") && t.kappa_s == 0.0;
