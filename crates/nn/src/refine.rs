@@ -111,6 +111,40 @@ pub fn rim_source(rim: &Rim, f: &LinearOperator, batch: &Batch, how: Iterate) ->
     project_source(estimates.last().expect("the RIM runs at least one iteration").clone()).detach().without_autodiff()
 }
 
+/// The step-size schedule of the refinement's descents: from 1 at the
+/// first step linearly down to a tenth at the last of `steps`.
+pub(crate) fn decay(step: usize, steps: usize) -> f32 {
+    1.0 - 0.9 * step as f32 / steps as f32
+}
+
+/// Adam (β1 = 0.9, β2 = 0.999) over a flat coordinate vector, with a step
+/// size per coordinate: the descents of [`refine_lens`] and [`crate::parametric`].
+pub(crate) struct Adam {
+    m1: Vec<f32>,
+    m2: Vec<f32>,
+    t: i32,
+}
+
+impl Adam {
+    pub(crate) fn new(len: usize) -> Self {
+        Adam { m1: vec![0.0; len], m2: vec![0.0; len], t: 0 }
+    }
+
+    /// One step of `z` against the gradient `g` (a non-finite entry counts
+    /// as zero); `size(k)` is coordinate k's step size.
+    pub(crate) fn step(&mut self, z: &mut [f32], g: &[f32], size: impl Fn(usize) -> f32) {
+        let (beta1, beta2) = (0.9f32, 0.999f32);
+        self.t += 1;
+        let (c1, c2) = (1.0 - beta1.powi(self.t), 1.0 - beta2.powi(self.t));
+        for (k, ((zk, gk), (a, v))) in z.iter_mut().zip(g).zip(self.m1.iter_mut().zip(self.m2.iter_mut())).enumerate() {
+            let gk = if gk.is_finite() { *gk } else { 0.0 };
+            *a = beta1 * *a + (1.0 - beta1) * gk;
+            *v = beta2 * *v + (1.0 - beta2) * gk * gk;
+            *zk -= size(k) * (*a / c1) / ((*v / c2).sqrt() + 1e-12);
+        }
+    }
+}
+
 /// Refines `start` (the encoder's lens and lens light for `batch`) against
 /// the data, the source re-solved by `solve` under the current lens at
 /// every evaluation ([`rim_source`] in Algorithm 1; see the module's doc):
@@ -182,22 +216,13 @@ pub fn refine_lens(
         }
     };
     let mut z = z0;
-    let (mut m1, mut m2) = (vec![0f32; z.len()], vec![0f32; z.len()]);
-    let (beta1, beta2) = (0.9f32, 0.999f32);
+    let mut adam = Adam::new(z.len());
     for step in 0..settings.steps {
         let source = resolve(&mut z);
         let (values, g) = chi2(&z, &source, true);
         keep(&z, &values, &mut best, &mut best_z, step);
-        let g = g.expect("gradient requested");
-        let t = (step + 1) as i32;
-        let decay = 1.0 - 0.9 * step as f32 / settings.steps as f32;
-        for (k, ((zk, gk), (a, v))) in z.iter_mut().zip(&g).zip(m1.iter_mut().zip(m2.iter_mut())).enumerate() {
-            let gk = if gk.is_finite() { *gk } else { 0.0 };
-            *a = beta1 * *a + (1.0 - beta1) * gk;
-            *v = beta2 * *v + (1.0 - beta2) * gk * gk;
-            let (ah, vh) = (*a / (1.0 - beta1.powi(t)), *v / (1.0 - beta2.powi(t)));
-            *zk -= settings.step_scale as f32 * STEP_SIZES[k % COORDINATES] * decay * ah / (vh.sqrt() + 1e-12);
-        }
+        let scale = settings.step_scale as f32 * decay(step, settings.steps);
+        adam.step(&mut z, &g.expect("gradient requested"), |k| scale * STEP_SIZES[k % COORDINATES]);
     }
     let source = resolve(&mut z);
     keep(&z, &chi2(&z, &source, false).0, &mut best, &mut best_z, settings.steps);
