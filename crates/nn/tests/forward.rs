@@ -392,46 +392,40 @@ fn learned_psf_starts_as_a_unit_moffat_of_three_pixels() {
     assert!(model.residual_tv().into_scalar::<f32>() == 0.0);
 }
 
-#[test]
-fn encoder_ellipticity_components_convert_as_lenstronomy() {
-    use astrorim_physics::ellipticity::e1e2_to_q_phi;
-    let pairs = [(0.3, 0.1), (-0.2, 0.25), (0.0, -0.4), (-0.35, -0.05), (0.05, 0.0), (0.45, 0.45)];
+/// The encoder's differentiable conversion of a spin-2 pair of components
+/// to (magnitude or axis ratio, angle) agrees with the physics crate's f64 one.
+fn assert_pairs_convert_as(
+    pairs: &[(f64, f64)],
+    encoder: fn(Tensor<2>, Tensor<2>) -> (Tensor<2>, Tensor<2>),
+    physics: fn(f64, f64) -> (f64, f64),
+) {
     let column = |k: usize| {
         let v: Vec<f32> = pairs.iter().map(|p| if k == 0 { p.0 as f32 } else { p.1 as f32 }).collect();
         Tensor::<2>::from_data(TensorData::new(v, [pairs.len(), 1]), &device())
     };
-    let (q, phi) = astrorim_nn::encoder::q_phi(column(0), column(1));
-    let (q, phi) = (q.into_data().try_into_vec::<f32>().unwrap(), phi.into_data().try_into_vec::<f32>().unwrap());
-    for (k, &(e1, e2)) in pairs.iter().enumerate() {
-        let (q_want, phi_want) = e1e2_to_q_phi(e1, e2);
+    let (a, b) = encoder(column(0), column(1));
+    let (a, b) = (a.into_data().try_into_vec::<f32>().unwrap(), b.into_data().try_into_vec::<f32>().unwrap());
+    for (k, &(c1, c2)) in pairs.iter().enumerate() {
+        let (a_want, b_want) = physics(c1, c2);
         assert!(
-            (q[k] as f64 - q_want).abs() < 1e-6 && (phi[k] as f64 - phi_want).abs() < 1e-6,
-            "({e1}, {e2}): ({}, {}) vs ({q_want}, {phi_want})",
-            q[k],
-            phi[k]
+            (a[k] as f64 - a_want).abs() < 1e-6 && (b[k] as f64 - b_want).abs() < 1e-6,
+            "({c1}, {c2}): ({}, {}) vs ({a_want}, {b_want})",
+            a[k],
+            b[k]
         );
     }
 }
 
 #[test]
+fn encoder_ellipticity_components_convert_as_lenstronomy() {
+    let pairs = [(0.3, 0.1), (-0.2, 0.25), (0.0, -0.4), (-0.35, -0.05), (0.05, 0.0), (0.45, 0.45)];
+    assert_pairs_convert_as(&pairs, astrorim_nn::encoder::q_phi, astrorim_physics::ellipticity::e1e2_to_q_phi);
+}
+
+#[test]
 fn encoder_shear_components_convert_as_lenstronomy() {
-    use astrorim_physics::ellipticity::shear_cartesian_to_polar;
     let pairs = [(0.05, 0.01), (-0.02, 0.12), (0.0, -0.08), (-0.15, -0.03), (0.004, 0.0), (0.2, 0.2)];
-    let column = |k: usize| {
-        let v: Vec<f32> = pairs.iter().map(|p| if k == 0 { p.0 as f32 } else { p.1 as f32 }).collect();
-        Tensor::<2>::from_data(TensorData::new(v, [pairs.len(), 1]), &device())
-    };
-    let (gamma, phi) = astrorim_nn::encoder::gamma_phi(column(0), column(1));
-    let (gamma, phi) = (gamma.into_data().try_into_vec::<f32>().unwrap(), phi.into_data().try_into_vec::<f32>().unwrap());
-    for (k, &(g1, g2)) in pairs.iter().enumerate() {
-        let (gamma_want, phi_want) = shear_cartesian_to_polar(g1, g2);
-        assert!(
-            (gamma[k] as f64 - gamma_want).abs() < 1e-6 && (phi[k] as f64 - phi_want).abs() < 1e-6,
-            "({g1}, {g2}): ({}, {}) vs ({gamma_want}, {phi_want})",
-            gamma[k],
-            phi[k]
-        );
-    }
+    assert_pairs_convert_as(&pairs, astrorim_nn::encoder::gamma_phi, astrorim_physics::ellipticity::shear_cartesian_to_polar);
 }
 
 #[test]
