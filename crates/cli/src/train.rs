@@ -123,8 +123,11 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         (false, _, _) => "known lens".to_string(),
         (true, 0, 0) => "joint (encoder's lens)".to_string(),
         (true, 0, steps) => format!("joint (encoder's lens refined in {steps} steps, the RIM as source solver)"),
+        (true, parametric, 0) => format!(
+            "joint (encoder's lens fitted with a parametric source in {parametric} steps from 5 starts in θ_E, kept where the RIM's χ² is lower)"
+        ),
         (true, parametric, steps) => format!(
-            "joint (encoder's lens fitted with a parametric source in {parametric} steps from 5 starts in θ_E, then refined in {steps} steps, the RIM as source solver)"
+            "joint (encoder's lens fitted with a parametric source in {parametric} steps from 5 starts in θ_E, kept where the RIM's χ² is lower, then refined in {steps} steps, the RIM as source solver)"
         ),
     };
     let reader = DatasetReader::open(&args.data)?;

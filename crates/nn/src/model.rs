@@ -92,8 +92,11 @@ impl AstroRim {
     }
 
     /// [`Self::reconstruct`], in joint mode with the encoder's lens first
-    /// refined against the data with the RIM as source solver
-    /// ([`crate::refine::refine_lens`]) when `refine` is given; the
+    /// refined against the data when `refine` is given: with
+    /// `parametric_steps`, fitted with a parametric source
+    /// ([`crate::parametric::fit_parametric_source`]) and that lens kept
+    /// where the RIM's χ² under it is the lower; then, with `steps`, refined
+    /// with the RIM as source solver ([`crate::refine::refine_lens`]). The
     /// reconstruction's prediction is then the refined lens.
     pub fn reconstruct_refined<'a>(
         &self,
