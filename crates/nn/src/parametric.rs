@@ -25,7 +25,7 @@ use crate::data::Batch;
 use crate::evaluate::to_vec;
 use crate::forward::ForwardOperator;
 use crate::joint::Prediction;
-use crate::refine::{coordinates, decay, from_coordinates, Adam, COORDINATES, STEP_SIZES};
+use crate::refine::{decay, from_coordinates, start_coordinates, Adam, COORDINATES, LIGHT_FLUX, STEP_SIZES};
 use burn::tensor::{Tensor, TensorData};
 
 /// The source's coordinates: centre (x_s, y_s), ellipticity components
@@ -181,7 +181,7 @@ fn descend(op: &ForwardOperator, data: &Data, mut z: Vec<f32>, steps: usize) -> 
             if (v as f64) < best_chi2[i] {
                 best_chi2[i] = v as f64;
                 best_z[i * WIDTH..(i + 1) * WIDTH].copy_from_slice(&z[i * WIDTH..(i + 1) * WIDTH]);
-                best_z[i * WIDTH + 9] = (amplitudes[i].1.max(1e-12) as f32).ln();
+                best_z[i * WIDTH + LIGHT_FLUX] = (amplitudes[i].1.max(1e-12) as f32).ln();
             }
         }
         if step == steps {
@@ -194,6 +194,7 @@ fn descend(op: &ForwardOperator, data: &Data, mut z: Vec<f32>, steps: usize) -> 
             j if j < COORDINATES => scale * STEP_SIZES[j],
             j => scale * SOURCE_STEP_SIZES[j - COORDINATES],
         });
+        // The lens's (e1, e2) at 1, its (γ1, γ2) at 5, the source's (e1, e2) after the lens's coordinates.
         for row in z.chunks_mut(WIDTH) {
             for (pair, bound) in [(1, ELLIPTICITY_BOUND), (5, SHEAR_BOUND), (COORDINATES + 2, ELLIPTICITY_BOUND)] {
                 let norm = row[pair].hypot(row[pair + 1]);
@@ -218,18 +219,19 @@ pub fn fit_parametric_source(op: &ForwardOperator, batch: &Batch, start: &Predic
     let op = &ForwardOperator::new(op.image_size, 1, op.source_size, op.source_half_width, &device);
     let b = batch.observed.dims()[0];
     let starts = THETA_E_STARTS.len();
-    let (theta0, light0) = (to_vec(start.theta.clone()), to_vec(start.light.clone()));
-    // Row k·B + i: sample i from start k, the source started from the back-projection under that lens.
+    let encoder = start_coordinates(start);
+    // Row k·B + i: sample i from start k (coordinate 0 is ln b), the source
+    // started from the back-projection under that lens.
     let lens: Vec<[f32; COORDINATES]> = THETA_E_STARTS
         .iter()
         .flat_map(|factor| {
-            (0..b).map(|i| {
-                let mut z = coordinates(&theta0[i * 9..i * 9 + 9], &light0[i * 3..i * 3 + 3]);
+            encoder.iter().map(|z| {
+                let mut z = *z;
                 z[0] += factor.ln();
                 z
             })
         })
-        .collect::<Vec<_>>();
+        .collect();
     let scouts = Data::repeated(batch, psf, starts);
     let flat: Vec<f32> = lens.iter().flatten().copied().collect();
     let (theta, light) = from_coordinates(Tensor::<2>::from_data(TensorData::new(flat, [b * starts, COORDINATES]), &device));

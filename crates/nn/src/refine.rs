@@ -50,6 +50,10 @@ pub struct RefineSettings {
 /// Number of refined coordinates: the nine of Θ and the lens light's three.
 pub const COORDINATES: usize = 12;
 
+/// Index of the lens light's ln flux among the [`coordinates`]: it enters
+/// the model linearly, so the descents solve for it instead of stepping it.
+pub const LIGHT_FLUX: usize = 9;
+
 /// Adam's step size per coordinate of [`coordinates`], in that coordinate's
 /// units, at the first step (decaying linearly to a tenth by the last):
 /// ln b, e1, e2, x0, y0 (normalized units: 0.005 is a quarter pixel of a
@@ -77,6 +81,12 @@ pub fn coordinates(theta: &[f32], light: &[f32]) -> [f32; COORDINATES] {
         light[1].max(1e-4).ln(),
         light[2],
     ]
+}
+
+/// The [`coordinates`] of each sample of a prediction (Θ [B, 9], light [B, 3]).
+pub fn start_coordinates(start: &Prediction) -> Vec<[f32; COORDINATES]> {
+    let (theta, light) = (to_vec(start.theta.clone()), to_vec(start.light.clone()));
+    theta.chunks(9).zip(light.chunks(3)).map(|(t, l)| coordinates(t, l)).collect()
 }
 
 /// Θ [B, 9] and the lens light [B, 3] from coordinates [B, 12]
@@ -179,7 +189,7 @@ pub fn refine_lens(
         for i in 0..b {
             let flux = numerator[i] / denominator[i];
             if flux.is_finite() && flux > 0.0 {
-                z[i * COORDINATES + 9] = flux.ln();
+                z[i * COORDINATES + LIGHT_FLUX] = flux.ln();
             }
         }
         source
@@ -198,8 +208,7 @@ pub fn refine_lens(
         });
         (scalars, g)
     };
-    let (theta0, light0) = (to_vec(start.theta.clone()), to_vec(start.light.clone()));
-    let z0: Vec<f32> = (0..b).flat_map(|i| coordinates(&theta0[i * 9..i * 9 + 9], &light0[i * 3..i * 3 + 3])).collect();
+    let z0: Vec<f32> = start_coordinates(start).into_iter().flatten().collect();
     let mut best =
         Refined { prediction: start.clone(), chi2_start: vec![0.0; b], chi2_best: vec![f64::INFINITY; b], best_step: vec![0; b] };
     let mut best_z = z0.clone();
