@@ -8,6 +8,7 @@ use astrorim_io::text::rasterize_text;
 use astrorim_nn::checkpoint::{default_model_dir, load_checkpoint, load_forward_model};
 use astrorim_nn::evaluate::{evaluate, markdown, summarize, summarize_parameters, EvaluateOptions, Example, METHODS};
 use astrorim_nn::known_lens::Iterate;
+use astrorim_nn::parametric::MAX_COMPONENTS;
 use astrorim_nn::refine::RefineSettings;
 use astrorim_nn::train::{train, TrainConfig};
 use astrorim_sim::dataset::DatasetReader;
@@ -99,6 +100,11 @@ pub struct EvaluateArgs {
     /// θ_E (0.7–1.3× the encoder's); 0 skips this stage.
     #[arg(long, default_value_t = 0)]
     refine_parametric_steps: usize,
+    /// Source components of the parametric stage (1–3): each beyond the
+    /// first starts on what the model leaves unexplained and adds
+    /// refine-parametric-steps steps.
+    #[arg(long, default_value_t = 1)]
+    refine_parametric_components: usize,
 }
 
 pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
@@ -114,6 +120,10 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         model.forward = Some(forward);
         psf = encoder_psf;
     }
+    if !(1..=MAX_COMPONENTS).contains(&args.refine_parametric_components) {
+        return Err(anyhow!("refine-parametric-components: must be in 1..={MAX_COMPONENTS}, not {}", args.refine_parametric_components));
+    }
+    let (components, plural) = (args.refine_parametric_components, if args.refine_parametric_components == 1 { "" } else { "s" });
     let refining = args.refine_steps > 0 || args.refine_parametric_steps > 0;
     if refining && model.forward.is_none() {
         let flag = if args.refine_steps > 0 { "refine-steps" } else { "refine-parametric-steps" };
@@ -124,10 +134,10 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         (true, 0, 0) => "joint (encoder's lens)".to_string(),
         (true, 0, steps) => format!("joint (encoder's lens refined in {steps} steps, the RIM as source solver)"),
         (true, parametric, 0) => format!(
-            "joint (encoder's lens fitted with a parametric source in {parametric} steps from 5 starts in θ_E, kept where the RIM's χ² is lower)"
+            "joint (encoder's lens fitted with a parametric source ({components} component{plural}) in {parametric} steps from 5 starts in θ_E, kept where the RIM's χ² is lower)"
         ),
         (true, parametric, steps) => format!(
-            "joint (encoder's lens fitted with a parametric source in {parametric} steps from 5 starts in θ_E, kept where the RIM's χ² is lower, then refined in {steps} steps, the RIM as source solver)"
+            "joint (encoder's lens fitted with a parametric source ({components} component{plural}) in {parametric} steps from 5 starts in θ_E, kept where the RIM's χ² is lower, then refined in {steps} steps, the RIM as source solver)"
         ),
     };
     let reader = DatasetReader::open(&args.data)?;
@@ -160,6 +170,7 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
             steps: args.refine_steps,
             step_scale: args.refine_step_scale,
             parametric_steps: args.refine_parametric_steps,
+            parametric_components: args.refine_parametric_components,
         }),
     };
     let how = Iterate { lens_gradient: false, ..meta.config.iterate() };
@@ -219,6 +230,7 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         "lens": lens,
         "refine_steps": args.refine_steps,
         "refine_parametric_steps": args.refine_parametric_steps,
+        "refine_parametric_components": args.refine_parametric_components,
         "step": meta.step,
         "methods": reports,
         "parameters": parameters,

@@ -67,7 +67,18 @@ fn refines_the_encoders_lens_only_in_joint_mode() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(report.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["refine_parametric_steps"], 4);
-    assert!(summary["lens"].as_str().unwrap().contains("parametric source in 4 steps"), "{}", summary["lens"]);
+    assert!(summary["lens"].as_str().unwrap().contains("parametric source (1 component) in 4 steps"), "{}", summary["lens"]);
+    let o = run(&["--encoder", encoder.to_str().unwrap(), "--refine-parametric-steps", "4", "--refine-parametric-components", "2"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(report.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["refine_parametric_components"], 2);
+    assert!(summary["lens"].as_str().unwrap().contains("(2 components)"), "{}", summary["lens"]);
+    for components in ["0", "4"] {
+        let o =
+            run(&["--encoder", encoder.to_str().unwrap(), "--refine-parametric-steps", "4", "--refine-parametric-components", components]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(String::from_utf8_lossy(&o.stderr).contains("refine-parametric-components"), "{}", String::from_utf8_lossy(&o.stderr));
+    }
     for flag in ["--refine-steps", "--refine-parametric-steps"] {
         let o = run(&[flag, "3"]);
         assert_eq!(o.status.code(), Some(2));

@@ -6,6 +6,7 @@
 
 use crate::inversion::has_weight;
 use crate::minimize::nelder_mead;
+use crate::nnls::{non_negative_least_squares, normal_equations};
 use astrorim_physics::light::{LightModel, LightProfile, Sersic};
 use astrorim_physics::psf::Kernel;
 use astrorim_physics::render::render_light_adaptive;
@@ -76,48 +77,11 @@ const N_MAX: f64 = 8.0;
 const E_MAX: f64 = 0.8;
 
 /// Non-negative least-squares amplitudes of `templates` (each of unit amp)
-/// for `data` with weights `w` = σ⁻²: the K×K normal equations solved
-/// directly, with components whose amplitude comes out negative dropped and
-/// the rest re-solved. K ≤ 2 here, so the dense solve is a few flops.
+/// for `data` with weights `w` = σ⁻² ([`crate::nnls`]).
 fn amplitudes(templates: &[Vec<f64>], data: &[f64], w: &[f64]) -> Vec<f64> {
-    let k = templates.len();
-    let mut active: Vec<usize> = (0..k).collect();
-    loop {
-        let m = active.len();
-        let mut a = vec![0.0; m * m];
-        let mut b = vec![0.0; m];
-        for (ia, &i) in active.iter().enumerate() {
-            for p in 0..data.len() {
-                if w[p] > 0.0 {
-                    b[ia] += w[p] * templates[i][p] * data[p];
-                }
-            }
-            for (ja, &j) in active.iter().enumerate() {
-                a[ia * m + ja] = (0..data.len()).filter(|&p| w[p] > 0.0).map(|p| w[p] * templates[i][p] * templates[j][p]).sum();
-            }
-        }
-        let x = match m {
-            0 => vec![],
-            1 => vec![if a[0] > 0.0 { b[0] / a[0] } else { 0.0 }],
-            _ => {
-                let det = a[0] * a[3] - a[1] * a[2];
-                if det.abs() <= 1e-300 {
-                    vec![0.0; 2]
-                } else {
-                    vec![(b[0] * a[3] - b[1] * a[1]) / det, (a[0] * b[1] - a[2] * b[0]) / det]
-                }
-            }
-        };
-        if let Some(neg) = x.iter().position(|&v| v < 0.0) {
-            active.remove(neg);
-            continue;
-        }
-        let mut out = vec![0.0; k];
-        for (ia, &i) in active.iter().enumerate() {
-            out[i] = x[ia];
-        }
-        return out;
-    }
+    let columns: Vec<&[f64]> = templates.iter().map(|t| t.as_slice()).collect();
+    let (gram, rhs) = normal_equations(&columns, data, w);
+    non_negative_least_squares(&gram, &rhs)
 }
 
 /// Decodes the simplex vector: shared centre (x, y), then per component
@@ -214,19 +178,5 @@ mod tests {
         assert!((c.e1 - 0.12).abs() < 0.01 && (c.e2 + 0.08).abs() < 0.01, "{c:?}");
         assert!((c.center_x - 0.03).abs() < 0.003 && (c.center_y + 0.02).abs() < 0.003, "{c:?}");
         assert!((c.amp / 40.0 - 1.0).abs() < 0.1, "{c:?}");
-    }
-
-    #[test]
-    fn amplitudes_solve_the_normal_equations_and_drop_negative_ones() {
-        let t = vec![vec![1.0, 0.0, 1.0], vec![0.0, 1.0, 1.0]];
-        let w = vec![1.0; 3];
-        // data = 2 t0 + 3 t1 exactly.
-        let a = amplitudes(&t, &[2.0, 3.0, 5.0], &w);
-        assert!((a[0] - 2.0).abs() < 1e-12 && (a[1] - 3.0).abs() < 1e-12);
-        // data = 2 t0 − 3 t1: the second amplitude would be negative.
-        let a = amplitudes(&t, &[2.0, -3.0, -1.0], &w);
-        assert_eq!(a[1], 0.0);
-        // With t1 dropped: a0 = (2·1 + (−1)·1)/2.
-        assert!((a[0] - 0.5).abs() < 1e-12);
     }
 }

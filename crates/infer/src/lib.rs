@@ -13,6 +13,7 @@ pub mod coolest;
 pub mod inversion;
 pub mod lens_light;
 pub mod minimize;
+pub mod nnls;
 pub mod observation;
 pub mod operator;
 pub mod parametric;

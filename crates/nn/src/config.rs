@@ -88,6 +88,11 @@ pub struct TrainConfig {
     /// iterations like the MSE ([`crate::loss::ssim_loss`]; 0: off).
     #[serde(default)]
     pub lambda_ssim: f64,
+    /// Known-lens mode: bind each sample's operator to its true Θ moved by
+    /// a random step of this strength ([`crate::jitter`]; 1 is the size of
+    /// the parametric stage's errors; 0: the true lens).
+    #[serde(default)]
+    pub lens_jitter: f64,
     /// Flips and quarter turns.
     #[serde(default = "default_true")]
     pub augment: bool,
@@ -219,6 +224,7 @@ impl TrainConfig {
             ("lambda_supervised", c.lambda_supervised),
             ("lambda_ssim", c.lambda_ssim),
             ("theta_e_weight", c.theta_e_weight),
+            ("lens_jitter", c.lens_jitter),
         ] {
             if !(v >= 0.0 && v.is_finite()) {
                 return bad(name, "must be finite and non-negative");
@@ -250,6 +256,9 @@ impl TrainConfig {
         }
         if c.lens_gradient && c.mode != Mode::Joint {
             return bad("lens_gradient", "only the joint mode binds the encoder's operator");
+        }
+        if c.lens_jitter > 0.0 && c.mode != Mode::KnownLens {
+            return bad("lens_jitter", "only the known-lens mode binds the true lens (the joint mode's lens is the encoder's)");
         }
         if c.init_forward.is_some() && c.mode == Mode::KnownLens {
             return bad("init_forward", "the known-lens mode has no forward model");

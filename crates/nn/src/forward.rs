@@ -153,20 +153,32 @@ impl ForwardOperator {
     /// elliptical radius √(q x'² + y'²/q) in the frame rotated by φ).
     /// Differentiable in Θ and the source parameters.
     pub fn lensed_sersic(&self, theta: &Tensor<2>, source: &Tensor<2>, psf: &Tensor<4>) -> Tensor<4> {
+        self.lensed_sersics(theta, std::slice::from_ref(source), psf).remove(0)
+    }
+
+    /// [`Self::lensed_sersic`] for several source components through one
+    /// ray shooting: one image per component, each [B, 1, N, N].
+    pub fn lensed_sersics(&self, theta: &Tensor<2>, sources: &[Tensor<2>], psf: &Tensor<4>) -> Vec<Tensor<4>> {
         let batch = theta.dims()[0];
         let (n, ss) = (self.image_size, self.supersampling);
         let (ax, ay) = self.deflection(theta);
-        let dx = self.x.clone() - ax - column(source, 0);
-        let dy = self.y.clone() - ay - column(source, 1);
-        let (e1, e2) = (source.clone().slice([0..batch, 2..3]), source.clone().slice([0..batch, 3..4]));
-        let (q, phi) = crate::encoder::q_phi(e1, e2);
-        let (q, phi) = (q.reshape([batch, 1, 1]), phi.reshape([batch, 1, 1]));
-        let (cos, sin) = (phi.clone().cos(), phi.sin());
-        let xp = cos.clone() * dx.clone() + sin.clone() * dy.clone();
-        let yp = cos * dy - sin * dx;
-        let r = (q.clone() * xp.square() + yp.square() / q).add_scalar(1e-12).sqrt();
-        let fine = sersic_profile(r, column(source, 4), column(source, 5)).reshape([batch, 1, n * ss, n * ss]);
-        convolve_per_image(self.block_mean(fine), psf)
+        let (bx, by) = (self.x.clone() - ax, self.y.clone() - ay);
+        sources
+            .iter()
+            .map(|source| {
+                let dx = bx.clone() - column(source, 0);
+                let dy = by.clone() - column(source, 1);
+                let (e1, e2) = (source.clone().slice([0..batch, 2..3]), source.clone().slice([0..batch, 3..4]));
+                let (q, phi) = crate::encoder::q_phi(e1, e2);
+                let (q, phi) = (q.reshape([batch, 1, 1]), phi.reshape([batch, 1, 1]));
+                let (cos, sin) = (phi.clone().cos(), phi.sin());
+                let xp = cos.clone() * dx.clone() + sin.clone() * dy.clone();
+                let yp = cos * dy - sin * dx;
+                let r = (q.clone() * xp.square() + yp.square() / q).add_scalar(1e-12).sqrt();
+                let fine = sersic_profile(r, column(source, 4), column(source, 5)).reshape([batch, 1, n * ss, n * ss]);
+                convolve_per_image(self.block_mean(fine), psf)
+            })
+            .collect()
     }
 
     /// The source-plane sampling grid of the sub-pixel centres, [B, n, n, 2],

@@ -21,7 +21,8 @@
 //!   after [`parametric`]: the lens fitted with a parametric source.
 //! - [`data`]: batches from simulator shards, operators per source field of
 //!   view, and the flip/rotation augmentation.
-//! - [`train`]: training and exact resume; [`config`]: its TOML
+//! - [`train`]: training and exact resume ([`jitter`]: the known-lens RIM
+//!   trained on imperfect lenses); [`config`]: its TOML
 //!   configuration; [`checkpoint`]: exported models and the shipped one;
 //!   [`stream`]: on-the-fly training data; [`evaluate`]: Table-2 reports.
 
@@ -33,6 +34,7 @@ pub mod device;
 pub mod encoder;
 pub mod evaluate;
 pub mod forward;
+pub mod jitter;
 pub mod joint;
 pub mod known_lens;
 pub mod loss;

@@ -116,7 +116,9 @@ impl AstroRim {
                     if settings.parametric_steps > 0 {
                         // The parametric stage's lens replaces the encoder's
                         // where the RIM fits the data better under it.
-                        let fitted = fit_parametric_source(op, batch, &p, &kernel, settings.parametric_steps).prediction;
+                        let fitted =
+                            fit_parametric_source(op, batch, &p, &kernel, settings.parametric_steps, settings.parametric_components)
+                                .prediction;
                         let at_start = RefineSettings { steps: 0, ..settings };
                         let before = refine_lens(op, batch, &p, &kernel, at_start, solve).chi2_best;
                         let after = refine_lens(op, batch, &fitted, &kernel, at_start, solve).chi2_best;

@@ -16,7 +16,11 @@
 //! size descending χ² by Adam (the refinement's steps and schedule) from
 //! several starts in θ_E about the encoder's ([`THETA_E_STARTS`]), a quarter
 //! of the steps each, then the full count from each sample's best, each
-//! sample keeping its lowest χ². [`crate::model::AstroRim::reconstruct_refined`]
+//! sample keeping its lowest χ². With more than one component, each further
+//! exponential starts on the source-plane back-projection of what the model
+//! leaves, and all descend together (amplitudes by the exact small NNLS of
+//! [`astrorim_infer::nnls`]): a disc and a clump, or a bulge and a disc.
+//! [`crate::model::AstroRim::reconstruct_refined`]
 //! keeps this lens only where the RIM's χ² under it is below the encoder's
 //! lens's (the exponential cannot fit every source; measured on 60 held-out
 //! samples, see `docs/results.md`).
@@ -26,6 +30,7 @@ use crate::evaluate::to_vec;
 use crate::forward::ForwardOperator;
 use crate::joint::Prediction;
 use crate::refine::{decay, from_coordinates, start_coordinates, Adam, COORDINATES, LIGHT_FLUX, STEP_SIZES};
+use astrorim_infer::nnls::{non_negative_least_squares, normal_equations};
 use burn::tensor::{Tensor, TensorData};
 
 /// The source's coordinates: centre (x_s, y_s), ellipticity components
@@ -48,8 +53,15 @@ const SOURCE_RADIUS_START: (f32, f32) = (0.01, 0.2);
 const ELLIPTICITY_BOUND: f32 = 0.6;
 const SHEAR_BOUND: f32 = 0.2;
 
-/// Coordinates per descent: the lens and lens light's, then the source's.
-const WIDTH: usize = COORDINATES + SOURCE_COORDINATES;
+/// Coordinates per descent row: the lens and lens light's, then each
+/// source component's.
+fn width(components: usize) -> usize {
+    COORDINATES + components * SOURCE_COORDINATES
+}
+
+/// Most source components [`fit_parametric_source`] accepts (with the lens
+/// light, the amplitudes stay few enough for the exact small NNLS).
+pub const MAX_COMPONENTS: usize = 3;
 
 /// What the parametric stage found.
 #[derive(Debug, Clone)]
@@ -60,40 +72,18 @@ pub struct ParametricFit {
     pub chi2: Vec<f64>,
     /// Which of [`THETA_E_STARTS`] it came from.
     pub start: Vec<usize>,
-    /// The source's (x_s, y_s, e1, e2, R_e), per sample.
-    pub source: Vec<[f32; SOURCE_COORDINATES]>,
+    /// The source components' (x_s, y_s, e1, e2, R_e), per sample.
+    pub source: Vec<Vec<[f32; SOURCE_COORDINATES]>>,
 }
 
-/// Amplitudes (a_s, a_l) ≥ 0 minimizing Σ w (d − a_s S − a_l L)², from the
-/// normal equations' sums [S·S, S·L, L·L, S·d, L·d] (weighted): the 2 × 2
-/// solve when both are non-negative, else the better one-term fit.
-fn non_negative_amplitudes(m: [f64; 5]) -> (f64, f64) {
-    let [ss, sl, ll, sd, ld] = m;
-    let objective = |a: f64, c: f64| a * a * ss + 2.0 * a * c * sl + c * c * ll - 2.0 * (a * sd + c * ld);
-    let det = ss * ll - sl * sl;
-    if det > 0.0 {
-        let (a, c) = ((sd * ll - ld * sl) / det, (ld * ss - sd * sl) / det);
-        if a >= 0.0 && c >= 0.0 {
-            return (a, c);
-        }
-    }
-    let source_only = ((sd / ss).max(0.0), 0.0);
-    let light_only = (0.0, (ld / ll).max(0.0));
-    let value = |p: (f64, f64)| if p.0.is_finite() && p.1.is_finite() { objective(p.0, p.1) } else { f64::INFINITY };
-    if value(source_only) <= value(light_only) {
-        source_only
-    } else {
-        light_only
-    }
-}
-
-/// The source's start under the lens of `theta`: the back-projection
-/// Fᵀ(d − lens light), clipped at zero; centre its square-weighted centroid
-/// (the brightest part counts most), R_e its weighted RMS radius (bounded),
-/// round.
-fn source_start(op: &ForwardOperator, data: &Data, theta: &Tensor<2>, light_image: &Tensor<4>) -> Vec<[f32; 5]> {
+/// A source component's start under the lens of `theta`: the
+/// back-projection Fᵀ(d − explained) of what the model so far leaves
+/// (`explained`: the lens light, or the whole model), clipped at zero;
+/// centre its square-weighted centroid (the brightest part counts most),
+/// R_e its weighted RMS radius (bounded), round.
+fn source_start(op: &ForwardOperator, data: &Data, theta: &Tensor<2>, explained: &Tensor<4>) -> Vec<[f32; 5]> {
     let b = theta.dims()[0];
-    let residual = data.observed.clone() - light_image.clone();
+    let residual = data.observed.clone() - explained.clone();
     let back = to_vec(op.bind(theta, &data.psf, None).adjoint(&residual).clamp_min(0.0));
     let (m, h) = (op.source_size, op.source_half_width);
     let u = |j: usize| -h + (j as f32 + 0.5) * 2.0 * h / m as f32;
@@ -138,50 +128,76 @@ impl Data {
     }
 }
 
-/// `steps` Adam steps on χ² from `z` (rows of [`WIDTH`] coordinates, one
-/// per row of `data`), the amplitudes solved at every step; each row's
-/// lowest χ² and its coordinates (the lens light's flux set to its solved
-/// amplitude).
-fn descend(op: &ForwardOperator, data: &Data, mut z: Vec<f32>, steps: usize) -> (Vec<f32>, Vec<f64>) {
+/// The model of each row of `data` at coordinates `zt` ([rows, width]):
+/// the lensed source components and the lens light, their amplitudes
+/// solved by non-negative least squares (detached); returns the model
+/// image (differentiable in `zt`) and the amplitudes (the lens light's last).
+fn model(op: &ForwardOperator, data: &Data, zt: &Tensor<2>, components: usize) -> (Tensor<4>, Vec<Vec<f64>>) {
     let device = data.observed.device();
     let rows = data.observed.dims()[0];
-    let sum = |t: Tensor<4>| to_vec(t.sum_dims(&[1, 2, 3]).reshape([rows]));
+    let (theta, light) = from_coordinates(zt.clone().slice([0..rows, 0..COORDINATES]));
+    let sources: Vec<Tensor<2>> = (0..components)
+        .map(|c| {
+            let s = zt.clone().slice([0..rows, COORDINATES + c * SOURCE_COORDINATES..COORDINATES + (c + 1) * SOURCE_COORDINATES]);
+            Tensor::cat(
+                vec![
+                    s.clone().slice([0..rows, 0..4]),
+                    s.slice([0..rows, 4..5]).exp(),
+                    Tensor::<2>::ones([rows, 1], &device) * SOURCE_INDEX,
+                ],
+                1,
+            )
+        })
+        .collect();
+    // The unit-amplitude lensed components and the unit-flux lens light.
+    let mut images = op.lensed_sersics(&theta, &sources, &data.psf);
+    let flux = light.clone().slice([0..rows, 0..1]).reshape([rows, 1, 1, 1]);
+    images.push(op.sersic_light(&theta, &light) / flux);
+    let plain: Vec<Vec<f32>> = images.iter().map(|t| to_vec(t.clone().detach().without_autodiff())).collect();
+    let (observed, weight) = (to_vec(data.observed.clone()), to_vec(data.weight.clone()));
+    let pixels = observed.len() / rows;
+    let amplitudes: Vec<Vec<f64>> = (0..rows)
+        .map(|i| {
+            let span = i * pixels..(i + 1) * pixels;
+            let to64 = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
+            let columns: Vec<Vec<f64>> = plain.iter().map(|p| to64(&p[span.clone()])).collect();
+            let refs: Vec<&[f64]> = columns.iter().map(|c| c.as_slice()).collect();
+            let (gram, rhs) = normal_equations(&refs, &to64(&observed[span.clone()]), &to64(&weight[span]));
+            non_negative_least_squares(&gram, &rhs)
+        })
+        .collect();
+    let image = images
+        .into_iter()
+        .enumerate()
+        .map(|(k, t)| {
+            let a: Vec<f32> = amplitudes.iter().map(|a| a[k] as f32).collect();
+            t * Tensor::<4>::from_data(TensorData::new(a, [rows, 1, 1, 1]), &device)
+        })
+        .reduce(|a, b| a + b)
+        .expect("at least the lens light");
+    (image, amplitudes)
+}
+
+/// `steps` Adam steps on χ² from `z` (rows of [`width`] coordinates for
+/// `components` source components, one row per row of `data`), the
+/// amplitudes solved at every step; each row's lowest χ² and its
+/// coordinates (the lens light's flux set to its solved amplitude).
+fn descend(op: &ForwardOperator, data: &Data, mut z: Vec<f32>, steps: usize, components: usize) -> (Vec<f32>, Vec<f64>) {
+    let device = data.observed.device();
+    let rows = data.observed.dims()[0];
+    let width = width(components);
     let mut best_z = z.clone();
     let mut best_chi2 = vec![f64::INFINITY; rows];
     let mut adam = Adam::new(z.len());
     for step in 0..=steps {
-        let zt = Tensor::<2>::from_data(TensorData::new(z.clone(), [rows, WIDTH]), &device).autodiff().require_grad();
-        // The unit-amplitude lensed source and the unit-flux lens light.
-        let (theta, light) = from_coordinates(zt.clone().slice([0..rows, 0..COORDINATES]));
-        let s = zt.clone().slice([0..rows, COORDINATES..WIDTH]);
-        let source = Tensor::cat(
-            vec![s.clone().slice([0..rows, 0..4]), s.slice([0..rows, 4..5]).exp(), Tensor::<2>::ones([rows, 1], &device) * SOURCE_INDEX],
-            1,
-        );
-        let lensed = op.lensed_sersic(&theta, &source, &data.psf);
-        let flux = light.clone().slice([0..rows, 0..1]).reshape([rows, 1, 1, 1]);
-        let light_shape = op.sersic_light(&theta, &light) / flux;
-        let (sd, ld) = (lensed.clone().detach().without_autodiff(), light_shape.clone().detach().without_autodiff());
-        let w = data.weight.clone();
-        let sums = [
-            sum(sd.clone().square() * w.clone()),
-            sum(sd.clone() * ld.clone() * w.clone()),
-            sum(ld.clone().square() * w.clone()),
-            sum(sd * data.observed.clone() * w.clone()),
-            sum(ld * data.observed.clone() * w.clone()),
-        ];
-        let amplitudes: Vec<(f64, f64)> = (0..rows).map(|i| non_negative_amplitudes(std::array::from_fn(|k| sums[k][i] as f64))).collect();
-        let column = |pick: fn(&(f64, f64)) -> f64| {
-            let v: Vec<f32> = amplitudes.iter().map(|a| pick(a) as f32).collect();
-            Tensor::<4>::from_data(TensorData::new(v, [rows, 1, 1, 1]), &device)
-        };
-        let model = lensed * column(|a| a.0) + light_shape * column(|a| a.1);
-        let chi2 = (model - data.observed.clone()).square().mul(w).sum_dims(&[1, 2, 3]).reshape([rows]);
+        let zt = Tensor::<2>::from_data(TensorData::new(z.clone(), [rows, width]), &device).autodiff().require_grad();
+        let (image, amplitudes) = model(op, data, &zt, components);
+        let chi2 = (image - data.observed.clone()).square().mul(data.weight.clone()).sum_dims(&[1, 2, 3]).reshape([rows]);
         for (i, &v) in to_vec(chi2.clone().detach().without_autodiff()).iter().enumerate() {
             if (v as f64) < best_chi2[i] {
                 best_chi2[i] = v as f64;
-                best_z[i * WIDTH..(i + 1) * WIDTH].copy_from_slice(&z[i * WIDTH..(i + 1) * WIDTH]);
-                best_z[i * WIDTH + LIGHT_FLUX] = (amplitudes[i].1.max(1e-12) as f32).ln();
+                best_z[i * width..(i + 1) * width].copy_from_slice(&z[i * width..(i + 1) * width]);
+                best_z[i * width + LIGHT_FLUX] = (amplitudes[i][components].max(1e-12) as f32).ln();
             }
         }
         if step == steps {
@@ -190,13 +206,17 @@ fn descend(op: &ForwardOperator, data: &Data, mut z: Vec<f32>, steps: usize) -> 
         let grads = chi2.sum().backward();
         let g = to_vec(zt.grad(&grads).expect("χ² depends on the coordinates"));
         let scale = decay(step, steps);
-        adam.step(&mut z, &g, |k| match k % WIDTH {
+        adam.step(&mut z, &g, |k| match k % width {
             j if j < COORDINATES => scale * STEP_SIZES[j],
-            j => scale * SOURCE_STEP_SIZES[j - COORDINATES],
+            j => scale * SOURCE_STEP_SIZES[(j - COORDINATES) % SOURCE_COORDINATES],
         });
-        // The lens's (e1, e2) at 1, its (γ1, γ2) at 5, the source's (e1, e2) after the lens's coordinates.
-        for row in z.chunks_mut(WIDTH) {
-            for (pair, bound) in [(1, ELLIPTICITY_BOUND), (5, SHEAR_BOUND), (COORDINATES + 2, ELLIPTICITY_BOUND)] {
+        // The lens's (e1, e2) at 1, its (γ1, γ2) at 5, each component's (e1, e2) at 2 within its five.
+        let pairs = [(1, ELLIPTICITY_BOUND), (5, SHEAR_BOUND)]
+            .into_iter()
+            .chain((0..components).map(|c| (COORDINATES + c * SOURCE_COORDINATES + 2, ELLIPTICITY_BOUND)));
+        let pairs: Vec<(usize, f32)> = pairs.collect();
+        for row in z.chunks_mut(width) {
+            for &(pair, bound) in &pairs {
                 let norm = row[pair].hypot(row[pair + 1]);
                 if norm > bound {
                     row[pair] *= bound / norm;
@@ -210,11 +230,22 @@ fn descend(op: &ForwardOperator, data: &Data, mut z: Vec<f32>, steps: usize) -> 
 
 /// Fits the lens of `start` (the encoder's lens and lens light for `batch`)
 /// with a parametric source (see the module's doc): a quarter of `steps`
-/// Adam steps from each of [`THETA_E_STARTS`] (all starts in one batch),
-/// then `steps` more from each sample's best. `psf` is the kernel batch
-/// the operator uses. The descent runs without supersampling (a smooth
-/// source needs none; four times fewer rays than the evaluation's 2 × 2).
-pub fn fit_parametric_source(op: &ForwardOperator, batch: &Batch, start: &Prediction, psf: &Tensor<4>, steps: usize) -> ParametricFit {
+/// Adam steps from each of [`THETA_E_STARTS`] with one source component
+/// (all starts in one batch), then `steps` more from each sample's best;
+/// then, for each further component up to `components`
+/// (≤ [`MAX_COMPONENTS`]), one started on what the model leaves
+/// unexplained and `steps` more with all of them. `psf` is the kernel
+/// batch the operator uses. The descent runs without supersampling (a
+/// smooth source needs none; four times fewer rays than the evaluation's 2 × 2).
+pub fn fit_parametric_source(
+    op: &ForwardOperator,
+    batch: &Batch,
+    start: &Prediction,
+    psf: &Tensor<4>,
+    steps: usize,
+    components: usize,
+) -> ParametricFit {
+    assert!((1..=MAX_COMPONENTS).contains(&components), "{components} source components");
     let device = batch.observed.device();
     let op = &ForwardOperator::new(op.image_size, 1, op.source_size, op.source_half_width, &device);
     let b = batch.observed.dims()[0];
@@ -237,24 +268,34 @@ pub fn fit_parametric_source(op: &ForwardOperator, batch: &Batch, start: &Predic
     let (theta, light) = from_coordinates(Tensor::<2>::from_data(TensorData::new(flat, [b * starts, COORDINATES]), &device));
     let sources = source_start(op, &scouts, &theta, &op.sersic_light(&theta, &light));
     let z: Vec<f32> = lens.iter().zip(&sources).flat_map(|(l, s)| l.iter().chain(s.iter()).copied()).collect();
-    let (scouted, scout_chi2) = descend(op, &scouts, z, (steps / 4).max(1));
+    let (scouted, scout_chi2) = descend(op, &scouts, z, (steps / 4).max(1), 1);
     let chosen: Vec<usize> = (0..b)
         .map(|i| (0..starts).min_by(|&k, &l| scout_chi2[k * b + i].total_cmp(&scout_chi2[l * b + i])).expect("at least one start"))
         .collect();
-    let z: Vec<f32> = (0..b).flat_map(|i| scouted[(chosen[i] * b + i) * WIDTH..(chosen[i] * b + i + 1) * WIDTH].to_vec()).collect();
-    let (best_z, chi2) = descend(op, &Data::repeated(batch, psf, 1), z, steps);
-    let lens: Vec<f32> = best_z.chunks(WIDTH).flat_map(|z| z[..COORDINATES].to_vec()).collect();
+    let one = width(1);
+    let z: Vec<f32> = (0..b).flat_map(|i| scouted[(chosen[i] * b + i) * one..(chosen[i] * b + i + 1) * one].to_vec()).collect();
+    let data = Data::repeated(batch, psf, 1);
+    let (mut best_z, mut chi2) = descend(op, &data, z, steps, 1);
+    for c in 1..components {
+        // The next component starts where the current model leaves positive
+        // residual flux in the source plane (its back-projection's bright part).
+        let zt = Tensor::<2>::from_data(TensorData::new(best_z.clone(), [b, width(c)]), &device);
+        let (fitted, _) = model(op, &data, &zt, c);
+        let (theta, _) = from_coordinates(zt.slice([0..b, 0..COORDINATES]));
+        let next = source_start(op, &data, &theta, &fitted);
+        let z: Vec<f32> = best_z.chunks(width(c)).zip(&next).flat_map(|(z, s)| z.iter().chain(s.iter()).copied()).collect();
+        (best_z, chi2) = descend(op, &data, z, steps, c + 1);
+    }
+    let all = width(components);
+    let lens: Vec<f32> = best_z.chunks(all).flat_map(|z| z[..COORDINATES].to_vec()).collect();
     let (theta, light) = from_coordinates(Tensor::<2>::from_data(TensorData::new(lens, [b, COORDINATES]), &device));
     ParametricFit {
         prediction: Prediction { theta, light },
         chi2,
         start: chosen,
         source: best_z
-            .chunks(WIDTH)
-            .map(|z| {
-                let s = &z[COORDINATES..];
-                [s[0], s[1], s[2], s[3], s[4].exp()]
-            })
+            .chunks(all)
+            .map(|z| z[COORDINATES..].chunks(SOURCE_COORDINATES).map(|s| [s[0], s[1], s[2], s[3], s[4].exp()]).collect())
             .collect(),
     }
 }
@@ -271,25 +312,4 @@ pub fn choose(a: &Prediction, b: &Prediction, take_b: &[bool]) -> Prediction {
         Tensor::<2>::from_data(TensorData::new(v, [rows, width]), &device)
     };
     Prediction { theta: pick(&a.theta, &b.theta), light: pick(&a.light, &b.light) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::non_negative_amplitudes;
-
-    #[test]
-    fn amplitudes_solve_the_normal_equations_or_clip_at_zero() {
-        // S = (1, 0, 1), L = (0, 1, 1), unit weights; d = 2 S + 3 L.
-        let (s, l) = ([1.0, 0.0, 1.0], [0.0, 1.0, 1.0]);
-        let sums = |d: [f64; 3]| {
-            let dot = |a: &[f64; 3], b: &[f64; 3]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f64>();
-            [dot(&s, &s), dot(&s, &l), dot(&l, &l), dot(&s, &d), dot(&l, &d)]
-        };
-        let (a, c) = non_negative_amplitudes(sums([2.0, 3.0, 5.0]));
-        assert!((a - 2.0).abs() < 1e-12 && (c - 3.0).abs() < 1e-12, "({a}, {c})");
-        // d = 2 S − L: the unconstrained light amplitude is negative; the best
-        // non-negative fit is the source alone, a = S·d / S·S = (2 + 1)/2.
-        let (a, c) = non_negative_amplitudes(sums([2.0, -1.0, 1.0]));
-        assert!((a - 1.5).abs() < 1e-12 && c == 0.0, "({a}, {c})");
-    }
 }

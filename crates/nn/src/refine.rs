@@ -45,6 +45,9 @@ pub struct RefineSettings {
     /// from several starts in θ_E ([`crate::parametric`]), before the RIM's
     /// steps; 0 skips it.
     pub parametric_steps: usize,
+    /// Source components of that stage (1: one exponential; each further
+    /// one adds `parametric_steps` steps).
+    pub parametric_components: usize,
 }
 
 /// Number of refined coordinates: the nine of Θ and the lens light's three.

@@ -28,6 +28,7 @@ use crate::checkpoint::{export, load_checkpoint, load_forward_model, CheckpointM
 pub use crate::config::TrainConfig;
 use crate::data::{Batch, Operators, Symmetry};
 use crate::forward::ForwardOperator;
+use crate::jitter::jitter_theta;
 use crate::joint::{forward_fidelity, parameter_penalty, supervised_penalty, PsfSource};
 use crate::known_lens::project_source;
 use crate::loss::{peak_normalized_mse, ssim_loss};
@@ -233,6 +234,23 @@ fn grouped_loss(model: &AstroRim, ops: &Operators, batches: &[(u32, Batch)], con
         })
         .reduce(|(t1, r1), (t2, r2)| (t1 + t2, r1 + r2))
         .expect("a batch has at least one group")
+}
+
+/// The batches of one step with each sample's lens jittered
+/// ([`crate::jitter`]) when the configuration asks for it; `draw` names
+/// the step (validation: a fixed value per validation batch), so that the
+/// jitter is deterministic and the same on resume.
+fn jittered(batches: Vec<(u32, Batch)>, config: &TrainConfig, draw: u64) -> Vec<(u32, Batch)> {
+    if config.lens_jitter == 0.0 {
+        return batches;
+    }
+    batches
+        .into_iter()
+        .map(|(key, mut b)| {
+            b.theta = jitter_theta(b.theta, config.lens_jitter, config.seed, draw.wrapping_mul(0x1_0000_0001) ^ key as u64);
+            (key, b)
+        })
+        .collect()
 }
 
 /// A chunk in memory with its (epoch, position) key and its row order.
@@ -466,7 +484,11 @@ pub fn train(config: &TrainConfig, device: &Device, progress: &dyn Fn(&StepRepor
         return Err(config_error(&config.out, format!("nothing to do: the training state is at step {} of {}", state.step, config.steps)));
     }
     let mut ops = Operators::new(image_size, source_size, device);
-    let val_batches: Vec<Vec<(u32, Batch)>> = val.iter().map(|(chunk, rows)| ops.batches(chunk, rows, None, psf_size)).collect();
+    let val_batches: Vec<Vec<(u32, Batch)>> = val
+        .iter()
+        .enumerate()
+        .map(|(i, (chunk, rows))| jittered(ops.batches(chunk, rows, None, psf_size), config, u64::MAX - i as u64))
+        .collect();
     let (rate_rim, rate_forward) = config.base_rates();
     if let TrainData::Dataset { train_chunks, order, .. } = &mut data {
         *order = permutation(train_chunks.len(), config.seed, state.epoch << 32);
@@ -482,7 +504,7 @@ pub fn train(config: &TrainConfig, device: &Device, progress: &dyn Fn(&StepRepor
             rng.set_stream(state.step as u64);
             rows.iter().map(|_| Symmetry::random(&mut rng)).collect()
         });
-        let b = ops.batches(chunk, &rows, symmetries.as_deref(), psf_size);
+        let b = jittered(ops.batches(chunk, &rows, symmetries.as_deref(), psf_size), config, state.step as u64);
 
         let (total, _) = grouped_loss(&model, &ops, &b, config);
         let value = total.clone().into_scalar::<f32>() as f64;

@@ -309,6 +309,29 @@ fn the_shipped_model_loads_with_this_architecture() {
     assert_eq!(model.forward.is_some(), meta.config.mode != astrorim_nn::model::Mode::KnownLens);
 }
 
+/// With lens_jitter the known-lens operator is bound to a moved lens: the
+/// loss of the same step changes, and the same seed gives the same jitter.
+#[test]
+fn lens_jitter_moves_the_training_operator_deterministically() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    tiny_dataset(&data, 0);
+    let device = Device::default();
+    let first_losses = |name: &str, extra: &str| {
+        let losses = RefCell::new(Vec::new());
+        train(&config(&data, &dir.path().join(name), 2, &format!("validate_every = 2\n{extra}")), &device, &|r| {
+            losses.borrow_mut().push(r.loss)
+        })
+        .unwrap();
+        losses.into_inner()
+    };
+    let plain = first_losses("plain", "");
+    let jittered = first_losses("jittered", "lens_jitter = 3.0\n");
+    let again = first_losses("again", "lens_jitter = 3.0\n");
+    assert_eq!(jittered, again, "the jitter is a function of the seed and the step");
+    assert!((jittered[0] - plain[0]).abs() > 1e-3 * plain[0], "jitter left the loss at {} (true lens: {})", jittered[0], plain[0]);
+}
+
 #[test]
 fn config_errors_name_the_field() {
     let dir = tempfile::tempdir().unwrap();
@@ -335,6 +358,10 @@ fn config_errors_name_the_field() {
     assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("init_rim"));
     std::fs::write(&path, "data = \"d\"\nout = \"o\"\nlens_gradient = true\n").unwrap();
     assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("lens_gradient"));
+    std::fs::write(&path, "data = \"d\"\nout = \"o\"\nmode = \"joint\"\nlens_jitter = 1.0\n").unwrap();
+    assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("lens_jitter"));
+    std::fs::write(&path, "data = \"d\"\nout = \"o\"\nlens_jitter = -1.0\n").unwrap();
+    assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("lens_jitter"));
     let test_seed = astrorim_sim::dataset::TEST_SET_SEED;
     std::fs::write(&path, format!("generator = \"mix\"\nout = \"o\"\nseed = {test_seed}\n")).unwrap();
     assert!(TrainConfig::from_toml(&path).unwrap_err().to_string().contains("test set"));
