@@ -5,6 +5,7 @@
 
 use crate::png::save_rgb;
 use crate::IoError;
+use plotters::element::DashedPathElement;
 use plotters::prelude::*;
 use std::path::Path;
 use std::sync::Once;
@@ -77,6 +78,35 @@ pub(crate) const COLOURS: [RGBColor; 7] = [
     RGBColor(0, 0, 0),
 ];
 
+/// The corner of the plot whose region (the outer 45 % of each axis) holds
+/// the fewest points, for the legend (ties: upper right, then lower right,
+/// upper left, lower left).
+fn legend_corner(points: &[(f64, f64)], x: (f64, f64), y: (f64, f64), log_y: bool) -> SeriesLabelPosition {
+    let along = |v: f64, (lo, hi): (f64, f64), log: bool| {
+        let (v, lo, hi) = if log { (v.log10(), lo.log10(), hi.log10()) } else { (v, lo, hi) };
+        if hi > lo {
+            (v - lo) / (hi - lo)
+        } else {
+            0.5
+        }
+    };
+    let corners = [
+        (SeriesLabelPosition::UpperRight, true, true),
+        (SeriesLabelPosition::LowerRight, true, false),
+        (SeriesLabelPosition::UpperLeft, false, true),
+        (SeriesLabelPosition::LowerLeft, false, false),
+    ];
+    let inside = |&(px, py): &(f64, f64), right: bool, upper: bool| {
+        let (u, v) = (along(px, x, false), along(py, y, log_y));
+        (if right { u >= 0.55 } else { u <= 0.45 }) && (if upper { v >= 0.55 } else { v <= 0.45 })
+    };
+    corners
+        .into_iter()
+        .min_by_key(|&(_, right, upper)| points.iter().filter(|p| inside(p, right, upper)).count())
+        .map(|(position, _, _)| position)
+        .expect("four corners")
+}
+
 /// A tick label: integers plainly, small or large magnitudes in exponent form.
 pub(crate) fn tick(v: f64) -> String {
     let a = v.abs();
@@ -138,15 +168,31 @@ impl LinePlot<'_> {
                         .map_err(|e| figure_error(path, e))?;
                     for (k, (s, pts)) in series.iter().zip(&points).enumerate() {
                         let style = ShapeStyle::from(colour(k)).stroke_width(2);
-                        chart
-                            .draw_series(LineSeries::new(pts.iter().copied(), style))
-                            .map_err(|e| figure_error(path, e))?
-                            .label(s.label.as_str())
-                            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
-                        chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour(k).filled()))).map_err(|e| figure_error(path, e))?;
+                        // Past the palette's length the colours repeat: those
+                        // series are drawn dashed with triangles instead.
+                        if k < COLOURS.len() {
+                            chart
+                                .draw_series(LineSeries::new(pts.iter().copied(), style))
+                                .map_err(|e| figure_error(path, e))?
+                                .label(s.label.as_str())
+                                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], style));
+                            chart
+                                .draw_series(pts.iter().map(|&p| Circle::new(p, 3, colour(k).filled())))
+                                .map_err(|e| figure_error(path, e))?;
+                        } else {
+                            chart
+                                .draw_series(DashedLineSeries::new(pts.iter().copied(), 8, 5, style))
+                                .map_err(|e| figure_error(path, e))?
+                                .label(s.label.as_str())
+                                .legend(move |(x, y)| DashedPathElement::new(vec![(x, y), (x + 20, y)], 6, 4, style));
+                            chart
+                                .draw_series(pts.iter().map(|&p| TriangleMarker::new(p, 5, colour(k).filled())))
+                                .map_err(|e| figure_error(path, e))?;
+                        }
                     }
                     chart
                         .configure_series_labels()
+                        .position(legend_corner(&all, (x0, x1), (y0, y1), self.log_y))
                         .label_font((FONT, 16))
                         .background_style(WHITE.mix(0.85))
                         .border_style(BLACK)
@@ -201,5 +247,38 @@ mod tests {
         assert!(csv_series(&csv, "step", &["nope"], None).unwrap_err().to_string().contains("nope"));
         let empty = LinePlot { title: "t", x_label: "x", y_label: "y", log_y: true };
         assert!(empty.save(&path, &[Series { label: "none".into(), points: vec![(1.0, -1.0)] }]).is_err());
+    }
+
+    #[test]
+    fn the_legend_goes_to_the_emptiest_corner() {
+        let rising: Vec<(f64, f64)> = (0..=10).map(|k| (k as f64, k as f64)).collect();
+        // A rising line fills the lower-left and upper-right corners; the
+        // lower right comes first among the empty two.
+        assert!(matches!(legend_corner(&rising, (0.0, 10.0), (0.0, 10.0), false), SeriesLabelPosition::LowerRight));
+        let falling: Vec<(f64, f64)> = (0..=10).map(|k| (k as f64, 10f64.powi(-k))).collect();
+        assert!(matches!(legend_corner(&falling, (0.0, 10.0), (1e-10, 1.0), true), SeriesLabelPosition::UpperRight));
+    }
+
+    /// Past the palette, a series reuses a colour but is drawn dashed: the
+    /// same line in the same colour covers fewer pixels than when solid.
+    #[test]
+    fn series_past_the_palette_are_dashed() {
+        let dir = tempfile::tempdir().unwrap();
+        let plot = LinePlot { title: "t", x_label: "x", y_label: "y", log_y: false };
+        let line = Series { label: "line".into(), points: vec![(0.0, 0.3), (50.0, 0.5), (100.0, 0.7)] };
+        let blue_pixels = |series: &[Series]| {
+            let path = dir.path().join("p.png");
+            plot.save(&path, series).unwrap();
+            let mut reader = png::Decoder::new(std::fs::File::open(&path).unwrap()).read_info().unwrap();
+            let mut buf = vec![0; reader.output_buffer_size()];
+            reader.next_frame(&mut buf).unwrap();
+            buf.chunks_exact(3).filter(|p| p == &[0, 114, 178]).count()
+        };
+        // Eight series: the line first (solid) or last (the first colour
+        // again), the others single points far from it.
+        let dots: Vec<Series> = (0..COLOURS.len()).map(|k| Series { label: format!("s{k}"), points: vec![(k as f64, 0.0)] }).collect();
+        let solid = blue_pixels(&[&[line.clone()], &dots[..]].concat());
+        let dashed = blue_pixels(&[&dots[..], &[line]].concat());
+        assert!(dashed > 100 && (dashed as f64) < 0.85 * solid as f64, "dashed {dashed} against solid {solid} blue pixels");
     }
 }
