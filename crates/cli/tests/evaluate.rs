@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::run_astrorim;
+use common::{astrorim, run_astrorim};
 
 #[test]
 fn evaluates_the_shipped_model_against_both_baselines() {
@@ -38,6 +38,29 @@ fn evaluates_the_shipped_model_against_both_baselines() {
     let coherence = std::fs::read_to_string(report.join("coherence.csv")).unwrap();
     let first: Vec<f64> = coherence.lines().nth(1).unwrap().split(',').skip(1).map(|v| v.parse().unwrap()).collect();
     assert!(first.iter().all(|&c| c > 0.3), "{coherence}");
+}
+
+/// The batches of a chunk run in parallel: the report is the same on one
+/// thread as on several (three batches of four samples here).
+#[test]
+fn the_report_does_not_depend_on_the_thread_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let o = run_astrorim(&["simulate", "--variant", "v1", "-n", "12", "--seed", "6", "--out", data.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let report = |threads: &str| {
+        let out = dir.path().join(format!("report-{threads}"));
+        let o = astrorim()
+            .env("RAYON_NUM_THREADS", threads)
+            .args(["evaluate", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "-n", "12", "--inversion-samples", "0"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        std::fs::read_to_string(out.join("per_sample.csv")).unwrap()
+    };
+    let (one, three) = (report("1"), report("3"));
+    assert_eq!(one.lines().count(), 1 + 2 * 12, "{one}");
+    assert_eq!(one, three);
 }
 
 #[test]

@@ -20,6 +20,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use rand_distr::{Distribution, StandardNormal};
+use rayon::prelude::*;
 use serde::Serialize;
 use std::f64::consts::{FRAC_PI_2, PI};
 
@@ -217,6 +218,17 @@ pub fn replace_source(b: Batch, op: &ForwardOperator, source: &[f64], indices: &
     }
 }
 
+/// One batch's model outputs, as plain values, before scoring.
+struct Computed {
+    rim: Vec<f32>,
+    start: Vec<f32>,
+    inverted: Vec<Option<crate::baseline::Inverted>>,
+    truth: Vec<f32>,
+    observed: Vec<f32>,
+    theta_true: Vec<f32>,
+    theta_pred: Option<Vec<f32>>,
+}
+
 /// Evaluates `count` samples: from the held-out test set (`astrorim
 /// simulate --test-set`) the first ⌈count/chunks⌉ of every chunk, so that each
 /// variant is equally represented; from any other dataset the last chunks
@@ -226,6 +238,7 @@ pub fn replace_source(b: Batch, op: &ForwardOperator, source: &[f64], indices: &
 ///
 /// With `options.replacement_source` every sample's source is replaced and
 /// the sample re-observed ([`replace_source`]): the out-of-distribution test.
+/// A chunk's batches run in parallel (rayon), the report assembled in order.
 pub fn evaluate(
     model: &AstroRim,
     psf: PsfSource,
@@ -264,25 +277,49 @@ pub fn evaluate(
                 ops.groups(&chunk, &rows).into_iter().map(move |g| (start, g))
             })
             .collect();
-        for (start, (key, positions)) in work {
-            if out.reconstructions.len() >= count {
-                break;
-            }
-            let rows: Vec<usize> = positions.iter().map(|p| start + p).take(count - out.reconstructions.len()).collect();
-            let op = ops.get(key);
-            let mut b = batch(&chunk, &rows, None, op, m.psf_size, device);
-            if let Some(source) = options.replacement_source {
-                let indices: Vec<u64> = rows.iter().map(|&r| chunk.index[r]).collect();
-                b = replace_source(b, op, source, &indices);
-            }
-            let r = model.reconstruct_refined(op, &b, psf, how, options.refine);
-            let rim_x = r.source();
-            let (theta, psf) = r.prediction.as_ref().map_or((&b.theta, &b.psf), |(p, psf)| (&p.theta, psf));
-            let selected: Vec<bool> = rows.iter().map(|&row| row < invert_per_chunk).collect();
-            let inverted =
-                invert_batch(&selected, &b.observed, &b.sigma, &b.background, theta, psf, m.source_size, f32::from_bits(key) as f64);
+        // The batches this chunk contributes, then their reconstructions in
+        // parallel (each batch is independent; the results are gathered in
+        // order, so the report does not depend on the thread count).
+        let mut remaining = count - out.reconstructions.len();
+        let items: Vec<(u32, Vec<usize>)> = work
+            .into_iter()
+            .map_while(|(start, (key, positions))| {
+                (remaining > 0).then(|| {
+                    let rows: Vec<usize> = positions.iter().map(|p| start + p).take(remaining).collect();
+                    remaining -= rows.len();
+                    (key, rows)
+                })
+            })
+            .collect();
+        let computed: Vec<Computed> = items
+            .par_iter()
+            .map(|(key, rows)| {
+                let op = ops.get(*key);
+                let mut b = batch(&chunk, rows, None, op, m.psf_size, device);
+                if let Some(source) = options.replacement_source {
+                    let indices: Vec<u64> = rows.iter().map(|&r| chunk.index[r]).collect();
+                    b = replace_source(b, op, source, &indices);
+                }
+                let r = model.reconstruct_refined(op, &b, psf, how, options.refine);
+                let (theta, psf) = r.prediction.as_ref().map_or((&b.theta, &b.psf), |(p, psf)| (&p.theta, psf));
+                let selected: Vec<bool> = rows.iter().map(|&row| row < invert_per_chunk).collect();
+                let inverted =
+                    invert_batch(&selected, &b.observed, &b.sigma, &b.background, theta, psf, m.source_size, f32::from_bits(*key) as f64);
+                Computed {
+                    rim: to_vec(r.source()),
+                    start: to_vec(r.start.clone()),
+                    inverted,
+                    truth: to_vec(b.target.clone()),
+                    observed: to_vec(b.observed.clone()),
+                    theta_true: to_vec(b.theta.clone()),
+                    theta_pred: r.prediction.as_ref().map(|(p, _)| to_vec(p.theta.clone())),
+                }
+            })
+            .collect();
+        for ((_, rows), c) in items.iter().zip(computed) {
+            let rows = rows.as_slice();
             let mut inversion = Vec::with_capacity(rows.len() * ms);
-            for (&row, result) in rows.iter().zip(inverted) {
+            for (&row, result) in rows.iter().zip(c.inverted) {
                 match result {
                     Some(Ok((source, _))) => inversion.extend(source),
                     Some(Err(e)) => {
@@ -292,11 +329,8 @@ pub fn evaluate(
                     None => inversion.extend(std::iter::repeat_n(f32::NAN, ms)),
                 }
             }
-            let methods = [to_vec(rim_x), to_vec(r.start.clone()), inversion];
-            let truth = to_vec(b.target.clone());
-            let observed = to_vec(b.observed.clone());
-            let theta_true = to_vec(b.theta.clone());
-            let theta_pred = r.prediction.as_ref().map(|(p, _)| to_vec(p.theta.clone()));
+            let methods = [c.rim, c.start, inversion];
+            let (truth, observed, theta_true, theta_pred) = (c.truth, c.observed, c.theta_true, c.theta_pred);
             for (k, &row) in rows.iter().enumerate() {
                 let t: Vec<f64> = truth[k * ms..(k + 1) * ms].iter().map(|&v| v as f64).collect();
                 let true_flux: f64 = t.iter().sum();
