@@ -118,13 +118,18 @@ struct Data {
     observed: Tensor<4>,
     weight: Tensor<4>,
     psf: Tensor<4>,
+    /// `observed` and `weight` on the host (the amplitudes' normal equations).
+    observed_host: Vec<f64>,
+    weight_host: Vec<f64>,
 }
 
 impl Data {
     /// `copies` copies of the batch, stacked (row k·B + i is sample i).
     fn repeated(batch: &Batch, psf: &Tensor<4>, copies: usize) -> Self {
         let stack = |t: &Tensor<4>| Tensor::cat(vec![t.clone().detach().without_autodiff(); copies], 0);
-        Data { observed: stack(&batch.observed), weight: stack(&batch.sigma.clone().recip().square()), psf: stack(psf) }
+        let (observed, weight) = (stack(&batch.observed), stack(&batch.sigma.clone().recip().square()));
+        let host = |t: &Tensor<4>| to_vec(t.clone()).into_iter().map(f64::from).collect();
+        Data { observed_host: host(&observed), weight_host: host(&weight), observed, weight, psf: stack(psf) }
     }
 }
 
@@ -154,15 +159,13 @@ fn model(op: &ForwardOperator, data: &Data, zt: &Tensor<2>, components: usize) -
     let flux = light.clone().slice([0..rows, 0..1]).reshape([rows, 1, 1, 1]);
     images.push(op.sersic_light(&theta, &light) / flux);
     let plain: Vec<Vec<f32>> = images.iter().map(|t| to_vec(t.clone().detach().without_autodiff())).collect();
-    let (observed, weight) = (to_vec(data.observed.clone()), to_vec(data.weight.clone()));
-    let pixels = observed.len() / rows;
+    let pixels = data.observed_host.len() / rows;
     let amplitudes: Vec<Vec<f64>> = (0..rows)
         .map(|i| {
             let span = i * pixels..(i + 1) * pixels;
-            let to64 = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
-            let columns: Vec<Vec<f64>> = plain.iter().map(|p| to64(&p[span.clone()])).collect();
+            let columns: Vec<Vec<f64>> = plain.iter().map(|p| p[span.clone()].iter().map(|&x| f64::from(x)).collect()).collect();
             let refs: Vec<&[f64]> = columns.iter().map(|c| c.as_slice()).collect();
-            let (gram, rhs) = normal_equations(&refs, &to64(&observed[span.clone()]), &to64(&weight[span]));
+            let (gram, rhs) = normal_equations(&refs, &data.observed_host[span.clone()], &data.weight_host[span]);
             non_negative_least_squares(&gram, &rhs)
         })
         .collect();
@@ -211,10 +214,10 @@ fn descend(op: &ForwardOperator, data: &Data, mut z: Vec<f32>, steps: usize, com
             j => scale * SOURCE_STEP_SIZES[(j - COORDINATES) % SOURCE_COORDINATES],
         });
         // The lens's (e1, e2) at 1, its (γ1, γ2) at 5, each component's (e1, e2) at 2 within its five.
-        let pairs = [(1, ELLIPTICITY_BOUND), (5, SHEAR_BOUND)]
+        let pairs: Vec<(usize, f32)> = [(1, ELLIPTICITY_BOUND), (5, SHEAR_BOUND)]
             .into_iter()
-            .chain((0..components).map(|c| (COORDINATES + c * SOURCE_COORDINATES + 2, ELLIPTICITY_BOUND)));
-        let pairs: Vec<(usize, f32)> = pairs.collect();
+            .chain((0..components).map(|c| (COORDINATES + c * SOURCE_COORDINATES + 2, ELLIPTICITY_BOUND)))
+            .collect();
         for row in z.chunks_mut(width) {
             for &(pair, bound) in &pairs {
                 let norm = row[pair].hypot(row[pair + 1]);
