@@ -179,4 +179,18 @@ mod tests {
         assert!((c.center_x - 0.03).abs() < 0.003 && (c.center_y + 0.02).abs() < 0.003, "{c:?}");
         assert!((c.amp / 40.0 - 1.0).abs() < 0.1, "{c:?}");
     }
+
+    #[test]
+    fn amplitudes_solve_the_normal_equations_and_drop_negative_ones() {
+        let t = vec![vec![1.0, 0.0, 1.0], vec![0.0, 1.0, 1.0]];
+        let w = vec![1.0; 3];
+        // data = 2 t0 + 3 t1 exactly.
+        let a = amplitudes(&t, &[2.0, 3.0, 5.0], &w);
+        assert!((a[0] - 2.0).abs() < 1e-12 && (a[1] - 3.0).abs() < 1e-12);
+        // data = 2 t0 − 3 t1: the second amplitude would be negative.
+        let a = amplitudes(&t, &[2.0, -3.0, -1.0], &w);
+        assert_eq!(a[1], 0.0);
+        // With t1 dropped: a0 = (2·1 + (−1)·1)/2.
+        assert!((a[0] - 0.5).abs() < 1e-12);
+    }
 }
