@@ -1,17 +1,24 @@
 //! `astrorim sample …` and `astrorim reconstruct --uncertainty`: the lens
 //! posterior after the refinement (`astrorim_infer::posterior`), its chain
 //! written as it grows (`chain.npz`, resumed when present), a corner plot,
-//! `posterior.json` and a `posterior` entry in `result.json`.
+//! `posterior.json` and a `posterior` entry in `result.json`. The source
+//! solver inside the likelihood is the inversion or the RIM (`--solver`).
 
 use anyhow::{anyhow, Result};
 use astrorim_infer::pipeline::LensReconstruction;
-use astrorim_infer::posterior::{read_chain, sample_lens, summarize, write_chain, Chain, PosteriorOptions, PosteriorSummary};
+use astrorim_infer::posterior::{
+    check_sampled_family, read_chain, sample_with, sampled_problem, summarize, write_chain, Chain, InversionLikelihood, LensLikelihood,
+    PosteriorOptions, PosteriorSummary,
+};
 use astrorim_infer::refine::RefineOptions;
 use astrorim_infer::report::write_posterior;
+use astrorim_nn::checkpoint::{default_model_dir, load_checkpoint};
+use astrorim_nn::device::default_device;
+use astrorim_nn::rim_likelihood::RimLikelihood;
 use astrorim_physics::cosmology::LensDistances;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 #[derive(Args, Clone, Debug)]
@@ -31,10 +38,30 @@ pub struct PosteriorArgs {
     /// Seed of the sampler's random numbers.
     #[arg(long, default_value_t = 1)]
     pub sampler_seed: u64,
+    /// The source solver inside the posterior's likelihood: `inversion`
+    /// (the evidence of the regularized inversion, the source marginalized)
+    /// or `rim` (−χ²/2 with the RIM's source, Morningstar et al. 2019 Fig. 9;
+    /// each half-ensemble's lenses reconstructed as one batch).
+    #[arg(long, value_enum, default_value_t = Solver::Inversion)]
+    pub solver: Solver,
+    /// The model whose RIM `--solver rim` uses (a directory with
+    /// model.safetensors and model.json; default: the shipped model).
+    #[arg(long)]
+    pub model: Option<PathBuf>,
+}
+
+/// The posterior's source solver.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Solver {
+    Inversion,
+    Rim,
 }
 
 impl PosteriorArgs {
     pub fn options(&self) -> Result<PosteriorOptions> {
+        if self.model.is_some() && self.solver != Solver::Rim {
+            return Err(anyhow!("model: only --solver rim uses a model"));
+        }
         PosteriorOptions::new(self.walkers, self.steps, self.sampler_seed).map_err(|e| anyhow!(e))
     }
 }
@@ -76,14 +103,30 @@ pub fn run_posterior(
     progress.set_position(chain.steps() as u64);
     let start = Instant::now();
     let map = result.fit.lens;
-    let chain = sample_lens(&result.lens_problem(), &map, refine, &options, chain, |c| -> Result<(), String> {
+    check_sampled_family(refine.family).map_err(|e| anyhow!(e))?;
+    let problem = result.lens_problem();
+    let coarse = sampled_problem(&problem, refine);
+    let problem = coarse.as_ref().map_or(problem, |c| c.view(&problem));
+    let likelihood: Box<dyn LensLikelihood> = match args.solver {
+        Solver::Inversion => Box::new(InversionLikelihood::about(&problem, &map, refine).map_err(|e| anyhow!("{}: {e}", out.display()))?),
+        Solver::Rim => {
+            let dir = args.model.clone().unwrap_or_else(default_model_dir);
+            let device = default_device();
+            let (model, meta) = load_checkpoint(&dir, &device)?;
+            let rim = RimLikelihood::new(model.rim, meta.config.iterations, &problem, &map, &device)
+                .map_err(|e| anyhow!("{}: solver rim: {e}", out.display()))?;
+            Box::new(rim)
+        }
+    };
+    let chain = sample_with(&problem, &map, &options, chain, likelihood.as_ref(), |c| -> Result<(), String> {
         write_chain(&chain_path, c, &options).map_err(|e| e.to_string())?;
         progress.set_position(c.steps() as u64);
         Ok(())
     })
     .map_err(|e| anyhow!("{}: {e}", out.display()))?;
     progress.finish_and_clear();
-    let summary = summarize(&chain, &map, distances, start.elapsed().as_secs_f64());
+    let mut summary = summarize(&chain, &map, distances, start.elapsed().as_secs_f64());
+    summary.likelihood = likelihood.description();
     write_posterior(out, &chain, &summary, &map)?;
     for warning in &summary.diagnostics.warnings {
         eprintln!("astrorim: warning: {}: {warning}", out.display());

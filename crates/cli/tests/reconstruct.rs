@@ -270,3 +270,57 @@ fn samples_the_lens_posterior_and_resumes_the_chain() {
     assert_eq!(mismatch.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&mismatch.stderr).contains("seed"), "{}", String::from_utf8_lossy(&mismatch.stderr));
 }
+
+/// `--solver rim`: the RIM of the shipped model as the source solver; the
+/// run says so in posterior.json (no λ), its chain is not continued by the
+/// inversion's likelihood, and `--model` without it is refused.
+#[test]
+fn samples_the_lens_posterior_with_the_rim_as_source_solver() {
+    let dir = tempfile::tempdir().unwrap();
+    render(dir.path());
+    let d = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let sample = |solver: &str, extra: &[&str]| {
+        let mut args = vec![
+            "sample",
+            &d("lens.fits"),
+            "--noise-rms",
+            "0.01",
+            "--psf",
+            &d("psf.fits"),
+            "--max-evaluations",
+            "300",
+            "--walkers",
+            "14",
+            "--steps",
+            "20",
+            "--solver",
+            solver,
+            "--out",
+            &d("post"),
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        run_astrorim(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let misplaced = sample("inversion", &["--model", "models/default"]);
+    assert_eq!(misplaced.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&misplaced.stderr).contains("model"), "{}", String::from_utf8_lossy(&misplaced.stderr));
+
+    let rim = sample("rim", &[]);
+    assert!(rim.status.success(), "{}", String::from_utf8_lossy(&rim.stderr));
+    let posterior: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("post/posterior.json")).unwrap()).unwrap();
+    assert!(posterior["likelihood"].as_str().unwrap().contains("RIM"), "{}", posterior["likelihood"]);
+    assert!(posterior["lambda"].is_null());
+    let theta = posterior["intervals"]["theta_e_arcsec"]["median"].as_f64().unwrap();
+    assert!((theta / 1.1 - 1.0).abs() < 0.05, "θ_E median {theta}");
+
+    let other = sample("inversion", &[]);
+    assert_eq!(other.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&other.stderr).contains("other data, settings or solver"),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+}

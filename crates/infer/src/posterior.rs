@@ -1,9 +1,9 @@
 //! The posterior of the lens parameters (SIE + external shear, lenstronomy's
 //! keywords) by affine-invariant ensemble MCMC (Goodman & Weare 2010; the
-//! stretch move of emcee, from the `hammer-and-sample` crate), with the
-//! source solved inside the likelihood.
+//! stretch move of emcee), with the source solved inside the likelihood.
 //!
-//! Likelihood: the Bayesian evidence of the regularized source inversion
+//! Likelihood ([`LensLikelihood`]; by default [`InversionLikelihood`], the
+//! RIM's is `astrorim_nn::rim_likelihood`): the Bayesian evidence of the regularized source inversion
 //! for the lens, ln ε(η) at a fixed regularization strength λ (set by the
 //! evidence at the most probable lens), on the same lens-light-subtracted
 //! data, noise, mask and source grid rule as the refinement
@@ -26,17 +26,18 @@ use astrorim_io::IoError;
 use astrorim_physics::cosmology::LensDistances;
 use astrorim_physics::ellipticity::{e1e2_to_q_phi, shear_cartesian_to_polar};
 use astrorim_physics::param_map::LenstronomyLens;
-use hammer_and_sample::{sample, MinChainLen, Model, Parallel, Stretch};
 use rand_pcg::rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use rayon::prelude::*;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::Mutex;
 
 /// The sampled parameters, in the chain's column order (lenstronomy's keywords; θ_E in arcsec).
 pub const PARAMETER_NAMES: [&str; 7] = ["theta_E", "e1", "e2", "center_x", "center_y", "gamma1", "gamma2"];
 const NDIM: usize = PARAMETER_NAMES.len();
+
+/// [`InversionLikelihood`], in words.
+const INVERSION_LIKELIHOOD: &str = "ln Bayesian evidence of the regularized source inversion at fixed λ (source marginalized; Suyu et al. 2006), on the lens-light-subtracted image binned as in the refinement's search, the source grid following each lens";
 
 /// Settings of a posterior run.
 #[derive(Debug, Clone, Copy)]
@@ -120,54 +121,87 @@ impl Chain {
     }
 }
 
-/// ln posterior on the sampler's coordinates x = (ln θ_E, e1, e2, x, y, γ1, γ2):
-/// ln ε + ln θ_E (the Jacobian of a prior uniform in θ_E). Every value
-/// computed is remembered so the chain's ln posterior can be written
-/// without re-solving (the sampler returns positions only).
-struct LensLikelihood<'a> {
+/// The likelihood the sampler explores: ln L of lenses, the source solved
+/// (or reconstructed) for each. A batch is evaluated together, so that a
+/// solver that runs faster on many lenses at once (the RIM) can.
+pub trait LensLikelihood: Sync {
+    /// ln L of each lens, the source solved under it (NaN or −∞ where that fails).
+    fn log_likelihoods(&self, lenses: &[LenstronomyLens]) -> Vec<f64>;
+    /// The regularization strength λ the likelihood holds fixed (NaN for a
+    /// solver without one), written with the chain.
+    fn lambda(&self) -> f64;
+    /// The likelihood, in words (`posterior.json → likelihood`).
+    fn description(&self) -> &'static str;
+}
+
+/// The likelihood of the refinement's search: the Bayesian evidence ln ε(η)
+/// of the regularized source inversion for the lens, at the λ of the
+/// evidence maximum for the most probable lens (the source marginalized,
+/// Suyu et al. 2006), on a source grid following each lens. A batch is
+/// solved in parallel, one inversion per lens.
+pub struct InversionLikelihood<'a> {
     problem: LensProblem<'a>,
     lambda: f64,
     options: RefineOptions,
-    /// The most probable lens's fill-reducing ordering, for every walker's inversion.
+    /// The most probable lens's fill-reducing ordering, for every lens's inversion.
     ordering: FillOrdering,
-    seen: Mutex<HashMap<Vec<u64>, f64>>,
 }
 
-fn key(x: &[f64]) -> Vec<u64> {
-    x.iter().map(|v| v.to_bits()).collect()
+impl<'a> InversionLikelihood<'a> {
+    /// The likelihood about the most probable lens `map` (its inversion sets λ).
+    pub fn about(problem: &LensProblem<'a>, map: &LenstronomyLens, refine: &RefineOptions) -> Result<Self, String> {
+        let grid = crate::refine::source_grid_for(map, problem.grid, problem.arc_pixels, refine.source_size);
+        let (at_map, _, ordering) = problem
+            .solve_ordered(map, &grid, None, refine, None)
+            .map_err(|e| format!("the inversion at the most probable lens failed: {e}"))?;
+        Ok(InversionLikelihood { problem: *problem, lambda: at_map.lambda, options: *refine, ordering })
+    }
 }
 
-impl LensLikelihood<'_> {
-    fn evaluate(&self, x: &[f64]) -> f64 {
-        match LensFamily::SieShear.decode(x, self.problem.theta_e_bounds, self.problem.center_bounds) {
-            Some(lens) => {
-                let v = self.problem.evidence_following(&lens, self.lambda, &self.options, Some(&self.ordering)) + x[0];
-                if v.is_nan() {
-                    f64::NEG_INFINITY
-                } else {
-                    v
+impl LensLikelihood for InversionLikelihood<'_> {
+    fn log_likelihoods(&self, lenses: &[LenstronomyLens]) -> Vec<f64> {
+        lenses.par_iter().map(|lens| self.problem.evidence_following(lens, self.lambda, &self.options, Some(&self.ordering))).collect()
+    }
+
+    fn lambda(&self) -> f64 {
+        self.lambda
+    }
+
+    fn description(&self) -> &'static str {
+        INVERSION_LIKELIHOOD
+    }
+}
+
+/// ln posterior on the sampler's coordinates x = (ln θ_E, e1, e2, x, y, γ1,
+/// γ2): ln L + ln θ_E (the Jacobian of a prior uniform in θ_E), −∞ outside
+/// the prior's bounds; with the number of likelihood evaluations spent.
+struct Posterior<'a> {
+    problem: &'a LensProblem<'a>,
+    likelihood: &'a dyn LensLikelihood,
+}
+
+impl Posterior<'_> {
+    fn evaluate(&self, xs: &[Vec<f64>]) -> (Vec<f64>, usize) {
+        let decoded: Vec<Option<LenstronomyLens>> =
+            xs.iter().map(|x| LensFamily::SieShear.decode(x, self.problem.theta_e_bounds, self.problem.center_bounds)).collect();
+        let lenses: Vec<LenstronomyLens> = decoded.iter().flatten().copied().collect();
+        let mut values = self.likelihood.log_likelihoods(&lenses).into_iter();
+        let lp = decoded
+            .iter()
+            .zip(xs)
+            .map(|(lens, x)| match lens {
+                Some(_) => {
+                    let v = values.next().expect("one value per lens") + x[0];
+                    if v.is_nan() {
+                        f64::NEG_INFINITY
+                    } else {
+                        v
+                    }
                 }
-            }
-            None => f64::NEG_INFINITY,
-        }
-    }
-
-    fn remembered(&self, x: &[f64]) -> f64 {
-        let cached = self.seen.lock().expect("no panic while holding the lock").get(&key(x)).copied();
-        cached.unwrap_or_else(|| self.evaluate(x))
-    }
-}
-
-impl Model for LensLikelihood<'_> {
-    type Params = Vec<f64>;
-
-    fn log_prob(&self, x: &Vec<f64>) -> f64 {
-        if let Some(&v) = self.seen.lock().expect("no panic while holding the lock").get(&key(x)) {
-            return v;
-        }
-        let v = self.evaluate(x);
-        self.seen.lock().expect("no panic while holding the lock").insert(key(x), v);
-        v
+                None => f64::NEG_INFINITY,
+            })
+            .collect();
+        (lp, lenses.len())
     }
 }
 
@@ -179,31 +213,98 @@ fn walker_rng(seed: u64, step: u64, walker: u64) -> Pcg64 {
     Pcg64::seed_from_u64(z ^ (z >> 31))
 }
 
-/// A uniform draw in [−1, 1).
-fn symmetric_unit(rng: &mut Pcg64) -> f64 {
-    2.0 * (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 - 1.0
+/// A uniform draw in [0, 1).
+fn unit(rng: &mut Pcg64) -> f64 {
+    (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64
 }
 
-/// The starting ensemble: a small box about the most probable lens (half-widths
-/// 0.5 % in θ_E, 0.01 in e and γ, a tenth of a pixel in the centre), each
-/// walker redrawn until its posterior is finite.
-fn initial_ensemble(model: &LensLikelihood, map: &LenstronomyLens, options: &PosteriorOptions) -> Result<Vec<Vec<f64>>, String> {
+/// A uniform draw in [−1, 1).
+fn symmetric_unit(rng: &mut Pcg64) -> f64 {
+    2.0 * unit(rng) - 1.0
+}
+
+/// The starting ensemble and its ln posterior: a small box about the most
+/// probable lens (half-widths 0.5 % in θ_E, 0.01 in e and γ, a tenth of a
+/// pixel in the centre), each walker redrawn (the box halved every 20
+/// tries) until its posterior is finite; the walkers still to place are
+/// evaluated together.
+fn initial_ensemble(
+    posterior: &Posterior,
+    map: &LenstronomyLens,
+    options: &PosteriorOptions,
+) -> Result<(Vec<Vec<f64>>, Vec<f64>, usize), String> {
     let centre = LensFamily::SieShear.encode(map);
-    let s = model.problem.grid.pixel_scale;
+    let s = posterior.problem.grid.pixel_scale;
     let half = [0.005, 0.01, 0.01, 0.1 * s, 0.1 * s, 0.01, 0.01];
-    (0..options.walkers)
-        .map(|w| {
-            let mut rng = walker_rng(options.seed, u64::MAX, w as u64);
-            for attempt in 0..200 {
-                let shrink = 0.5f64.powi(attempt / 20);
-                let x: Vec<f64> = centre.iter().zip(half).map(|(c, h)| c + shrink * h * symmetric_unit(&mut rng)).collect();
-                if model.evaluate(&x).is_finite() {
-                    return Ok(x);
-                }
+    let mut rngs: Vec<Pcg64> = (0..options.walkers).map(|w| walker_rng(options.seed, u64::MAX, w as u64)).collect();
+    let mut ensemble = vec![Vec::new(); options.walkers];
+    let mut lp = vec![f64::NEG_INFINITY; options.walkers];
+    let mut evaluations = 0;
+    for attempt in 0..200 {
+        let pending: Vec<usize> = (0..options.walkers).filter(|&w| !lp[w].is_finite()).collect();
+        if pending.is_empty() {
+            break;
+        }
+        let shrink = 0.5f64.powi(attempt / 20);
+        let xs: Vec<Vec<f64>> = pending
+            .iter()
+            .map(|&w| centre.iter().zip(half).map(|(c, h)| c + shrink * h * symmetric_unit(&mut rngs[w])).collect())
+            .collect();
+        let (values, n) = posterior.evaluate(&xs);
+        evaluations += n;
+        for ((&w, x), v) in pending.iter().zip(xs).zip(values) {
+            (ensemble[w], lp[w]) = (x, v);
+        }
+    }
+    if lp.iter().any(|v| !v.is_finite()) {
+        return Err("the posterior is not finite anywhere near the most probable lens (the source solve fails there)".to_string());
+    }
+    Ok((ensemble, lp, evaluations))
+}
+
+/// The stretch move's scale a (Goodman & Weare 2010; emcee's default 2).
+const STRETCH_SCALE: f64 = 2.0;
+
+/// One step of the ensemble: every walker of one half proposes the stretch
+/// move Y = X_j + z (X_k − X_j) towards a walker j of the other half, with
+/// z ~ g(z) ∝ 1/√z on [1/a, a], and accepts it with probability
+/// min(1, z^{d−1} p(Y)/p(X_k)); the first half moves, then the second
+/// against the moved first (Goodman & Weare 2010; Foreman-Mackey et al.
+/// 2013, Algorithm 3). Each half's proposals are evaluated together.
+/// Walker k draws j, z and the acceptance from `rngs[k]`, so the step does
+/// not depend on how the evaluation is parallelized. Returns the moves
+/// accepted and the likelihood evaluations spent.
+///
+/// Hand-written rather than taken from `hammer-and-sample`, whose model
+/// evaluates one walker at a time: the RIM's cost per lens falls several
+/// fold when a half-ensemble is reconstructed as one batch.
+fn stretch_step(posterior: &Posterior, ensemble: &mut [Vec<f64>], lp: &mut [f64], rngs: &mut [Pcg64]) -> (usize, usize) {
+    let walkers = ensemble.len();
+    let half = walkers / 2;
+    let (mut accepted, mut evaluations) = (0, 0);
+    for moving in [0..half, half..walkers] {
+        let others: Vec<usize> = (0..walkers).filter(|w| !moving.contains(w)).collect();
+        let mut stretches = Vec::with_capacity(half);
+        let proposals: Vec<Vec<f64>> = moving
+            .clone()
+            .map(|k| {
+                let j = others[((rngs[k].next_u64() as u128 * others.len() as u128) >> 64) as usize];
+                let z = ((STRETCH_SCALE - 1.0) * unit(&mut rngs[k]) + 1.0).powi(2) / STRETCH_SCALE;
+                stretches.push(z);
+                ensemble[j].iter().zip(&ensemble[k]).map(|(xj, xk)| xj + z * (xk - xj)).collect()
+            })
+            .collect();
+        let (values, n) = posterior.evaluate(&proposals);
+        evaluations += n;
+        for (((k, y), v), z) in moving.zip(proposals).zip(values).zip(stretches) {
+            let log_ratio = (NDIM as f64 - 1.0) * z.ln() + v - lp[k];
+            if unit(&mut rngs[k]).ln() < log_ratio {
+                (ensemble[k], lp[k]) = (y, v);
+                accepted += 1;
             }
-            Err("the posterior is not finite anywhere near the most probable lens (the inversion fails there)".to_string())
-        })
-        .collect()
+        }
+    }
+    (accepted, evaluations)
 }
 
 /// The sampler explores an SIE with external shear (the seven columns of
@@ -220,67 +321,100 @@ pub fn check_sampled_family(family: LensFamily) -> Result<(), String> {
 /// `options.steps`, calling `on_block` with the chain after every block (to
 /// write it and report progress; an error there stops the run). `chain`
 /// holds the steps done so far (empty for a new run). The likelihood is
-/// that of the refinement's search: `problem` binned by
-/// `refine.search_binning` where its sides allow, the source on a
-/// `refine.source_size`² grid, λ at its evidence maximum for `map`.
+/// that of the refinement's search ([`InversionLikelihood`]): `problem`
+/// binned by `refine.search_binning` where its sides allow
+/// ([`sampled_problem`]), the source on a `refine.source_size`² grid, λ at
+/// its evidence maximum for `map`.
 pub fn sample_lens<E: From<String>>(
     problem: &LensProblem,
     map: &LenstronomyLens,
     refine: &RefineOptions,
     options: &PosteriorOptions,
-    mut chain: Chain,
-    mut on_block: impl FnMut(&Chain) -> Result<(), E>,
+    chain: Chain,
+    on_block: impl FnMut(&Chain) -> Result<(), E>,
 ) -> Result<Chain, E> {
     check_sampled_family(refine.family)?;
+    let coarse = sampled_problem(problem, refine);
+    let problem = &coarse.as_ref().map_or(*problem, |c| c.view(problem));
+    let likelihood = InversionLikelihood::about(problem, map, refine)?;
+    sample_with(problem, map, options, chain, &likelihood, on_block)
+}
+
+/// [`sample_lens`] with any source solver: `problem` gives the prior's
+/// bounds (and the pixel scale of the starting box), `likelihood` the
+/// data's ln L. A chain resumed from disk is checked against this
+/// likelihood: its last ensemble is evaluated again, and a ln posterior
+/// that differs from the one stored (other data, settings or solver) is
+/// refused.
+pub fn sample_with<E: From<String>>(
+    problem: &LensProblem,
+    map: &LenstronomyLens,
+    options: &PosteriorOptions,
+    mut chain: Chain,
+    likelihood: &dyn LensLikelihood,
+    mut on_block: impl FnMut(&Chain) -> Result<(), E>,
+) -> Result<Chain, E> {
     if options.walkers < 2 * NDIM || options.walkers % 2 != 0 {
         return Err(format!("walkers: need an even number ≥ {}, got {}", 2 * NDIM, options.walkers).into());
     }
     if chain.walkers != options.walkers {
         return Err(format!("the chain on disk has {} walkers, not {}", chain.walkers, options.walkers).into());
     }
-    let coarse = binned(problem, refine);
-    let problem = &coarse.as_ref().map_or(*problem, |c| c.view(problem));
-    let grid = crate::refine::source_grid_for(map, problem.grid, problem.arc_pixels, refine.source_size);
-    let (at_map, _, ordering) = problem
-        .solve_ordered(map, &grid, None, refine, None)
-        .map_err(|e| format!("the inversion at the most probable lens failed: {e}"))?;
-    let lambda = at_map.lambda;
-    if chain.steps() > 0 && !((chain.lambda / lambda - 1.0).abs() < 1e-9) {
+    let lambda = likelihood.lambda();
+    if chain.steps() > 0 && !(chain.lambda.is_nan() && lambda.is_nan()) && !((chain.lambda / lambda - 1.0).abs() < 1e-9) {
         return Err(format!(
-            "the chain on disk was sampled with λ = {:.6e}, this reconstruction gives {lambda:.6e}: it belongs to other data or settings (use another --out)",
+            "the chain on disk was sampled with λ = {:.6e}, this reconstruction gives {lambda:.6e}: it belongs to other data, settings or solver (use another --out)",
             chain.lambda
         )
         .into());
     }
     chain.lambda = lambda;
-    let model = LensLikelihood { problem: *problem, lambda, options: *refine, ordering, seen: Mutex::new(HashMap::new()) };
-    let mut current: Vec<Vec<f64>> = if chain.steps() == 0 { initial_ensemble(&model, map, options)? } else { chain.last.clone() };
+    let posterior = Posterior { problem, likelihood };
+    let (mut current, mut lp) = if chain.steps() == 0 {
+        let (ensemble, lp, evaluations) = initial_ensemble(&posterior, map, options)?;
+        chain.evaluations += evaluations;
+        (ensemble, lp)
+    } else {
+        let stored = chain.log_prob[chain.log_prob.len() - chain.walkers..].to_vec();
+        let (lp, _) = posterior.evaluate(&chain.last);
+        if let Some((a, b)) = stored.iter().zip(&lp).find(|(a, b)| !same_log_prob(**a, **b)) {
+            return Err(format!(
+                "the chain on disk does not belong to this likelihood (ln posterior {a:.6} stored for its last ensemble, {b:.6} now): other data, settings or solver (use another --out)"
+            )
+            .into());
+        }
+        (chain.last.clone(), stored)
+    };
     while chain.steps() < options.steps {
         let start = chain.steps();
         let n = options.block.max(1).min(options.steps - start);
-        {
-            let mut seen = model.seen.lock().expect("no panic while holding the lock");
-            seen.retain(|k, _| current.iter().any(|x| key(x) == *k));
+        let mut rngs: Vec<Pcg64> = (0..options.walkers).map(|w| walker_rng(options.seed, start as u64, w as u64)).collect();
+        for _ in 0..n {
+            let (accepted, evaluations) = stretch_step(&posterior, &mut current, &mut lp, &mut rngs);
+            chain.accepted += accepted;
+            chain.evaluations += evaluations;
+            chain.log_prob.extend_from_slice(&lp);
+            for x in &current {
+                chain.positions.push(x[0].exp());
+                chain.positions.extend_from_slice(&x[1..]);
+            }
         }
-        let before = model.seen.lock().expect("no panic while holding the lock").len();
-        let ensemble = current.iter().enumerate().map(|(w, x)| (x.clone(), walker_rng(options.seed, start as u64, w as u64)));
-        let (samples, accepted) = sample(&model, &Stretch::default(), ensemble, MinChainLen(n * options.walkers), Parallel);
-        chain.evaluations += model.seen.lock().expect("no panic while holding the lock").len() - before;
-        chain.accepted += accepted;
-        for x in &samples {
-            chain.log_prob.push(model.remembered(x));
-            chain.positions.push(x[0].exp());
-            chain.positions.extend_from_slice(&x[1..]);
-        }
-        current = samples[samples.len() - options.walkers..].to_vec();
         chain.last.clone_from(&current);
         on_block(&chain)?;
     }
     Ok(chain)
 }
 
-/// The search's binned copy of `problem`, when its sides allow (as in [`crate::refine::refine`]).
-fn binned(problem: &LensProblem, refine: &RefineOptions) -> Option<CoarseProblem> {
+/// Whether two ln posteriors of one ensemble agree: exactly for an exact
+/// solver, to f32 rounding for the RIM (whose sums may be ordered
+/// differently in a batch of another size).
+fn same_log_prob(a: f64, b: f64) -> bool {
+    a == b || (a - b).abs() <= 1e-4 * a.abs().max(b.abs()) + 1e-2
+}
+
+/// The search's binned copy of `problem`, when its sides allow (as in
+/// [`crate::refine::refine`]): the data the posterior samples.
+pub fn sampled_problem(problem: &LensProblem, refine: &RefineOptions) -> Option<CoarseProblem> {
     if refine.search_binning > 1 {
         CoarseProblem::of(problem, refine.search_binning)
     } else {
@@ -292,7 +426,7 @@ fn binned(problem: &LensProblem, refine: &RefineOptions) -> Option<CoarseProblem
 /// the search, the source grid following the lens) at `lambda`: to compare
 /// the truth with the most probable lens on simulations.
 pub fn log_likelihood(problem: &LensProblem, lens: &LenstronomyLens, refine: &RefineOptions, lambda: f64) -> f64 {
-    let coarse = binned(problem, refine);
+    let coarse = sampled_problem(problem, refine);
     coarse.as_ref().map_or(*problem, |c| c.view(problem)).evidence_following(lens, lambda, refine, None)
 }
 
@@ -508,8 +642,8 @@ pub fn summarize(chain: &Chain, map: &LenstronomyLens, distances: Option<&LensDi
     }
     let intervals = columns.into_iter().filter_map(|(name, values)| Interval::of(&values).map(|i| (name, i))).collect();
     PosteriorSummary {
-        sampler: "affine-invariant ensemble MCMC (Goodman & Weare 2010 stretch move, a = 2; hammer-and-sample), walkers updated in parallel",
-        likelihood: "ln Bayesian evidence of the regularized source inversion at fixed λ (source marginalized; Suyu et al. 2006), on the lens-light-subtracted image binned as in the refinement's search, the source grid following each lens",
+        sampler: "affine-invariant ensemble MCMC (Goodman & Weare 2010 stretch move, a = 2), each half-ensemble's proposals evaluated together",
+        likelihood: INVERSION_LIKELIHOOD,
         prior: "uniform in θ_E (within the refinement's bounds), e1, e2 (|e| ≤ 0.5), γ1, γ2 (|γ| ≤ 0.3) and the centre (within the tolerance of the lens light's centre); the lens light fixed at its fit",
         lambda: chain.lambda,
         evaluations: chain.evaluations,
@@ -587,6 +721,7 @@ pub fn read_chain(path: &Path, options: &PosteriorOptions) -> Result<Chain, IoEr
 #[cfg(test)]
 mod tests {
     use super::*;
+    use astrorim_physics::grid::PixelGrid;
 
     /// An AR(1) series x_t = ρ x_{t−1} + ε has τ = (1 + ρ)/(1 − ρ).
     #[test]
@@ -636,6 +771,113 @@ mod tests {
         assert_eq!(columns[0], vec![100.0, 110.0, 200.0, 210.0]);
         assert_eq!(columns[6], vec![106.0, 116.0, 206.0, 216.0]);
         assert_eq!(position(&samples(&chain, 2)[1]), [210.0, 211.0, 212.0, 213.0, 214.0, 215.0, 216.0]);
+    }
+
+    /// A Gaussian "likelihood" of the lens parameters, independent per
+    /// parameter (θ_E itself, not ln θ_E, is Gaussian: with the prior
+    /// uniform in θ_E its posterior is the same Gaussian); records the size
+    /// of every batch it is handed.
+    struct Gaussian {
+        mean: [f64; NDIM],
+        sd: [f64; NDIM],
+        batches: std::sync::Mutex<Vec<usize>>,
+    }
+
+    impl LensLikelihood for Gaussian {
+        fn log_likelihoods(&self, lenses: &[LenstronomyLens]) -> Vec<f64> {
+            self.batches.lock().unwrap().push(lenses.len());
+            lenses
+                .iter()
+                .map(|l| {
+                    let p = [l.theta_E, l.e1, l.e2, l.center_x, l.center_y, l.gamma1, l.gamma2];
+                    -0.5 * p.iter().zip(self.mean).zip(self.sd).map(|((p, m), s)| ((p - m) / s).powi(2)).sum::<f64>()
+                })
+                .collect()
+        }
+
+        fn lambda(&self) -> f64 {
+            f64::NAN
+        }
+
+        fn description(&self) -> &'static str {
+            "a Gaussian"
+        }
+    }
+
+    fn gaussian(shift: f64) -> Gaussian {
+        Gaussian {
+            mean: [1.0 + shift, 0.1, -0.05, 0.01, -0.02, 0.03, 0.02],
+            sd: [0.01, 0.02, 0.03, 0.005, 0.004, 0.01, 0.02],
+            batches: Default::default(),
+        }
+    }
+
+    fn run_gaussian(target: &Gaussian, steps: usize, chain: Chain) -> Result<Chain, String> {
+        let grid = PixelGrid::new(8, 8, 0.05, 1).unwrap();
+        let problem = LensProblem {
+            data: &[],
+            sigma: &[],
+            grid: &grid,
+            psf: None,
+            arc_pixels: &[],
+            theta_e_bounds: (0.5, 2.0),
+            center_bounds: ((0.0, 0.0), 0.1),
+            positions: None,
+        };
+        let map = LenstronomyLens {
+            theta_E: 1.0,
+            e1: 0.1,
+            e2: -0.05,
+            center_x: 0.01,
+            center_y: -0.02,
+            gamma1: 0.03,
+            gamma2: 0.02,
+            Rs: 0.0,
+            alpha_Rs: 0.0,
+        };
+        let options = PosteriorOptions { walkers: 16, steps, seed: 5, block: 50 };
+        sample_with(&problem, &map, &options, chain, target, |_| Ok::<(), String>(()))
+    }
+
+    /// The stretch move samples a known posterior: means within 4 standard
+    /// errors (τ-corrected), standard deviations within 12 %; the starting
+    /// ensemble reaches the likelihood as one batch, and then each half's proposals.
+    #[test]
+    fn the_stretch_move_samples_a_gaussian() {
+        let target = gaussian(0.0);
+        let chain = run_gaussian(&target, 3000, Chain::new(16)).unwrap();
+        let batches = target.batches.lock().unwrap().clone();
+        assert_eq!(batches[0], 16);
+        assert!(batches[1..].iter().all(|&b| b == 8) && batches.len() == 1 + 2 * 3000, "batches {:?}", &batches[..4]);
+        let d = diagnose(&chain);
+        assert!((0.2..0.6).contains(&d.acceptance_fraction), "acceptance {}", d.acceptance_fraction);
+        let burn = 500;
+        for (p, column) in chain.columns(burn).iter().enumerate() {
+            let n = column.len() as f64;
+            let mean = column.iter().sum::<f64>() / n;
+            let sd = (column.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n).sqrt();
+            let tau = d.autocorrelation_time[p];
+            let standard_error = target.sd[p] * (tau / n).sqrt();
+            assert!((mean - target.mean[p]).abs() < 4.0 * standard_error, "{}: mean {mean} for {}", PARAMETER_NAMES[p], target.mean[p]);
+            assert!((sd / target.sd[p] - 1.0).abs() < 0.12, "{}: sd {sd} for {}", PARAMETER_NAMES[p], target.sd[p]);
+        }
+    }
+
+    /// A chain continued from its file equals the uninterrupted one; one
+    /// continued against another likelihood is refused.
+    #[test]
+    fn a_resumed_chain_continues_exactly_and_only_on_its_likelihood() {
+        let target = gaussian(0.0);
+        let full = run_gaussian(&target, 200, Chain::new(16)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chain.npz");
+        let options = PosteriorOptions { walkers: 16, steps: 100, seed: 5, block: 50 };
+        write_chain(&path, &run_gaussian(&target, 100, Chain::new(16)).unwrap(), &options).unwrap();
+        let resumed = run_gaussian(&target, 200, read_chain(&path, &options).unwrap()).unwrap();
+        assert!(resumed.positions == full.positions && resumed.log_prob == full.log_prob, "the resumed chain differs");
+        assert_eq!((resumed.accepted, resumed.evaluations), (full.accepted, full.evaluations));
+        let error = run_gaussian(&gaussian(0.002), 200, read_chain(&path, &options).unwrap()).unwrap_err();
+        assert!(error.contains("does not belong to this likelihood"), "{error}");
     }
 
     #[test]

@@ -407,7 +407,7 @@ const POSITIONS_WALL: f64 = 1e12;
 const MIN_BINNED_SIDE: usize = 48;
 
 /// The search's copy of a problem binned by `factor`: data, noise, PSF and arc pixels.
-pub(crate) struct CoarseProblem {
+pub struct CoarseProblem {
     binned: Binned,
     psf: Option<Kernel>,
     arc_pixels: Vec<usize>,
@@ -428,7 +428,8 @@ impl CoarseProblem {
         })
     }
 
-    pub(crate) fn view<'a>(&'a self, fine: &LensProblem<'a>) -> LensProblem<'a> {
+    /// The binned problem, with `fine`'s bounds and positions.
+    pub fn view<'a>(&'a self, fine: &LensProblem<'a>) -> LensProblem<'a> {
         LensProblem {
             data: &self.binned.data,
             sigma: &self.binned.sigma,

@@ -42,5 +42,6 @@ pub mod model;
 pub mod parametric;
 pub mod refine;
 pub mod rim;
+pub mod rim_likelihood;
 pub mod stream;
 pub mod train;
