@@ -105,6 +105,11 @@ pub struct EvaluateArgs {
     /// refine-parametric-steps steps.
     #[arg(long, default_value_t = 1)]
     refine_parametric_components: usize,
+    /// Joint mode: after the parametric stage (if any), refine the lens by
+    /// the Bayesian evidence of the regularized source inversion (the
+    /// real-lens pipeline's search, ~10 s a sample), before the RIM's steps.
+    #[arg(long)]
+    refine_evidence: bool,
 }
 
 pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
@@ -124,12 +129,18 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         return Err(anyhow!("refine-parametric-components: must be in 1..={MAX_COMPONENTS}, not {}", args.refine_parametric_components));
     }
     let (components, plural) = (args.refine_parametric_components, if args.refine_parametric_components == 1 { "" } else { "s" });
-    let refining = args.refine_steps > 0 || args.refine_parametric_steps > 0;
+    let refining = args.refine_steps > 0 || args.refine_parametric_steps > 0 || args.refine_evidence;
     if refining && model.forward.is_none() {
-        let flag = if args.refine_steps > 0 { "refine-steps" } else { "refine-parametric-steps" };
+        let flag = if args.refine_steps > 0 {
+            "refine-steps"
+        } else if args.refine_parametric_steps > 0 {
+            "refine-parametric-steps"
+        } else {
+            "refine-evidence"
+        };
         return Err(anyhow!("{flag}: only the joint mode has an encoder's lens to refine (give a joint model or --encoder)"));
     }
-    let lens = match (model.forward.is_some(), args.refine_parametric_steps, args.refine_steps) {
+    let mut lens = match (model.forward.is_some(), args.refine_parametric_steps, args.refine_steps) {
         (false, _, _) => "known lens".to_string(),
         (true, 0, 0) => "joint (encoder's lens)".to_string(),
         (true, 0, steps) => format!("joint (encoder's lens refined in {steps} steps, the RIM as source solver)"),
@@ -140,6 +151,9 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
             "joint (encoder's lens fitted with a parametric source ({components} component{plural}) in {parametric} steps from 5 starts in θ_E, kept where the RIM's χ² is lower, then refined in {steps} steps, the RIM as source solver)"
         ),
     };
+    if args.refine_evidence && model.forward.is_some() {
+        lens.push_str(", the lens then refined by the evidence of the regularized source inversion before the RIM's source");
+    }
     let reader = DatasetReader::open(&args.data)?;
     let m = &reader.manifest;
     if (m.image_size, m.source_size, m.psf_size) != (meta.image_size, meta.source_size, meta.psf_size) {
@@ -171,6 +185,7 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
             step_scale: args.refine_step_scale,
             parametric_steps: args.refine_parametric_steps,
             parametric_components: args.refine_parametric_components,
+            evidence: args.refine_evidence,
         }),
     };
     let how = Iterate { lens_gradient: false, ..meta.config.iterate() };
@@ -231,6 +246,7 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         "refine_steps": args.refine_steps,
         "refine_parametric_steps": args.refine_parametric_steps,
         "refine_parametric_components": args.refine_parametric_components,
+        "refine_evidence": args.refine_evidence,
         "step": meta.step,
         "methods": reports,
         "parameters": parameters,

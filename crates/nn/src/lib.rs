@@ -33,6 +33,7 @@ pub mod data;
 pub mod device;
 pub mod encoder;
 pub mod evaluate;
+pub mod evidence_refine;
 pub mod forward;
 pub mod jitter;
 pub mod joint;

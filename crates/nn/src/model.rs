@@ -3,6 +3,7 @@
 //! iterates against in each mode.
 
 use crate::data::Batch;
+use crate::evidence_refine::refine_by_evidence;
 use crate::forward::{ForwardOperator, LinearOperator};
 use crate::joint::{ForwardModel, Prediction, PsfSource};
 use crate::known_lens::{project_source, run_rim, Iterate};
@@ -95,7 +96,9 @@ impl AstroRim {
     /// refined against the data when `refine` is given: with
     /// `parametric_steps`, fitted with a parametric source
     /// ([`crate::parametric::fit_parametric_source`]) and that lens kept
-    /// where the RIM's χ² under it is the lower; then, with `steps`, refined
+    /// where the RIM's χ² under it is the lower; with `evidence`, then refined
+    /// by the evidence of the regularized inversion
+    /// ([`crate::evidence_refine`]); then, with `steps`, refined
     /// with the RIM as source solver ([`crate::refine::refine_lens`]). The
     /// reconstruction's prediction is then the refined lens.
     pub fn reconstruct_refined<'a>(
@@ -124,6 +127,9 @@ impl AstroRim {
                         let after = refine_lens(op, batch, &fitted, &kernel, at_start, solve).chi2_best;
                         let better: Vec<bool> = before.iter().zip(&after).map(|(b, a)| a < b).collect();
                         p = choose(&p, &fitted, &better);
+                    }
+                    if settings.evidence {
+                        p = refine_by_evidence(op, batch, &p, &kernel);
                     }
                     if settings.steps > 0 {
                         p = refine_lens(op, batch, &p, &kernel, settings, solve).prediction;

@@ -48,6 +48,9 @@ pub struct RefineSettings {
     /// Source components of that stage (1: one exponential; each further
     /// one adds `parametric_steps` steps).
     pub parametric_components: usize,
+    /// Then refine the lens by the evidence of the regularized inversion
+    /// ([`crate::evidence_refine`]), before the RIM's steps.
+    pub evidence: bool,
 }
 
 /// Number of refined coordinates: the nine of Θ and the lens light's three.
