@@ -3,7 +3,7 @@
 //! units, and a diagnostic panel (the pipeline is `astrorim_infer::pipeline`,
 //! the products `astrorim_infer::report`).
 
-use crate::posterior::{finished, resume_chain, run_posterior, PosteriorArgs};
+use crate::posterior::{finished, resume_chain, run_posterior, PosteriorArgs, Solver};
 use crate::render::add_white_noise;
 use anyhow::{anyhow, Result};
 use astrorim_infer::inversion::Regularization;
@@ -286,6 +286,8 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
     if args.posterior.uncertainty {
         args.posterior.options()?;
         check_sampled_family(args.lens_model).map_err(|e| anyhow!("lens-model: with --uncertainty, {e}"))?;
+    } else if args.posterior.solver != Solver::Inversion || args.posterior.model.is_some() {
+        return Err(anyhow!("solver: only the posterior (--uncertainty, or astrorim sample) has a source solver to choose"));
     }
     if let Some(table) = &args.list {
         return run_batch(table, &args, cosmology);

@@ -183,6 +183,7 @@ fn batch_keeps_going_past_a_bad_row_and_bad_input_is_refused() {
     refused(&["reconstruct", "--list", &d("batch.csv"), "--shard", "3/2", "--out", &o], "shard");
     refused(&["reconstruct", &image, "--noise-rms", "0.01", "--simplex-tolerance", "0", "--out", &o], "simplex-tolerance");
     refused(&["reconstruct", &image, "--noise-rms", "0.01", "--lens-model", "sie", "--uncertainty", "--out", &o], "lens-model");
+    refused(&["reconstruct", &image, "--noise-rms", "0.01", "--solver", "rim", "--out", &o], "solver");
     let unknown = run_astrorim(&["reconstruct", &image, "--noise-rms", "0.01", "--lens-model", "nfw", "--out", &o]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("not a lens model"), "{}", String::from_utf8_lossy(&unknown.stderr));

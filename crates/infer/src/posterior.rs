@@ -3,10 +3,11 @@
 //! stretch move of emcee), with the source solved inside the likelihood.
 //!
 //! Likelihood ([`LensLikelihood`]; by default [`InversionLikelihood`], the
-//! RIM's is `astrorim_nn::rim_likelihood`): the Bayesian evidence of the regularized source inversion
-//! for the lens, ln ε(η) at a fixed regularization strength λ (set by the
-//! evidence at the most probable lens), on the same lens-light-subtracted
-//! data, noise, mask and source grid rule as the refinement
+//! RIM's is `astrorim_nn::rim_likelihood`): the Bayesian evidence of the
+//! regularized source inversion for the lens, ln ε(η) at a fixed
+//! regularization strength λ (set by the evidence at the most probable
+//! lens), on the same lens-light-subtracted data, noise, mask and source
+//! grid rule as the refinement
 //! ([`crate::refine`]) — the source marginalized analytically, as in
 //! Suyu et al. (2006) and Morningstar et al. (2019, §4). The lens light is
 //! held at its fitted model. Prior: uniform in θ_E, e1, e2, γ1, γ2 and the
