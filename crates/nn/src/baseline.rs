@@ -46,9 +46,7 @@ pub fn invert_batch(
             if !selected[i] {
                 return None;
             }
-            let t = &theta[i * 9..(i + 1) * 9];
-            let lens =
-                AstroRimLens { b: t[0], q: t[1], phi: t[2], x0: t[3], y0: t[4], gamma: t[5], gamma_phi: t[6], kappa_s: t[7], r_s: t[8] };
+            let lens = AstroRimLens::from_array(theta[i * 9..(i + 1) * 9].try_into().expect("nine parameters"));
             // Pixels of 2/N normalized units: the lenstronomy lens in those units is the normalized one.
             let scale = 2.0 / n as f64;
             let grid = PixelGrid::new(n, n, scale, 1).expect("a valid image grid");

@@ -82,18 +82,9 @@ pub fn refine_by_evidence(op: &ForwardOperator, batch: &Batch, start: &Predictio
             if arcs.len() < MIN_ARC_PIXELS {
                 return t;
             }
-            let lens = AstroRimLens {
-                b: t[0] as f64,
-                q: t[1] as f64,
-                phi: t[2] as f64,
-                x0: t[3] as f64,
-                y0: t[4] as f64,
-                gamma: t[5] as f64,
-                gamma_phi: t[6] as f64,
-                kappa_s: 0.0,
-                r_s: 0.0,
-            }
-            .to_lenstronomy(n, scale);
+            // The search is SIE + shear: the start's NFW halo stays out of it.
+            let sie_shear = std::array::from_fn(|k| if k < 7 { t[k] as f64 } else { 0.0 });
+            let lens = AstroRimLens::from_array(sie_shear).to_lenstronomy(n, scale);
             let e = lens.e1.hypot(lens.e2);
             let shrink = if e > MAX_START_ELLIPTICITY { MAX_START_ELLIPTICITY / e } else { 1.0 };
             let lens = LenstronomyLens { e1: shrink * lens.e1, e2: shrink * lens.e2, ..lens };
@@ -109,14 +100,9 @@ pub fn refine_by_evidence(op: &ForwardOperator, batch: &Batch, start: &Predictio
             };
             match refine(&problem, &[("parametric".to_string(), lens)], &RefineOptions::default()) {
                 Some((fit, _)) => {
-                    let r = fit.lens.to_astrorim(n, scale);
-                    [r.b, r.q, r.phi, r.x0, r.y0, r.gamma, r.gamma_phi]
-                        .map(|v| v as f32)
-                        .into_iter()
-                        .chain([t[7], t[8]])
-                        .collect::<Vec<f32>>()
-                        .try_into()
-                        .expect("nine parameters")
+                    let mut refined = fit.lens.to_astrorim(n, scale).to_array().map(|v| v as f32);
+                    refined[7..].copy_from_slice(&t[7..]);
+                    refined
                 }
                 None => t,
             }

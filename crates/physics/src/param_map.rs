@@ -107,6 +107,11 @@ impl AstroRimLens {
     pub fn to_array(&self) -> [f64; 9] {
         [self.b, self.q, self.phi, self.x0, self.y0, self.gamma, self.gamma_phi, self.kappa_s, self.r_s]
     }
+
+    /// The inverse of [`Self::to_array`]: the nine parameters in [`ASTRORIM_NAMES`] order.
+    pub fn from_array(t: [f64; 9]) -> Self {
+        AstroRimLens { b: t[0], q: t[1], phi: t[2], x0: t[3], y0: t[4], gamma: t[5], gamma_phi: t[6], kappa_s: t[7], r_s: t[8] }
+    }
 }
 
 #[cfg(test)]
@@ -130,6 +135,9 @@ mod tests {
         // REFERENCE.md: θ_E[arcsec] = b · (N/2) · pixel_scale.
         assert!((a.b * 48.0 * 0.04 - 1.2).abs() < 1e-12);
         let back = a.to_lenstronomy(96, 0.04);
+        assert_eq!(AstroRimLens::from_array(a.to_array()).to_array(), a.to_array());
+        assert_eq!(a.to_array()[0], a.b);
+        assert_eq!(a.to_array()[8], a.r_s);
         for (x, y) in [
             (l.theta_E, back.theta_E),
             (l.e1, back.e1),
