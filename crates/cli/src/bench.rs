@@ -1,6 +1,7 @@
 //! `astrorim bench`: timings on this machine (single thread unless stated).
 
 use anyhow::{anyhow, Context, Result};
+use astrorim_infer::posterior::PosteriorOptions;
 use astrorim_physics::render::render;
 use astrorim_physics::scene::parse_scene;
 use clap::{Args, Subcommand};
@@ -53,10 +54,14 @@ enum BenchTarget {
         from: u64,
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        #[arg(long, default_value_t = 16)]
-        walkers: usize,
+        /// Walkers (default: twice the sampled parameters, at least 16).
+        #[arg(long)]
+        walkers: Option<usize>,
         #[arg(long, default_value_t = 300)]
         steps: usize,
+        /// Hold the lens light at its fit (as `sample --fix-light`).
+        #[arg(long)]
+        fix_light: bool,
         /// CSV of the per-lens intervals.
         #[arg(long, default_value = "coverage.csv")]
         out: PathBuf,
@@ -79,8 +84,9 @@ const DEFAULT_SCENE: &str = include_str!("../../../examples/sie_shear_sersic.jso
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.what {
         BenchTarget::Rim { repeats } => bench_rim(repeats.max(1)),
-        BenchTarget::Coverage { count, from, seed, walkers, steps, out } => {
-            crate::coverage::run_coverage(from..from + count, seed, walkers, steps, &out)
+        BenchTarget::Coverage { count, from, seed, walkers, steps, fix_light, out } => {
+            let options = PosteriorOptions::new(walkers, steps, seed).map_err(|e| anyhow!(e))?;
+            crate::coverage::run_coverage(from..from + count, seed, options, !fix_light, &out)
         }
         BenchTarget::Invert { count, supersampling, source_grid } => bench_invert(count, supersampling, source_grid),
         BenchTarget::Simulate { count, variants } => {

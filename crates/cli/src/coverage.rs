@@ -11,6 +11,7 @@ use anyhow::Result;
 use astrorim_infer::observation::Observation;
 use astrorim_infer::pipeline::{reconstruct_lens, PipelineOptions};
 use astrorim_infer::posterior::{log_likelihood, sample_lens, summarize, Chain, PosteriorOptions};
+use astrorim_infer::sampled_light::LightSampling;
 use astrorim_infer::prep::PrepOptions;
 use astrorim_infer::refine::RefineOptions;
 use astrorim_io::atomic::write_bytes;
@@ -86,7 +87,8 @@ fn simulate(seed: u64, index: u64) -> Result<Simulated> {
 
 /// Refines and samples the lenses of index `lenses`, writes one CSV row per lens to
 /// `out` and prints the coverage fractions.
-pub fn run_coverage(lenses: std::ops::Range<u64>, seed: u64, walkers: usize, steps: usize, out: &Path) -> Result<()> {
+/// `sample_light`: the lens light sampled with the lens (else held at its fit).
+pub fn run_coverage(lenses: std::ops::Range<u64>, seed: u64, options: PosteriorOptions, sample_light: bool, out: &Path) -> Result<()> {
     let pipeline = PipelineOptions {
         prep: PrepOptions { center_pixel: None, cutout_arcsec: Some(SIDE as f64 * PIXEL_SCALE) },
         auto_mask: true,
@@ -94,7 +96,6 @@ pub fn run_coverage(lenses: std::ops::Range<u64>, seed: u64, walkers: usize, ste
         hint: None,
     };
     let refine_options = pipeline.refine;
-    let options = PosteriorOptions { walkers, steps, seed, block: 50 };
     let mut rows = String::from(
         "index,theta_e_true,theta_e_median,theta_e_p16,theta_e_p84,theta_e_p2_5,theta_e_p97_5,q_true,q_median,q_p16,q_p84,q_p2_5,q_p97_5,tau_max,acceptance,delta_ln_likelihood_fit_minus_truth,seconds\n",
     );
@@ -115,7 +116,8 @@ pub fn run_coverage(lenses: std::ops::Range<u64>, seed: u64, walkers: usize, ste
             r.prepared.cutout_position(middle + lens.truth.center_x / PIXEL_SCALE, middle + lens.truth.center_y / PIXEL_SCALE);
         let truth = LenstronomyLens { center_x, center_y, ..lens.truth };
         let problem = r.lens_problem();
-        let chain = sample_lens(&problem, &r.fit.lens, &refine_options, &options, Chain::new(walkers), |_| Ok::<(), String>(()))
+        let light = sample_light.then(|| LightSampling::of(&r, &refine_options));
+        let chain = sample_lens(&problem, &r.fit.lens, &refine_options, &options, Chain::default(), light.as_ref(), |_| Ok::<(), String>(()))
             .map_err(|e| anyhow::anyhow!("lens {k}: {e}"))?;
         let delta = log_likelihood(&problem, &r.fit.lens, &refine_options, chain.lambda)
             - log_likelihood(&problem, &truth, &refine_options, chain.lambda);

@@ -2,14 +2,16 @@
 //! posterior after the refinement (`astrorim_infer::posterior`), its chain
 //! written as it grows (`chain.npz`, resumed when present), a corner plot,
 //! `posterior.json` and a `posterior` entry in `result.json`. The source
-//! solver inside the likelihood is the inversion or the RIM (`--solver`).
+//! solver inside the likelihood is the inversion or the RIM (`--solver`);
+//! the lens light is sampled with the lens unless `--fix-light`.
 
 use anyhow::{anyhow, Result};
 use astrorim_infer::pipeline::LensReconstruction;
 use astrorim_infer::posterior::{
-    check_sampled_family, read_chain, sample_with, sampled_problem, summarize, write_chain, Chain, InversionLikelihood, LensLikelihood,
-    PosteriorOptions, PosteriorSummary,
+    check_sampled_family, likelihood_in_words, map_position, read_chain, sample_with, sampled_problem, summarize, write_chain, Chain, InversionLikelihood,
+    LensLikelihood, PosteriorOptions, PosteriorSummary, PARAMETER_NAMES,
 };
+use astrorim_infer::sampled_light::LightSampling;
 use astrorim_infer::refine::RefineOptions;
 use astrorim_infer::report::write_posterior;
 use astrorim_nn::checkpoint::{default_model_dir, load_checkpoint};
@@ -29,9 +31,16 @@ pub struct PosteriorArgs {
     /// OUT/corner.png, OUT/posterior.json and "posterior" in result.json.
     #[arg(long)]
     pub uncertainty: bool,
-    /// Walkers of the ensemble (even, ≥ 14).
-    #[arg(long, default_value_t = 16)]
-    pub walkers: usize,
+    /// Walkers of the ensemble (even, at least twice the sampled
+    /// parameters; default: twice them, at least 16 — 28 with one
+    /// lens-light component sampled, 38 with two, 16 with --fix-light).
+    #[arg(long)]
+    pub walkers: Option<usize>,
+    /// Hold the lens light at its fit instead of sampling its Sérsic
+    /// parameters with the lens (7 parameters instead of 14 or 19: faster,
+    /// but the lens's intervals then ignore the light's uncertainty).
+    #[arg(long)]
+    pub fix_light: bool,
     /// Steps of the ensemble (each moves every walker: walkers × steps source solves).
     #[arg(long, default_value_t = 2000)]
     pub steps: usize,
@@ -80,7 +89,21 @@ pub fn finished(dir: &Path, steps: usize) -> bool {
 pub fn resume_chain(out: &Path, args: &PosteriorArgs) -> Result<Chain> {
     let options = args.options()?;
     let path = out.join("chain.npz");
-    Ok(if path.exists() { read_chain(&path, &options)? } else { Chain::new(options.walkers) })
+    if !path.exists() {
+        return Ok(Chain::default());
+    }
+    let chain = read_chain(&path, &options)?;
+    let light_sampled = chain.ndim() > PARAMETER_NAMES.len();
+    if light_sampled == args.fix_light {
+        let how = |sampled: bool| if sampled { "with the lens light sampled" } else { "with the lens light held (--fix-light)" };
+        return Err(anyhow!(
+            "{}: was sampled {}, this run asks for it {}: use the same setting to resume it, or another --out",
+            path.display(),
+            how(light_sampled),
+            how(!args.fix_light)
+        ));
+    }
+    Ok(chain)
 }
 
 /// Samples the posterior of `result`'s lens, continuing `chain` (from
@@ -107,6 +130,7 @@ pub fn run_posterior(
     let problem = result.lens_problem();
     let coarse = sampled_problem(&problem, refine);
     let problem = coarse.as_ref().map_or(problem, |c| c.view(&problem));
+    let light = (!args.fix_light).then(|| LightSampling::of(result, refine));
     let likelihood: Box<dyn LensLikelihood> = match args.solver {
         Solver::Inversion => Box::new(InversionLikelihood::about(&problem, &map, refine).map_err(|e| anyhow!("{}: {e}", out.display()))?),
         Solver::Rim => {
@@ -118,7 +142,7 @@ pub fn run_posterior(
             Box::new(rim)
         }
     };
-    let chain = sample_with(&problem, &map, &options, chain, likelihood.as_ref(), |c| -> Result<(), String> {
+    let chain = sample_with(&problem, &map, &options, chain, likelihood.as_ref(), light.as_ref(), |c| -> Result<(), String> {
         write_chain(&chain_path, c, &options).map_err(|e| e.to_string())?;
         progress.set_position(c.steps() as u64);
         Ok(())
@@ -126,8 +150,8 @@ pub fn run_posterior(
     .map_err(|e| anyhow!("{}: {e}", out.display()))?;
     progress.finish_and_clear();
     let mut summary = summarize(&chain, &map, distances, start.elapsed().as_secs_f64());
-    summary.likelihood = likelihood.description();
-    write_posterior(out, &chain, &summary, &map)?;
+    summary.likelihood = likelihood_in_words(likelihood.description(), &chain);
+    write_posterior(out, &chain, &summary, &map_position(&map, light.as_ref().map(LightSampling::fitted)))?;
     for warning in &summary.diagnostics.warnings {
         eprintln!("astrorim: warning: {}: {warning}", out.display());
     }

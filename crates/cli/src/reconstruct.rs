@@ -288,6 +288,8 @@ pub fn run(args: ReconstructArgs) -> Result<()> {
         check_sampled_family(args.lens_model).map_err(|e| anyhow!("lens-model: with --uncertainty, {e}"))?;
     } else if args.posterior.solver != Solver::Inversion || args.posterior.model.is_some() {
         return Err(anyhow!("solver: only the posterior (--uncertainty, or astrorim sample) has a source solver to choose"));
+    } else if args.posterior.fix_light || args.posterior.walkers.is_some() {
+        return Err(anyhow!("fix-light, walkers: only the posterior (--uncertainty, or astrorim sample) samples"));
     }
     if let Some(table) = &args.list {
         return run_batch(table, &args, cosmology);

@@ -184,6 +184,7 @@ fn batch_keeps_going_past_a_bad_row_and_bad_input_is_refused() {
     refused(&["reconstruct", &image, "--noise-rms", "0.01", "--simplex-tolerance", "0", "--out", &o], "simplex-tolerance");
     refused(&["reconstruct", &image, "--noise-rms", "0.01", "--lens-model", "sie", "--uncertainty", "--out", &o], "lens-model");
     refused(&["reconstruct", &image, "--noise-rms", "0.01", "--solver", "rim", "--out", &o], "solver");
+    refused(&["reconstruct", &image, "--noise-rms", "0.01", "--fix-light", "--out", &o], "fix-light");
     let unknown = run_astrorim(&["reconstruct", &image, "--noise-rms", "0.01", "--lens-model", "nfw", "--out", &o]);
     assert_eq!(unknown.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&unknown.stderr).contains("not a lens model"), "{}", String::from_utf8_lossy(&unknown.stderr));
@@ -194,6 +195,7 @@ fn samples_the_lens_posterior_and_resumes_the_chain() {
     let dir = tempfile::tempdir().unwrap();
     render(dir.path());
     let d = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    // The lens light held (--fix-light): the lens's 7 parameters.
     let sample = |steps: &str, walkers: &str| {
         run_astrorim(&[
             "sample",
@@ -212,6 +214,7 @@ fn samples_the_lens_posterior_and_resumes_the_chain() {
             walkers,
             "--steps",
             steps,
+            "--fix-light",
             "--out",
             &d("post"),
         ])
@@ -249,6 +252,10 @@ fn samples_the_lens_posterior_and_resumes_the_chain() {
             "(100, 14, 7) (100, 14) ['theta_E', 'e1', 'e2', 'center_x', 'center_y', 'gamma1', 'gamma2'] True"
         );
     }
+    // Nor does a run that samples the lens light extend one that held it (refused before any work).
+    let with_light = run_astrorim(&["sample", &d("lens.fits"), "--noise-rms", "0.01", "--steps", "150", "--out", &d("post")]);
+    assert_eq!(with_light.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&with_light.stderr).contains("lens light held"), "{}", String::from_utf8_lossy(&with_light.stderr));
     // Another seed does not silently extend a chain it did not start.
     let mismatch = run_astrorim(&[
         "sample",
@@ -272,9 +279,11 @@ fn samples_the_lens_posterior_and_resumes_the_chain() {
     assert!(String::from_utf8_lossy(&mismatch.stderr).contains("seed"), "{}", String::from_utf8_lossy(&mismatch.stderr));
 }
 
-/// `--solver rim`: the RIM of the shipped model as the source solver; the
-/// run says so in posterior.json (no λ), its chain is not continued by the
-/// inversion's likelihood, and `--model` without it is refused.
+/// `--solver rim`: the RIM of the shipped model as the source solver, the
+/// lens light sampled with the lens (the default: each proposal's data are
+/// the image less its light); the run says so in posterior.json (no λ), its
+/// chain is not continued by the inversion's likelihood, and `--model`
+/// without it is refused.
 #[test]
 fn samples_the_lens_posterior_with_the_rim_as_source_solver() {
     let dir = tempfile::tempdir().unwrap();
@@ -290,10 +299,8 @@ fn samples_the_lens_posterior_with_the_rim_as_source_solver() {
             &d("psf.fits"),
             "--max-evaluations",
             "300",
-            "--walkers",
-            "14",
             "--steps",
-            "20",
+            "10",
             "--solver",
             solver,
             "--out",
@@ -314,8 +321,15 @@ fn samples_the_lens_posterior_with_the_rim_as_source_solver() {
     let posterior: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("post/posterior.json")).unwrap()).unwrap();
     assert!(posterior["likelihood"].as_str().unwrap().contains("RIM"), "{}", posterior["likelihood"]);
     assert!(posterior["lambda"].is_null());
+    assert!(posterior["likelihood"].as_str().unwrap().contains("less its light"), "{}", posterior["likelihood"]);
     let theta = posterior["intervals"]["theta_e_arcsec"]["median"].as_f64().unwrap();
     assert!((theta / 1.1 - 1.0).abs() < 0.05, "θ_E median {theta}");
+    // The light's columns: one Sérsic (7 more) or two (12), twice as many walkers by default.
+    let ndim = posterior["diagnostics"]["autocorrelation_time"].as_array().unwrap().len();
+    assert!(ndim == 14 || ndim == 19, "{ndim} sampled parameters");
+    assert_eq!(posterior["diagnostics"]["walkers"].as_u64().unwrap() as usize, 2 * ndim);
+    let amp = &posterior["intervals"]["light_amp"];
+    assert!(amp["p2_5"].as_f64().unwrap() > 0.0 && amp["p2_5"].as_f64() <= amp["p97_5"].as_f64(), "light amplitude {amp}");
 
     let other = sample("inversion", &[]);
     assert_eq!(other.status.code(), Some(2));

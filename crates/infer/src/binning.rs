@@ -26,17 +26,13 @@ pub struct Binned {
 /// Bins `data`/`sigma` on `grid` by `factor`; None unless both sides are multiples of it.
 pub fn bin_image(data: &[f64], sigma: &[f64], grid: &PixelGrid, factor: usize) -> Option<Binned> {
     let (nx, ny) = (grid.nx, grid.ny);
-    if factor < 2 || !nx.is_multiple_of(factor) || !ny.is_multiple_of(factor) {
-        return None;
-    }
+    let out_data = block_mean(data, grid, factor)?;
     let (bx, by) = (nx / factor, ny / factor);
     let area = (factor * factor) as f64;
-    let mut out_data = vec![0.0; bx * by];
     let mut out_sigma = vec![0.0; bx * by];
     for i in 0..ny {
         for j in 0..nx {
             let (p, q) = (i * nx + j, (i / factor) * bx + j / factor);
-            out_data[q] += data[p] / area;
             out_sigma[q] += if sigma[p].is_finite() && sigma[p] > 0.0 { sigma[p] * sigma[p] } else { f64::INFINITY };
         }
     }
@@ -45,6 +41,25 @@ pub fn bin_image(data: &[f64], sigma: &[f64], grid: &PixelGrid, factor: usize) -
     }
     let grid = PixelGrid { nx: bx, ny: by, pixel_scale: grid.pixel_scale * factor as f64, ..*grid };
     Some(Binned { grid, data: out_data, sigma: out_sigma })
+}
+
+/// The mean of each `factor` × `factor` block of `data` (row-major on
+/// `grid`): an image binned as [`bin_image`] bins the data; None unless
+/// both sides are multiples of `factor` ≥ 2.
+pub fn block_mean(data: &[f64], grid: &PixelGrid, factor: usize) -> Option<Vec<f64>> {
+    let (nx, ny) = (grid.nx, grid.ny);
+    if factor < 2 || !nx.is_multiple_of(factor) || !ny.is_multiple_of(factor) {
+        return None;
+    }
+    let bx = nx / factor;
+    let area = (factor * factor) as f64;
+    let mut out = vec![0.0; bx * (ny / factor)];
+    for i in 0..ny {
+        for j in 0..nx {
+            out[(i / factor) * bx + j / factor] += data[i * nx + j] / area;
+        }
+    }
+    Some(out)
 }
 
 /// The coarse pixels (row-major, side `nx / factor`) holding any of `pixels` (fine, side `nx`).
@@ -111,6 +126,8 @@ mod tests {
         assert_eq!((b.sigma[1], b.sigma[0]), (1.0, f64::INFINITY));
         assert!(bin_image(&data[..56], &sigma[..56], &PixelGrid { ny: 7, ..g }, 2).is_none());
         assert_eq!(bin_pixels(&[0, 1, 9, 63, 62], 8, 2), vec![0, 15]);
+        assert_eq!(block_mean(&data, &g, 2).unwrap(), b.data);
+        assert!(block_mean(&data, &g, 3).is_none() && block_mean(&data, &g, 1).is_none());
     }
 
     #[test]

@@ -72,9 +72,9 @@ pub struct LightFit {
 }
 
 /// Bounds of the non-linear parameters (the objective is +∞ beyond them).
-const N_MIN: f64 = 0.3;
-const N_MAX: f64 = 8.0;
-const E_MAX: f64 = 0.8;
+pub(crate) const N_MIN: f64 = 0.3;
+pub(crate) const N_MAX: f64 = 8.0;
+pub(crate) const E_MAX: f64 = 0.8;
 
 /// Non-negative least-squares amplitudes of `templates` (each of unit amp)
 /// for `data` with weights `w` = σ⁻² ([`crate::nnls`]).

@@ -24,3 +24,4 @@ pub mod prep;
 pub mod profiles;
 pub mod refine;
 pub mod report;
+pub mod sampled_light;

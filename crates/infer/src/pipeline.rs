@@ -51,6 +51,10 @@ const SECOND_EVALUATIONS: usize = 120;
 /// Budget of each of the parametric stage's two final simplexes.
 const PARAMETRIC_EVALUATIONS: usize = 800;
 
+/// Sub-pixels per side where the lens light is rendered (within
+/// [`crate::lens_light::SUPERSAMPLED_PIXELS`] of its centre).
+pub const LIGHT_SUPERSAMPLING: usize = 3;
+
 /// Everything the pipeline produced, on the cutout grid.
 #[derive(Debug, Clone)]
 pub struct LensReconstruction {
@@ -213,7 +217,7 @@ pub fn reconstruct_lens(obs: &Observation, options: &PipelineOptions) -> Result<
     // The lens centre in cutout coordinates (arcsec).
     let [ccol, crow] = prepared.record.lens_center_pixel;
     let center = prepared.cutout_position(ccol, crow);
-    let light_grid = astrorim_physics::PixelGrid { supersampling: 3, ..grid };
+    let light_grid = astrorim_physics::PixelGrid { supersampling: LIGHT_SUPERSAMPLING, ..grid };
     let data = prepared.data.clone();
     let mut sigma = prepared.sigma.clone();
 

@@ -1,6 +1,8 @@
 //! The posterior of the lens parameters (SIE + external shear, lenstronomy's
-//! keywords) by affine-invariant ensemble MCMC (Goodman & Weare 2010; the
-//! stretch move of emcee), with the source solved inside the likelihood.
+//! keywords) and, by default, of the lens light's Sérsic parameters
+//! ([`crate::sampled_light`]), by affine-invariant ensemble MCMC (Goodman &
+//! Weare 2010; the stretch move of emcee), with the source solved inside
+//! the likelihood.
 //!
 //! Likelihood ([`LensLikelihood`]; by default [`InversionLikelihood`], the
 //! RIM's is `astrorim_nn::rim_likelihood`): the Bayesian evidence of the
@@ -10,9 +12,11 @@
 //! grid rule as the refinement
 //! ([`crate::refine`]) — the source marginalized analytically, as in
 //! Suyu et al. (2006) and Morningstar et al. (2019, §4). The lens light is
-//! held at its fitted model. Prior: uniform in θ_E, e1, e2, γ1, γ2 and the
-//! centre inside the refinement's bounds (θ_E within its bounds, |e| ≤ 0.5,
-//! |γ| ≤ 0.3, centre within the tolerance of the light's centre).
+//! sampled with the lens ([`crate::sampled_light`]: each proposal's data
+//! are the image less its light) or held at its fitted model. Prior:
+//! uniform in θ_E, e1, e2, γ1, γ2 and the centre inside the refinement's
+//! bounds (θ_E within its bounds, |e| ≤ 0.5, |γ| ≤ 0.3, centre within the
+//! tolerance of the fitted light's centre); the light's in its module.
 //!
 //! Determinism: walker `w`'s random numbers for the block of steps starting
 //! at step `t` come from a generator seeded by (seed, t, w), so a chain does
@@ -20,8 +24,10 @@
 //! boundary continues exactly as an uninterrupted run would.
 
 use crate::inversion::FillOrdering;
+use crate::lens_light::LensLight;
 use crate::profiles::enclosed_kappa_area;
 use crate::refine::{CoarseProblem, LensFamily, LensProblem, RefineOptions};
+use crate::sampled_light::LightSampling;
 use astrorim_io::npz::{read_npz_array, write_npz, NpyArray, NpyData};
 use astrorim_io::IoError;
 use astrorim_physics::cosmology::LensDistances;
@@ -33,9 +39,14 @@ use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The sampled parameters, in the chain's column order (lenstronomy's keywords; θ_E in arcsec).
+/// The lens's sampled parameters, the chain's first columns (lenstronomy's
+/// keywords; θ_E in arcsec); the lens light's follow when it is sampled
+/// ([`LightSampling::names`]).
 pub const PARAMETER_NAMES: [&str; 7] = ["theta_E", "e1", "e2", "center_x", "center_y", "gamma1", "gamma2"];
 const NDIM: usize = PARAMETER_NAMES.len();
+
+/// Walkers when none are asked for: twice the sampled parameters, at least this.
+const MIN_DEFAULT_WALKERS: usize = 16;
 
 /// [`InversionLikelihood`], in words.
 const INVERSION_LIKELIHOOD: &str = "ln Bayesian evidence of the regularized source inversion at fixed λ (source marginalized; Suyu et al. 2006), on the lens-light-subtracted image binned as in the refinement's search, the source grid following each lens";
@@ -43,8 +54,9 @@ const INVERSION_LIKELIHOOD: &str = "ln Bayesian evidence of the regularized sour
 /// Settings of a posterior run.
 #[derive(Debug, Clone, Copy)]
 pub struct PosteriorOptions {
-    /// Walkers (even, ≥ 2 × 7).
-    pub walkers: usize,
+    /// Walkers (even, at least twice the sampled parameters); None: twice
+    /// the parameters, at least 16 ([`Self::walkers_for`]).
+    pub walkers: Option<usize>,
     /// Steps of the ensemble (each moves every walker once: `walkers` likelihood evaluations).
     pub steps: usize,
     pub seed: u64,
@@ -57,27 +69,49 @@ pub const CHAIN_BLOCK: usize = 50;
 
 impl Default for PosteriorOptions {
     fn default() -> Self {
-        PosteriorOptions { walkers: 16, steps: 2000, seed: 1, block: CHAIN_BLOCK }
+        PosteriorOptions { walkers: None, steps: 2000, seed: 1, block: CHAIN_BLOCK }
     }
 }
 
 impl PosteriorOptions {
     /// Checked settings (blocks of [`CHAIN_BLOCK`]); errors name the option.
-    pub fn new(walkers: usize, steps: usize, seed: u64) -> Result<Self, String> {
-        if walkers < 2 * NDIM || walkers % 2 != 0 {
-            return Err(format!("walkers: need an even number ≥ {} (twice the {NDIM} lens parameters), got {walkers}", 2 * NDIM));
+    /// Walkers are checked against the lens's 7 parameters here and against
+    /// all the sampled ones (with the light's) when the run starts.
+    pub fn new(walkers: Option<usize>, steps: usize, seed: u64) -> Result<Self, String> {
+        if let Some(w) = walkers {
+            check_walkers(w, NDIM)?;
         }
         if steps == 0 {
             return Err("steps: must be at least 1".into());
         }
         Ok(PosteriorOptions { walkers, steps, seed, block: CHAIN_BLOCK })
     }
+
+    /// The walkers for `ndim` sampled parameters: those asked for, or twice
+    /// `ndim` (at least [`MIN_DEFAULT_WALKERS`]).
+    pub fn walkers_for(&self, ndim: usize) -> usize {
+        self.walkers.unwrap_or((2 * ndim).max(MIN_DEFAULT_WALKERS))
+    }
 }
 
-/// The chain so far: positions as [step][walker][parameter] (θ_E, not ln θ_E) and ln posterior as [step][walker].
-#[derive(Debug, Clone, PartialEq)]
+/// An even number of walkers, at least twice the `ndim` parameters (the
+/// stretch move needs the ensemble to span them); the error names the option.
+fn check_walkers(walkers: usize, ndim: usize) -> Result<(), String> {
+    if walkers < 2 * ndim || walkers % 2 != 0 {
+        return Err(format!("walkers: need an even number ≥ {} (twice the {ndim} sampled parameters), got {walkers}", 2 * ndim));
+    }
+    Ok(())
+}
+
+/// The chain so far: positions as [step][walker][parameter] (θ_E, the
+/// light's amplitude and R_sersic, not their logarithms) and ln posterior
+/// as [step][walker]. A new chain is empty ([`Chain::default`]): its
+/// walkers and columns are set when it starts.
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Chain {
     pub walkers: usize,
+    /// The columns' names: [`PARAMETER_NAMES`], then the light's when sampled.
+    pub names: Vec<String>,
     pub positions: Vec<f64>,
     pub log_prob: Vec<f64>,
     /// Accepted moves over all steps and walkers.
@@ -92,8 +126,9 @@ pub struct Chain {
 }
 
 impl Chain {
-    pub fn new(walkers: usize) -> Self {
-        Chain { walkers, positions: Vec::new(), log_prob: Vec::new(), accepted: 0, evaluations: 0, lambda: f64::NAN, last: Vec::new() }
+    /// Sampled parameters (columns).
+    pub fn ndim(&self) -> usize {
+        self.names.len()
     }
 
     pub fn steps(&self) -> usize {
@@ -102,18 +137,20 @@ impl Chain {
 
     /// Position of `walker` at `step`.
     pub fn at(&self, step: usize, walker: usize) -> &[f64] {
-        let k = (step * self.walkers + walker) * NDIM;
-        &self.positions[k..k + NDIM]
+        let d = self.ndim();
+        let k = (step * self.walkers + walker) * d;
+        &self.positions[k..k + d]
     }
 
     pub fn acceptance_fraction(&self) -> f64 {
         self.accepted as f64 / (self.steps() * self.walkers).max(1) as f64
     }
 
-    /// Every parameter's samples after `burn_in` steps, [parameter][sample], in [`PARAMETER_NAMES`] order.
+    /// Every parameter's samples after `burn_in` steps, [parameter][sample], in [`Self::names`] order.
     pub fn columns(&self, burn_in: usize) -> Vec<Vec<f64>> {
-        let start = burn_in.min(self.steps()) * self.walkers * NDIM;
-        (0..NDIM).map(|p| self.positions[start..].iter().skip(p).step_by(NDIM).copied().collect()).collect()
+        let d = self.ndim();
+        let start = burn_in.min(self.steps()) * self.walkers * d;
+        (0..d).map(|p| self.positions[start..].iter().skip(p).step_by(d).copied().collect()).collect()
     }
 
     /// The series of parameter `p` for each walker.
@@ -126,8 +163,10 @@ impl Chain {
 /// (or reconstructed) for each. A batch is evaluated together, so that a
 /// solver that runs faster on many lenses at once (the RIM) can.
 pub trait LensLikelihood: Sync {
-    /// ln L of each lens, the source solved under it (NaN or −∞ where that fails).
-    fn log_likelihoods(&self, lenses: &[LenstronomyLens]) -> Vec<f64>;
+    /// ln L of each lens, the source solved under it (NaN or −∞ where that
+    /// fails): of the problem's data, or with `data` of lens i's own (the
+    /// image less its proposed lens light, on the problem's grid).
+    fn log_likelihoods(&self, lenses: &[LenstronomyLens], data: Option<&[Vec<f64>]>) -> Vec<f64>;
     /// The regularization strength λ the likelihood holds fixed (NaN for a
     /// solver without one), written with the chain.
     fn lambda(&self) -> f64;
@@ -160,8 +199,15 @@ impl<'a> InversionLikelihood<'a> {
 }
 
 impl LensLikelihood for InversionLikelihood<'_> {
-    fn log_likelihoods(&self, lenses: &[LenstronomyLens]) -> Vec<f64> {
-        lenses.par_iter().map(|lens| self.problem.evidence_following(lens, self.lambda, &self.options, Some(&self.ordering))).collect()
+    fn log_likelihoods(&self, lenses: &[LenstronomyLens], data: Option<&[Vec<f64>]>) -> Vec<f64> {
+        lenses
+            .par_iter()
+            .enumerate()
+            .map(|(i, lens)| {
+                let problem = LensProblem { data: data.map_or(self.problem.data, |d| &d[i]), ..self.problem };
+                problem.evidence_following(lens, self.lambda, &self.options, Some(&self.ordering))
+            })
+            .collect()
     }
 
     fn lambda(&self) -> f64 {
@@ -174,25 +220,47 @@ impl LensLikelihood for InversionLikelihood<'_> {
 }
 
 /// ln posterior on the sampler's coordinates x = (ln θ_E, e1, e2, x, y, γ1,
-/// γ2): ln L + ln θ_E (the Jacobian of a prior uniform in θ_E), −∞ outside
-/// the prior's bounds; with the number of likelihood evaluations spent.
+/// γ2, then the light's, [`LightSampling::encode`]): ln L + ln θ_E (the
+/// Jacobian of a prior uniform in θ_E) + the light's Jacobian and its
+/// central-disc term, −∞ outside the prior's bounds; with the number of
+/// likelihood evaluations spent.
 struct Posterior<'a> {
     problem: &'a LensProblem<'a>,
     likelihood: &'a dyn LensLikelihood,
+    light: Option<&'a LightSampling>,
 }
 
 impl Posterior<'_> {
+    /// Sampled parameters.
+    fn ndim(&self) -> usize {
+        NDIM + self.light.map_or(0, LightSampling::dimension)
+    }
+
     fn evaluate(&self, xs: &[Vec<f64>]) -> (Vec<f64>, usize) {
-        let decoded: Vec<Option<LenstronomyLens>> =
-            xs.iter().map(|x| LensFamily::SieShear.decode(x, self.problem.theta_e_bounds, self.problem.center_bounds)).collect();
-        let lenses: Vec<LenstronomyLens> = decoded.iter().flatten().copied().collect();
-        let mut values = self.likelihood.log_likelihoods(&lenses).into_iter();
+        // Each proposal inside the prior: its lens, ln of the prior's Jacobian, its light.
+        let decoded: Vec<Option<(LenstronomyLens, f64, Option<LensLight>)>> = xs
+            .iter()
+            .map(|x| {
+                let lens = LensFamily::SieShear.decode(&x[..NDIM], self.problem.theta_e_bounds, self.problem.center_bounds)?;
+                match self.light {
+                    Some(sampling) => sampling.decode(&x[NDIM..]).map(|(light, j)| (lens, x[0] + j, Some(light))),
+                    None => Some((lens, x[0], None)),
+                }
+            })
+            .collect();
+        let inside: Vec<&(LenstronomyLens, f64, Option<LensLight>)> = decoded.iter().flatten().collect();
+        let lenses: Vec<LenstronomyLens> = inside.iter().map(|(lens, _, _)| *lens).collect();
+        let (data, central): (Vec<Vec<f64>>, Vec<f64>) = match self.light {
+            Some(sampling) => inside.par_iter().map(|(_, _, light)| sampling.residual(light.as_ref().expect("a light per proposal"))).unzip(),
+            None => (Vec::new(), vec![0.0; inside.len()]),
+        };
+        let values = self.likelihood.log_likelihoods(&lenses, self.light.map(|_| data.as_slice()));
+        let mut scored = inside.iter().zip(values).zip(central).map(|(((_, jacobian, _), v), c)| v + jacobian + c);
         let lp = decoded
             .iter()
-            .zip(xs)
-            .map(|(lens, x)| match lens {
+            .map(|d| match d {
                 Some(_) => {
-                    let v = values.next().expect("one value per lens") + x[0];
+                    let v = scored.next().expect("one value per proposal inside the prior");
                     if v.is_nan() {
                         f64::NEG_INFINITY
                     } else {
@@ -203,6 +271,17 @@ impl Posterior<'_> {
             })
             .collect();
         (lp, lenses.len())
+    }
+
+    /// Chain columns (natural units) of sampler coordinates `x`.
+    fn natural(&self, x: &[f64]) -> Vec<f64> {
+        let mut out = Vec::with_capacity(x.len());
+        out.push(x[0].exp());
+        out.extend_from_slice(&x[1..NDIM]);
+        if self.light.is_some() {
+            out.extend(LightSampling::natural(&x[NDIM..]));
+        }
+        out
     }
 }
 
@@ -234,22 +313,27 @@ fn initial_ensemble(
     map: &LenstronomyLens,
     options: &PosteriorOptions,
 ) -> Result<(Vec<Vec<f64>>, Vec<f64>, usize), String> {
-    let centre = LensFamily::SieShear.encode(map);
     let s = posterior.problem.grid.pixel_scale;
-    let half = [0.005, 0.01, 0.01, 0.1 * s, 0.1 * s, 0.01, 0.01];
-    let mut rngs: Vec<Pcg64> = (0..options.walkers).map(|w| walker_rng(options.seed, u64::MAX, w as u64)).collect();
-    let mut ensemble = vec![Vec::new(); options.walkers];
-    let mut lp = vec![f64::NEG_INFINITY; options.walkers];
+    let mut centre = LensFamily::SieShear.encode(map);
+    let mut half = vec![0.005, 0.01, 0.01, 0.1 * s, 0.1 * s, 0.01, 0.01];
+    if let Some(light) = posterior.light {
+        centre.extend(LightSampling::encode(light.fitted()));
+        half.extend(light.start_half_widths());
+    }
+    let walkers = options.walkers_for(posterior.ndim());
+    let mut rngs: Vec<Pcg64> = (0..walkers).map(|w| walker_rng(options.seed, u64::MAX, w as u64)).collect();
+    let mut ensemble = vec![Vec::new(); walkers];
+    let mut lp = vec![f64::NEG_INFINITY; walkers];
     let mut evaluations = 0;
     for attempt in 0..200 {
-        let pending: Vec<usize> = (0..options.walkers).filter(|&w| !lp[w].is_finite()).collect();
+        let pending: Vec<usize> = (0..walkers).filter(|&w| !lp[w].is_finite()).collect();
         if pending.is_empty() {
             break;
         }
         let shrink = 0.5f64.powi(attempt / 20);
         let xs: Vec<Vec<f64>> = pending
             .iter()
-            .map(|&w| centre.iter().zip(half).map(|(c, h)| c + shrink * h * symmetric_unit(&mut rngs[w])).collect())
+            .map(|&w| centre.iter().zip(&half).map(|(c, h)| c + shrink * h * symmetric_unit(&mut rngs[w])).collect())
             .collect();
         let (values, n) = posterior.evaluate(&xs);
         evaluations += n;
@@ -282,6 +366,7 @@ const STRETCH_SCALE: f64 = 2.0;
 fn stretch_step(posterior: &Posterior, ensemble: &mut [Vec<f64>], lp: &mut [f64], rngs: &mut [Pcg64]) -> (usize, usize) {
     let walkers = ensemble.len();
     let half = walkers / 2;
+    let ndim = ensemble[0].len();
     let (mut accepted, mut evaluations) = (0, 0);
     for moving in [0..half, half..walkers] {
         let others: Vec<usize> = (0..walkers).filter(|w| !moving.contains(w)).collect();
@@ -298,7 +383,7 @@ fn stretch_step(posterior: &Posterior, ensemble: &mut [Vec<f64>], lp: &mut [f64]
         let (values, n) = posterior.evaluate(&proposals);
         evaluations += n;
         for (((k, y), v), z) in moving.zip(proposals).zip(values).zip(stretches) {
-            let log_ratio = (NDIM as f64 - 1.0) * z.ln() + v - lp[k];
+            let log_ratio = (ndim as f64 - 1.0) * z.ln() + v - lp[k];
             if unit(&mut rngs[k]).ln() < log_ratio {
                 (ensemble[k], lp[k]) = (y, v);
                 accepted += 1;
@@ -325,42 +410,62 @@ pub fn check_sampled_family(family: LensFamily) -> Result<(), String> {
 /// that of the refinement's search ([`InversionLikelihood`]): `problem`
 /// binned by `refine.search_binning` where its sides allow
 /// ([`sampled_problem`]), the source on a `refine.source_size`² grid, λ at
-/// its evidence maximum for `map`.
+/// its evidence maximum for `map`. With `light` the lens light is sampled
+/// too (built for the same `refine`, [`LightSampling::of`]).
 pub fn sample_lens<E: From<String>>(
     problem: &LensProblem,
     map: &LenstronomyLens,
     refine: &RefineOptions,
     options: &PosteriorOptions,
     chain: Chain,
+    light: Option<&LightSampling>,
     on_block: impl FnMut(&Chain) -> Result<(), E>,
 ) -> Result<Chain, E> {
     check_sampled_family(refine.family)?;
     let coarse = sampled_problem(problem, refine);
     let problem = &coarse.as_ref().map_or(*problem, |c| c.view(problem));
     let likelihood = InversionLikelihood::about(problem, map, refine)?;
-    sample_with(problem, map, options, chain, &likelihood, on_block)
+    sample_with(problem, map, options, chain, &likelihood, light, on_block)
 }
 
 /// [`sample_lens`] with any source solver: `problem` gives the prior's
 /// bounds (and the pixel scale of the starting box), `likelihood` the
-/// data's ln L. A chain resumed from disk is checked against this
-/// likelihood: its last ensemble is evaluated again, and a ln posterior
-/// that differs from the one stored (other data, settings or solver) is
-/// refused.
+/// data's ln L, `light` (when the lens light is sampled) each proposal's
+/// data. A chain resumed from disk is checked against this likelihood: its
+/// columns must be this run's, and its last ensemble is evaluated again —
+/// a ln posterior that differs from the one stored (other data, settings or
+/// solver) is refused.
 pub fn sample_with<E: From<String>>(
     problem: &LensProblem,
     map: &LenstronomyLens,
     options: &PosteriorOptions,
     mut chain: Chain,
     likelihood: &dyn LensLikelihood,
+    light: Option<&LightSampling>,
     mut on_block: impl FnMut(&Chain) -> Result<(), E>,
 ) -> Result<Chain, E> {
-    if options.walkers < 2 * NDIM || options.walkers % 2 != 0 {
-        return Err(format!("walkers: need an even number ≥ {}, got {}", 2 * NDIM, options.walkers).into());
+    let posterior = Posterior { problem, likelihood, light };
+    let names: Vec<String> =
+        PARAMETER_NAMES.iter().map(|n| n.to_string()).chain(light.map_or_else(Vec::new, LightSampling::names)).collect();
+    let walkers = if chain.steps() == 0 { options.walkers_for(names.len()) } else { chain.walkers };
+    check_walkers(walkers, names.len())?;
+    if chain.steps() > 0 {
+        if chain.names != names {
+            let held = |n: &[String]| if n.len() > NDIM { "the lens light sampled" } else { "the lens light held at its fit" };
+            return Err(format!(
+                "the chain on disk has the columns {} ({}), this run samples {} ({}): use the same light setting to resume it, or another --out",
+                chain.names.join(", "),
+                held(&chain.names),
+                names.join(", "),
+                held(&names)
+            )
+            .into());
+        }
+        if options.walkers.is_some_and(|w| w != chain.walkers) {
+            return Err(format!("the chain on disk has {} walkers, not {}", chain.walkers, walkers).into());
+        }
     }
-    if chain.walkers != options.walkers {
-        return Err(format!("the chain on disk has {} walkers, not {}", chain.walkers, options.walkers).into());
-    }
+    (chain.walkers, chain.names) = (walkers, names);
     let lambda = likelihood.lambda();
     if chain.steps() > 0 && !(chain.lambda.is_nan() && lambda.is_nan()) && !((chain.lambda / lambda - 1.0).abs() < 1e-9) {
         return Err(format!(
@@ -370,7 +475,6 @@ pub fn sample_with<E: From<String>>(
         .into());
     }
     chain.lambda = lambda;
-    let posterior = Posterior { problem, likelihood };
     let (mut current, mut lp) = if chain.steps() == 0 {
         let (ensemble, lp, evaluations) = initial_ensemble(&posterior, map, options)?;
         chain.evaluations += evaluations;
@@ -389,15 +493,14 @@ pub fn sample_with<E: From<String>>(
     while chain.steps() < options.steps {
         let start = chain.steps();
         let n = options.block.max(1).min(options.steps - start);
-        let mut rngs: Vec<Pcg64> = (0..options.walkers).map(|w| walker_rng(options.seed, start as u64, w as u64)).collect();
+        let mut rngs: Vec<Pcg64> = (0..walkers).map(|w| walker_rng(options.seed, start as u64, w as u64)).collect();
         for _ in 0..n {
             let (accepted, evaluations) = stretch_step(&posterior, &mut current, &mut lp, &mut rngs);
             chain.accepted += accepted;
             chain.evaluations += evaluations;
             chain.log_prob.extend_from_slice(&lp);
             for x in &current {
-                chain.positions.push(x[0].exp());
-                chain.positions.extend_from_slice(&x[1..]);
+                chain.positions.extend(posterior.natural(x));
             }
         }
         chain.last.clone_from(&current);
@@ -510,7 +613,7 @@ pub struct Diagnostics {
     pub steps: usize,
     pub walkers: usize,
     pub acceptance_fraction: f64,
-    /// τ per parameter (steps), in [`PARAMETER_NAMES`] order.
+    /// τ per parameter (steps), in the chain's column order.
     pub autocorrelation_time: Vec<f64>,
     /// Steps divided by the largest τ (≥ 50 for a reliable τ and posterior).
     pub steps_per_tau: f64,
@@ -524,7 +627,7 @@ pub struct Diagnostics {
 /// 0.15–0.7, a walker that never moved).
 pub fn diagnose(chain: &Chain) -> Diagnostics {
     let steps = chain.steps();
-    let tau: Vec<f64> = (0..NDIM).map(|p| integrated_time(&chain.series(p))).collect();
+    let tau: Vec<f64> = (0..chain.ndim()).map(|p| integrated_time(&chain.series(p))).collect();
     let tau_max = tau.iter().copied().filter(|v| v.is_finite()).fold(f64::NAN, f64::max);
     let steps_per_tau = steps as f64 / tau_max;
     let burn = if tau_max.is_finite() { ((3.0 * tau_max).ceil() as usize).min(steps / 2) } else { steps / 2 };
@@ -558,12 +661,21 @@ pub fn position(lens: &LenstronomyLens) -> [f64; NDIM] {
     [lens.theta_E, lens.e1, lens.e2, lens.center_x, lens.center_y, lens.gamma1, lens.gamma2]
 }
 
+/// The most probable lens and, when sampled, the lens light in the chain's columns.
+pub fn map_position(map: &LenstronomyLens, light: Option<&LensLight>) -> Vec<f64> {
+    let mut out = position(map).to_vec();
+    if let Some(light) = light {
+        out.extend(LightSampling::position(light));
+    }
+    out
+}
+
 /// The samples after the burn-in, as lenses.
 pub fn samples(chain: &Chain, burn_in: usize) -> Vec<LenstronomyLens> {
     (burn_in..chain.steps())
         .flat_map(|t| (0..chain.walkers).map(move |w| (t, w)))
         .map(|(t, w)| {
-            let p = chain.at(t, w);
+            let p = &chain.at(t, w)[..NDIM];
             LenstronomyLens {
                 theta_E: p[0],
                 e1: p[1],
@@ -583,8 +695,8 @@ pub fn samples(chain: &Chain, burn_in: usize) -> Vec<LenstronomyLens> {
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct PosteriorSummary {
     pub sampler: &'static str,
-    pub likelihood: &'static str,
-    pub prior: &'static str,
+    pub likelihood: String,
+    pub prior: String,
     pub lambda: f64,
     pub evaluations: usize,
     pub seconds: f64,
@@ -592,9 +704,10 @@ pub struct PosteriorSummary {
     /// Samples after the burn-in (steps × walkers).
     pub samples: usize,
     /// Median, 68 % and 95 % intervals: θ_E, q, φ, γ_ext, φ_ext, centre, and
-    /// with redshifts σ_v and M(<θ_E). Angles are unwrapped about the most
+    /// with redshifts σ_v and M(<θ_E); the lens light's sampled parameters
+    /// under their chain names. Angles are unwrapped about the most
     /// probable lens's (radians, lenstronomy's convention).
-    pub intervals: BTreeMap<&'static str, Interval>,
+    pub intervals: BTreeMap<String, Interval>,
 }
 
 /// Angles of period π unwrapped into (reference − π/2, reference + π/2].
@@ -618,7 +731,7 @@ pub fn summarize(chain: &Chain, map: &LenstronomyLens, distances: Option<&LensDi
     unwrap_about(&mut phi, phi_map);
     let mut phi_ext = column(&|l| shear_cartesian_to_polar(l.gamma1, l.gamma2).1);
     unwrap_about(&mut phi_ext, phi_ext_map);
-    let mut columns: Vec<(&'static str, Vec<f64>)> = vec![
+    let mut columns: Vec<(String, Vec<f64>)> = [
         ("theta_e_arcsec", column(&|l| l.theta_E)),
         ("q", column(&|l| e1e2_to_q_phi(l.e1, l.e2).0)),
         ("phi_rad", phi),
@@ -630,22 +743,30 @@ pub fn summarize(chain: &Chain, map: &LenstronomyLens, distances: Option<&LensDi
         ("e2", column(&|l| l.e2)),
         ("gamma1", column(&|l| l.gamma1)),
         ("gamma2", column(&|l| l.gamma2)),
-    ];
+    ]
+    .into_iter()
+    .map(|(name, values)| (name.to_string(), values))
+    .collect();
+    let all = chain.columns(diagnostics.burn_in_steps);
+    columns.extend(chain.names.iter().zip(all).skip(NDIM).map(|(name, values)| (name.clone(), values)));
     if let Some(d) = distances {
-        columns.push(("sigma_v_kms", column(&|l| d.sigma_v_sis_kms(l.theta_E))));
+        columns.push(("sigma_v_kms".into(), column(&|l| d.sigma_v_sis_kms(l.theta_E))));
         let stride = lenses.len().div_ceil(4000).max(1);
         let masses: Vec<f64> = lenses
             .par_iter()
             .step_by(stride)
             .map(|l| enclosed_kappa_area(&l.lens_model(), (l.center_x, l.center_y), l.theta_E) * d.sigma_crit_msun_per_arcsec2)
             .collect();
-        columns.push(("mass_einstein_msun", masses));
+        columns.push(("mass_einstein_msun".into(), masses));
     }
     let intervals = columns.into_iter().filter_map(|(name, values)| Interval::of(&values).map(|i| (name, i))).collect();
     PosteriorSummary {
         sampler: "affine-invariant ensemble MCMC (Goodman & Weare 2010 stretch move, a = 2), each half-ensemble's proposals evaluated together",
-        likelihood: INVERSION_LIKELIHOOD,
-        prior: "uniform in θ_E (within the refinement's bounds), e1, e2 (|e| ≤ 0.5), γ1, γ2 (|γ| ≤ 0.3) and the centre (within the tolerance of the lens light's centre); the lens light fixed at its fit",
+        likelihood: likelihood_in_words(INVERSION_LIKELIHOOD, chain),
+        prior: format!(
+            "uniform in θ_E (within the refinement's bounds), e1, e2 (|e| ≤ 0.5), γ1, γ2 (|γ| ≤ 0.3) and the centre (within the tolerance of the fitted lens light's centre); {}",
+            if chain.ndim() > NDIM { LIGHT_PRIOR } else { "the lens light fixed at its fit" }
+        ),
         lambda: chain.lambda,
         evaluations: chain.evaluations,
         seconds,
@@ -655,6 +776,19 @@ pub fn summarize(chain: &Chain, map: &LenstronomyLens, distances: Option<&LensDi
     }
 }
 
+/// `description` of a likelihood (its [`LensLikelihood::description`]) as
+/// `chain` used it: with the lens light sampled, what each proposal's data were.
+pub fn likelihood_in_words(description: &str, chain: &Chain) -> String {
+    if chain.ndim() > NDIM {
+        format!("{description}; the lens light sampled: each proposal's data are the image less its light, and the central disc (no lensed source there) adds −χ²/2 of the light alone")
+    } else {
+        description.to_string()
+    }
+}
+
+/// The lens light's prior, in words.
+const LIGHT_PRIOR: &str = "the lens light's Sérsic components sampled: uniform in the amplitude and R_sersic (positive, R ≤ 10× the fit's), n_sersic in [0.3, 8], |e| ≤ 0.8, the light's centre within the same tolerance of its fit; its central disc scored by −χ²/2 of the light alone";
+
 /// Writes the chain as `path` (npz, rewritten atomically after every block):
 /// `chain` [step, walker, parameter], `log_prob` [step, walker],
 /// `parameter_names`, the last ensemble in the sampler's coordinates
@@ -662,27 +796,29 @@ pub fn summarize(chain: &Chain, map: &LenstronomyLens, distances: Option<&LensDi
 /// `seed` and `block` (a resumed run must use the same seed and block).
 pub fn write_chain(path: &Path, chain: &Chain, options: &PosteriorOptions) -> Result<(), IoError> {
     let steps = chain.steps();
-    let width = PARAMETER_NAMES.iter().map(|n| n.len()).max().unwrap_or(1);
-    let names: Vec<u8> = PARAMETER_NAMES.iter().flat_map(|n| n.bytes().chain(std::iter::repeat(0)).take(width)).collect();
+    let ndim = chain.ndim();
+    let width = chain.names.iter().map(|n| n.len()).max().unwrap_or(1);
+    let names: Vec<u8> = chain.names.iter().flat_map(|n| n.bytes().chain(std::iter::repeat(0)).take(width)).collect();
     let counters = [chain.accepted as u64, chain.evaluations as u64, options.seed, options.block as u64];
     let lambda = [chain.lambda];
     let last: Vec<f64> = chain.last.iter().flatten().copied().collect();
     write_npz(
         path,
         &[
-            NpyArray { name: "chain", shape: vec![steps, chain.walkers, NDIM], data: NpyData::F64(&chain.positions) },
+            NpyArray { name: "chain", shape: vec![steps, chain.walkers, ndim], data: NpyData::F64(&chain.positions) },
             NpyArray { name: "log_prob", shape: vec![steps, chain.walkers], data: NpyData::F64(&chain.log_prob) },
-            NpyArray { name: "parameter_names", shape: vec![NDIM], data: NpyData::Bytes { data: &names, width } },
+            NpyArray { name: "parameter_names", shape: vec![ndim], data: NpyData::Bytes { data: &names, width } },
             NpyArray { name: "accepted_evaluations_seed_block", shape: vec![4], data: NpyData::U64(&counters) },
             NpyArray { name: "lambda", shape: vec![1], data: NpyData::F64(&lambda) },
-            NpyArray { name: "resume_state", shape: vec![chain.last.len(), NDIM], data: NpyData::F64(&last) },
+            NpyArray { name: "resume_state", shape: vec![chain.last.len(), ndim], data: NpyData::F64(&last) },
         ],
     )
 }
 
 /// Reads a chain written by [`write_chain`] to resume it; an error (one
 /// line, naming the file) when it is unreadable or was run with other
-/// walkers, seed or block.
+/// walkers (when `options` names them), seed or block. Whether its columns
+/// are this run's is checked when it resumes ([`sample_with`]).
 pub fn read_chain(path: &Path, options: &PosteriorOptions) -> Result<Chain, IoError> {
     let bad = |m: String| IoError::file(path, m);
     let positions = read_npz_array(path, "chain")?;
@@ -693,29 +829,38 @@ pub fn read_chain(path: &Path, options: &PosteriorOptions) -> Result<Chain, IoEr
         read_npz_array(path, "accepted_evaluations_seed_block")?.to_u64().ok_or_else(|| bad("counters: not a u64 array".into()))?;
     let lambda = read_npz_array(path, "lambda")?.to_f64().ok_or_else(|| bad("lambda: not a float array".into()))?;
     let last = read_npz_array(path, "resume_state")?.to_f64().ok_or_else(|| bad("resume_state: not a float array".into()))?;
+    let names = read_npz_array(path, "parameter_names")?.to_strings().ok_or_else(|| bad("parameter_names: not a string array".into()))?;
     if shape.len() != 3
-        || shape[2] != NDIM
+        || shape[2] < NDIM
+        || names.len() != shape[2]
         || log_prob.len() != shape[0] * shape[1]
         || counters.len() != 4
         || lambda.len() != 1
-        || last.len() != shape[1] * NDIM
+        || last.len() != shape[1] * shape[2]
     {
-        return Err(bad(format!("chain of shape {shape:?} is not this sampler's (steps, walkers, {NDIM})")));
+        return Err(bad(format!("chain of shape {shape:?} is not this sampler's (steps, walkers, parameters ≥ {NDIM})")));
     }
-    if shape[1] != options.walkers || counters[2] != options.seed || counters[3] != options.block as u64 {
+    let walkers_differ = options.walkers.is_some_and(|w| w != shape[1]);
+    if walkers_differ || counters[2] != options.seed || counters[3] != options.block as u64 {
         return Err(bad(format!(
             "was sampled with {} walkers, seed {}, block {}; this run asks for {}, {}, {}: use the same settings to resume it, or another --out",
-            shape[1], counters[2], counters[3], options.walkers, options.seed, options.block
+            shape[1],
+            counters[2],
+            counters[3],
+            options.walkers.map_or("the default walkers".into(), |w| w.to_string()),
+            options.seed,
+            options.block
         )));
     }
     Ok(Chain {
         walkers: shape[1],
+        names,
         positions,
         log_prob,
         accepted: counters[0] as usize,
         evaluations: counters[1] as usize,
         lambda: lambda[0],
-        last: last.chunks(NDIM).map(<[f64]>::to_vec).collect(),
+        last: last.chunks(shape[2]).map(<[f64]>::to_vec).collect(),
     })
 }
 
@@ -759,7 +904,7 @@ mod tests {
 
     #[test]
     fn columns_follow_the_parameter_order_after_the_burn_in() {
-        let mut chain = Chain::new(2);
+        let mut chain = Chain { walkers: 2, names: PARAMETER_NAMES.map(String::from).to_vec(), ..Chain::default() };
         // Position value = 100 step + 10 walker + parameter.
         for step in 0..3 {
             for walker in 0..2 {
@@ -785,7 +930,8 @@ mod tests {
     }
 
     impl LensLikelihood for Gaussian {
-        fn log_likelihoods(&self, lenses: &[LenstronomyLens]) -> Vec<f64> {
+        fn log_likelihoods(&self, lenses: &[LenstronomyLens], data: Option<&[Vec<f64>]>) -> Vec<f64> {
+            assert!(data.is_none(), "the lens light is not sampled here");
             self.batches.lock().unwrap().push(lenses.len());
             lenses
                 .iter()
@@ -836,8 +982,8 @@ mod tests {
             Rs: 0.0,
             alpha_Rs: 0.0,
         };
-        let options = PosteriorOptions { walkers: 16, steps, seed: 5, block: 50 };
-        sample_with(&problem, &map, &options, chain, target, |_| Ok::<(), String>(()))
+        let options = PosteriorOptions { walkers: None, steps, seed: 5, block: 50 };
+        sample_with(&problem, &map, &options, chain, target, None, |_| Ok::<(), String>(()))
     }
 
     /// The stretch move samples a known posterior: means within 4 standard
@@ -846,7 +992,7 @@ mod tests {
     #[test]
     fn the_stretch_move_samples_a_gaussian() {
         let target = gaussian(0.0);
-        let chain = run_gaussian(&target, 3000, Chain::new(16)).unwrap();
+        let chain = run_gaussian(&target, 3000, Chain::default()).unwrap();
         let batches = target.batches.lock().unwrap().clone();
         assert_eq!(batches[0], 16);
         assert!(batches[1..].iter().all(|&b| b == 8) && batches.len() == 1 + 2 * 3000, "batches {:?}", &batches[..4]);
@@ -869,11 +1015,11 @@ mod tests {
     #[test]
     fn a_resumed_chain_continues_exactly_and_only_on_its_likelihood() {
         let target = gaussian(0.0);
-        let full = run_gaussian(&target, 200, Chain::new(16)).unwrap();
+        let full = run_gaussian(&target, 200, Chain::default()).unwrap();
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("chain.npz");
-        let options = PosteriorOptions { walkers: 16, steps: 100, seed: 5, block: 50 };
-        write_chain(&path, &run_gaussian(&target, 100, Chain::new(16)).unwrap(), &options).unwrap();
+        let options = PosteriorOptions { walkers: Some(16), steps: 100, seed: 5, block: 50 };
+        write_chain(&path, &run_gaussian(&target, 100, Chain::default()).unwrap(), &options).unwrap();
         let resumed = run_gaussian(&target, 200, read_chain(&path, &options).unwrap()).unwrap();
         assert!(resumed.positions == full.positions && resumed.log_prob == full.log_prob, "the resumed chain differs");
         assert_eq!((resumed.accepted, resumed.evaluations), (full.accepted, full.evaluations));

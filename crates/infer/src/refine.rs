@@ -409,6 +409,7 @@ const MIN_BINNED_SIDE: usize = 48;
 /// The search's copy of a problem binned by `factor`: data, noise, PSF and arc pixels.
 pub struct CoarseProblem {
     binned: Binned,
+    factor: usize,
     psf: Option<Kernel>,
     arc_pixels: Vec<usize>,
 }
@@ -425,7 +426,13 @@ impl CoarseProblem {
             psf: problem.psf.map(|k| bin_kernel(k, factor)),
             arc_pixels: bin_pixels(problem.arc_pixels, problem.grid.nx, factor),
             binned,
+            factor,
         })
+    }
+
+    /// The binning factor.
+    pub fn factor(&self) -> usize {
+        self.factor
     }
 
     /// The binned problem, with `fine`'s bounds and positions.

@@ -8,7 +8,7 @@
 
 use crate::coolest::{coolest_document, CoolestInputs};
 use crate::pipeline::LensReconstruction;
-use crate::posterior::{position, Chain, PosteriorSummary};
+use crate::posterior::{Chain, PosteriorSummary};
 use crate::profiles::{azimuthal_kappa, critical_curves_and_caustics, enclosed_kappa_area, mean_kappa};
 use astrorim_io::atomic::write_bytes;
 use astrorim_io::corner::save_corner;
@@ -18,7 +18,6 @@ use astrorim_io::panel::{percentiles, save_panel, Cell, ImageCell, LineCell, Sca
 use astrorim_io::IoError;
 use astrorim_physics::cosmology::{FlatLcdm, LensDistances};
 use astrorim_physics::ellipticity::{e1e2_to_q_phi, shear_cartesian_to_polar};
-use astrorim_physics::param_map::LenstronomyLens;
 use astrorim_physics::Image;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -354,10 +353,12 @@ pub fn write_products(dir: &Path, r: &LensReconstruction, options: &ReportOption
 
 /// Writes the posterior's products into `dir`, beside those of
 /// [`write_products`]: `corner.png` (after the burn-in, the most probable
-/// lens `map` marked), `posterior.json`, and the summary as `posterior` in
-/// `result.json`. Returns the summary as JSON.
-pub fn write_posterior(dir: &Path, chain: &Chain, summary: &PosteriorSummary, map: &LenstronomyLens) -> Result<Value, IoError> {
+/// lens and light `reference` marked, in the chain's columns —
+/// [`crate::posterior::map_position`]), `posterior.json`, and the summary
+/// as `posterior` in `result.json`. Returns the summary as JSON.
+pub fn write_posterior(dir: &Path, chain: &Chain, summary: &PosteriorSummary, reference: &[f64]) -> Result<Value, IoError> {
     let burn_in = summary.diagnostics.burn_in_steps;
+    let labels: Vec<String> = chain.names.iter().map(|n| corner_label(n)).collect();
     save_corner(
         &dir.join("corner.png"),
         &format!(
@@ -367,9 +368,9 @@ pub fn write_posterior(dir: &Path, chain: &Chain, summary: &PosteriorSummary, ma
             chain.steps() - burn_in,
             summary.diagnostics.acceptance_fraction
         ),
-        &["θ_E (arcsec)", "e1", "e2", "centre x (arcsec)", "centre y (arcsec)", "γ1", "γ2"],
+        &labels.iter().map(String::as_str).collect::<Vec<_>>(),
         &chain.columns(burn_in),
-        Some(("the refined (most probable) lens", &position(map))),
+        Some(("the refined (most probable) lens and lens light", reference)),
     )?;
     let value = serde_json::to_value(summary).expect("the summary serializes");
     write_bytes(&dir.join("posterior.json"), serde_json::to_string_pretty(&value).expect("JSON values serialize").as_bytes())?;
@@ -379,4 +380,19 @@ pub fn write_posterior(dir: &Path, chain: &Chain, summary: &PosteriorSummary, ma
     document["posterior"] = value.clone();
     write_bytes(&result_path, serde_json::to_string_pretty(&document).expect("JSON values serialize").as_bytes())?;
     Ok(value)
+}
+
+/// A chain column's axis label in the corner plot (units where the column has them).
+fn corner_label(name: &str) -> String {
+    match name {
+        "theta_E" => "θ_E (arcsec)".into(),
+        "center_x" => "centre x (arcsec)".into(),
+        "center_y" => "centre y (arcsec)".into(),
+        "gamma1" => "γ1".into(),
+        "gamma2" => "γ2".into(),
+        "light_center_x" => "light centre x (arcsec)".into(),
+        "light_center_y" => "light centre y (arcsec)".into(),
+        other if other.ends_with("R_sersic") => format!("{other} (arcsec)"),
+        other => other.into(),
+    }
 }

@@ -156,6 +156,64 @@ fn the_pipeline_fits_lens_light_and_lens_from_the_image_alone() {
     assert!((light.center_x - 0.03).abs() < 0.01 && (light.center_y + 0.02).abs() < 0.01, "lens light centre {light:?}");
     assert!(r.summary.reduced_chi2 < 1.2, "reduced χ² {}", r.summary.reduced_chi2);
     assert!(r.summary.chi2_after <= r.summary.chi2_before, "{} → {}", r.summary.chi2_before, r.summary.chi2_after);
+    the_lens_light_is_sampled_with_the_lens(&r, &options.refine);
+}
+
+/// The posterior with the lens light sampled, on the pipeline's result `r`
+/// (part of the pipeline's test, which pays for the pipeline once): at the
+/// fitted light the source solver sees the fixed-light problem's data, the
+/// light alone fits the central disc to the noise, the coordinates round
+/// trip, and a short chain covers the true lens and light centre.
+fn the_lens_light_is_sampled_with_the_lens(r: &astrorim_infer::pipeline::LensReconstruction, refine: &RefineOptions) {
+    use astrorim_infer::posterior::{sample_lens, sampled_problem, summarize, Chain, PosteriorOptions};
+    use astrorim_infer::sampled_light::LightSampling;
+    let sampling = LightSampling::of(r, refine);
+    let fitted = sampling.fitted().clone();
+    let problem = r.lens_problem();
+    let coarse = sampled_problem(&problem, refine);
+    let expected = coarse.as_ref().map_or(problem, |c| c.view(&problem)).data.to_vec();
+    let (data, central) = sampling.residual(&fitted);
+    let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    assert!(data.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-9 * scale), "at the fit: the fixed-light data");
+    // The central disc (0.3 of the lower θ_E bound: ~0.26″, ~60 pixels) is the light's alone.
+    let disc = (0..r.sigma.len()).filter(|&p| r.sigma[p].is_finite() && r.lens_data.sigma[p].is_infinite()).count();
+    let reduced = -2.0 * central / disc as f64;
+    assert!(disc > 20 && (0.5..2.0).contains(&reduced), "central disc: {disc} pixels, reduced χ² of the light {reduced}");
+    let brighter = astrorim_infer::lens_light::LensLight {
+        components: fitted.components.iter().map(|c| astrorim_infer::lens_light::SersicComponent { amp: 1.1 * c.amp, ..*c }).collect(),
+    };
+    assert!(sampling.residual(&brighter).1 < central - 50.0, "10 % too bright a light misfits the core");
+
+    let x = LightSampling::encode(&fitted);
+    assert_eq!(x.len(), sampling.dimension());
+    assert_eq!(sampling.names().len(), sampling.dimension());
+    let (back, jacobian) = sampling.decode(&x).expect("the fit is inside the prior");
+    let expected_jacobian: f64 = fitted.components.iter().map(|c| c.amp.ln() + c.R_sersic.ln()).sum();
+    assert!((jacobian - expected_jacobian).abs() < 1e-12);
+    let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(u, v)| (u - v).abs() <= 1e-12 * v.abs().max(1.0));
+    assert!(close(&LightSampling::position(&back), &LightSampling::position(&fitted)));
+    assert!(close(&LightSampling::natural(&x), &LightSampling::position(&fitted)));
+    let mut outside = x.clone();
+    outside[4] = 9.0; // n_sersic beyond 8
+    assert!(sampling.decode(&outside).is_none());
+    let mut moved = x.clone();
+    moved[0] += 2.0 * r.lens_data.center_bounds.1;
+    assert!(sampling.decode(&moved).is_none());
+
+    let options = PosteriorOptions { walkers: None, steps: 150, seed: 2, block: 50 };
+    let chain = sample_lens(&problem, &r.fit.lens, refine, &options, Chain::default(), Some(&sampling), |_| Ok::<(), String>(()))
+        .expect("the sampler runs with the light");
+    assert_eq!(chain.ndim(), 7 + sampling.dimension());
+    assert_eq!(chain.walkers, 2 * chain.ndim().max(8));
+    let summary = summarize(&chain, &r.fit.lens, None, 0.0);
+    let t = truth();
+    let theta = summary.intervals["theta_e_arcsec"];
+    assert!(theta.contains(t.theta_E, true), "θ_E truth {} outside the 95 % interval {theta:?}", t.theta_E);
+    for (name, truth) in [("light_center_x", 0.03), ("light_center_y", -0.02)] {
+        let i = summary.intervals[name];
+        assert!(i.p2_5 - 0.01 < truth && truth < i.p97_5 + 0.01, "{name}: truth {truth}, 95 % {i:?}");
+    }
+    assert!(summary.prior.contains("lens light's Sérsic components sampled") && summary.likelihood.contains("less its light"));
 }
 
 #[test]
@@ -199,10 +257,10 @@ fn the_posterior_covers_the_true_lens_and_resumes_exactly() {
     let t = truth();
     let (fit, _) = refine(&problem, &[("truth".to_string(), t)], &options()).expect("the refinement runs");
     let run = |steps: usize, chain: Chain| {
-        let o = PosteriorOptions { walkers: 16, steps, seed: 3, block: 50 };
-        sample_lens(&problem, &fit.lens, &options(), &o, chain, |_| Ok::<(), String>(())).expect("the sampler runs")
+        let o = PosteriorOptions { walkers: Some(16), steps, seed: 3, block: 50 };
+        sample_lens(&problem, &fit.lens, &options(), &o, chain, None, |_| Ok::<(), String>(())).expect("the sampler runs")
     };
-    let full = run(300, Chain::new(16));
+    let full = run(300, Chain::default());
     let d = diagnose(&full);
     assert!((0.15..=0.7).contains(&d.acceptance_fraction), "acceptance {}", d.acceptance_fraction);
     assert!(d.autocorrelation_time.iter().all(|&tau| tau > 1.0 && tau < 100.0), "τ {:?}", d.autocorrelation_time);
@@ -217,8 +275,8 @@ fn the_posterior_covers_the_true_lens_and_resumes_exactly() {
     // Interrupted after 150 steps (3 blocks), written, read back and continued: the same chain.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("chain.npz");
-    let o = PosteriorOptions { walkers: 16, steps: 150, seed: 3, block: 50 };
-    write_chain(&path, &run(150, Chain::new(16)), &o).unwrap();
+    let o = PosteriorOptions { walkers: Some(16), steps: 150, seed: 3, block: 50 };
+    write_chain(&path, &run(150, Chain::default()), &o).unwrap();
     let resumed = run(300, read_chain(&path, &o).unwrap());
     assert!(resumed.positions == full.positions && resumed.log_prob == full.log_prob, "the resumed chain differs");
     assert_eq!(resumed.accepted, full.accepted);

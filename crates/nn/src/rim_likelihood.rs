@@ -6,8 +6,9 @@
 //!
 //! The data are the posterior's problem (`astrorim_infer::posterior`): the
 //! lens-light-subtracted image, its noise and PSF on the search's (binned)
-//! grid. The network sees them as it was trained: divided by the image's
-//! maximum pixel (χ² does not change), in normalized units (the N-pixel
+//! grid — or, when the lens light is sampled, each proposal's image less
+//! its light. The network sees them as it was trained: divided by the
+//! problem's maximum pixel (χ² does not change), in normalized units (the N-pixel
 //! image spans [−1, 1]), the source on its trained 96² grid centred on the
 //! image centre, of half-width 0.5 or 1 normalized units (the simulator's
 //! source fields of view; the smaller one that holds the arcs traced back
@@ -52,7 +53,10 @@ pub struct RimLikelihood {
     /// The image's side (pixels) and pixel scale (arcsec): the normalized units.
     n: usize,
     pixel_scale: f64,
-    /// [1, 1, N, N]: data and σ divided by the data's maximum, and the χ² weight (0 where masked).
+    /// The problem's maximum datum with weight (the units the network sees) and which pixels have weight.
+    peak: f64,
+    active: Vec<bool>,
+    /// [1, 1, N, N]: data and σ divided by `peak`, and the χ² weight (0 where masked).
     observed: Tensor<4>,
     sigma: Tensor<4>,
     weight: Tensor<4>,
@@ -78,20 +82,18 @@ impl RimLikelihood {
         }
         let sigma_max = problem.sigma.iter().zip(&active).filter(|(_, &a)| a).map(|(&s, _)| s).fold(0.0, f64::max);
         let masked_sigma = MASKED_SIGMA_FACTOR * (sigma_max / peak) as f32;
-        let mut observed = Vec::with_capacity(n * n);
         let mut sigma = Vec::with_capacity(n * n);
         let mut weight = Vec::with_capacity(n * n);
-        for ((&d, &s), &a) in problem.data.iter().zip(problem.sigma).zip(&active) {
+        for (&s, &a) in problem.sigma.iter().zip(&active) {
             if a {
-                observed.push((d / peak) as f32);
                 sigma.push((s / peak) as f32);
                 weight.push(((peak / s) * (peak / s)) as f32);
             } else {
-                observed.push(0.0);
                 sigma.push(masked_sigma);
                 weight.push(0.0);
             }
         }
+        let observed = scaled(problem.data, peak, &active);
         let image = |v: Vec<f32>| Tensor::<4>::from_data(TensorData::new(v, [1, 1, n, n]), device);
         let psf = match problem.psf {
             Some(kernel) => {
@@ -102,6 +104,8 @@ impl RimLikelihood {
         };
         let half_width = source_half_width(problem, map);
         Ok(RimLikelihood {
+            peak,
+            active,
             rim,
             op: ForwardOperator::new(n, 1, SOURCE_SIZE, half_width as f32, device),
             iterations,
@@ -119,14 +123,21 @@ impl RimLikelihood {
         self.op.source_half_width as f64
     }
 
-    /// χ² of each lens of one batch (at most [`MAX_BATCH`]).
-    fn chi2(&self, lenses: &[LenstronomyLens]) -> Vec<f64> {
+    /// χ² of each lens of one batch (at most [`MAX_BATCH`]), against the
+    /// problem's data or lens i's own `data[i]`.
+    fn chi2(&self, lenses: &[LenstronomyLens], data: Option<&[Vec<f64>]>) -> Vec<f64> {
         let b = lenses.len();
         let device = self.observed.device();
         let theta: Vec<f32> = lenses.iter().flat_map(|l| l.to_astrorim(self.n, self.pixel_scale).to_array()).map(|v| v as f32).collect();
         let theta = Tensor::<2>::from_data(TensorData::new(theta, [b, 9]), &device);
         let repeat = |t: &Tensor<4>| Tensor::cat(vec![t.clone(); b], 0);
-        let observed = repeat(&self.observed);
+        let observed = match data {
+            Some(images) => {
+                let values: Vec<f32> = images.iter().flat_map(|d| scaled(d, self.peak, &self.active)).collect();
+                Tensor::<4>::from_data(TensorData::new(values, [b, 1, self.n, self.n]), &device)
+            }
+            None => repeat(&self.observed),
+        };
         let batch = Batch {
             sigma: repeat(&self.sigma),
             background: observed.zeros_like(),
@@ -144,6 +155,11 @@ impl RimLikelihood {
     }
 }
 
+/// `data` divided by `peak` where `active`, zero elsewhere (the network's view of an image).
+fn scaled(data: &[f64], peak: f64, active: &[bool]) -> Vec<f32> {
+    data.iter().zip(active).map(|(&d, &a)| if a { (d / peak) as f32 } else { 0.0 }).collect()
+}
+
 /// The smaller trained source half-width (normalized units) that holds the
 /// arcs traced back through `map` (the inversion's grid for that lens,
 /// about the image centre); the traced extent itself beyond the largest.
@@ -155,8 +171,13 @@ fn source_half_width(problem: &LensProblem, map: &LenstronomyLens) -> f64 {
 }
 
 impl LensLikelihood for RimLikelihood {
-    fn log_likelihoods(&self, lenses: &[LenstronomyLens]) -> Vec<f64> {
-        lenses.chunks(MAX_BATCH).flat_map(|chunk| self.chi2(chunk)).map(|chi2| -0.5 * chi2).collect()
+    fn log_likelihoods(&self, lenses: &[LenstronomyLens], data: Option<&[Vec<f64>]>) -> Vec<f64> {
+        lenses
+            .chunks(MAX_BATCH)
+            .enumerate()
+            .flat_map(|(k, chunk)| self.chi2(chunk, data.map(|d| &d[k * MAX_BATCH..k * MAX_BATCH + chunk.len()])))
+            .map(|chi2| -0.5 * chi2)
+            .collect()
     }
 
     fn lambda(&self) -> f64 {

@@ -80,33 +80,44 @@ fn the_rim_likelihood_peaks_near_the_true_lens_and_is_invariant() {
     assert_eq!(rim.source_half_width(), 0.5, "the arcs traced back fit the smaller trained source field");
     let t = truth();
     let off = LenstronomyLens { theta_E: 1.05 * t.theta_E, ..t };
-    let both = rim.log_likelihoods(&[t, off]);
+    let both = rim.log_likelihoods(&[t, off], None);
     let reduced = -2.0 * both[0] / (N * N) as f64;
     // Measured 1.99 with the shipped RIM (17 500 steps): at a peak S/N of 36
     // it leaves ~2.5σ residuals along the arcs (an exact solver: 1).
     assert!((0.8..2.5).contains(&reduced), "reduced χ² at the true lens {reduced}");
     for factor in [0.95, 0.98, 1.02] {
-        let moved = rim.log_likelihoods(&[LenstronomyLens { theta_E: factor * t.theta_E, ..t }])[0];
+        let moved = rim.log_likelihoods(&[LenstronomyLens { theta_E: factor * t.theta_E, ..t }], None)[0];
         assert!(both[0] - moved > 500.0, "ln L at the truth {} and at {factor} θ_E {moved}", both[0]);
     }
     assert!(both[0] - both[1] > 500.0, "ln L at the truth {} and 5 % off in θ_E {}", both[0], both[1]);
 
     // One lens at a time, as a batch of one: the same values to f32 rounding.
     for (lens, together) in [t, off].iter().zip(&both) {
-        let alone = rim.log_likelihoods(std::slice::from_ref(lens))[0];
+        let alone = rim.log_likelihoods(std::slice::from_ref(lens), None)[0];
         assert!((alone - together).abs() < 1e-4 * together.abs() + 1e-2, "alone {alone}, in a batch {together}");
     }
 
+    // Each lens with its own data (the lens light sampled): the problem's
+    // data give the same values; the data on a pedestal of 2σ (light no
+    // lensed source makes: it lies beyond the source's images too), a
+    // lower ln L by about 2 per pixel outside the images.
+    let own = rim.log_likelihoods(&[t, off], Some(&[data.clone(), data.clone()]));
+    assert!(own.iter().zip(&both).all(|(a, b)| (a - b).abs() < 1e-4 * b.abs() + 1e-2), "own data {own:?}, the problem's {both:?}");
+    let pedestal: Vec<f64> = data.iter().zip(&sigma).map(|(d, s)| d + 2.0 * s).collect();
+    let worse = rim.log_likelihoods(&[t, t], Some(&[data.clone(), pedestal]));
+    assert!((worse[0] - both[0]).abs() < 1e-4 * both[0].abs() + 1e-2, "own data first: {worse:?}");
+    assert!(worse[0] - worse[1] > (N * N) as f64, "on a 2σ pedestal: {worse:?}");
+
     // Data and noise in other units (×40): the same ln L.
     let (data40, sigma40): (Vec<f64>, Vec<f64>) = data.iter().zip(&sigma).map(|(d, s)| (40.0 * d, 40.0 * s)).unzip();
-    let scaled = likelihood(&problem(&grid, &data40, &sigma40, &psf, &arcs)).log_likelihoods(&[t])[0];
+    let scaled = likelihood(&problem(&grid, &data40, &sigma40, &psf, &arcs)).log_likelihoods(&[t], None)[0];
     assert!((scaled - both[0]).abs() < 1e-3 * both[0].abs(), "×40: {scaled} against {}", both[0]);
 
     // A corner pixel masked (infinite σ) with an absurd value: χ² loses about one pixel's share, no more.
     let (mut masked_data, mut masked_sigma) = (data.clone(), sigma.clone());
     masked_data[0] = 1e6;
     masked_sigma[0] = f64::INFINITY;
-    let masked = likelihood(&problem(&grid, &masked_data, &masked_sigma, &psf, &arcs)).log_likelihoods(&[t])[0];
+    let masked = likelihood(&problem(&grid, &masked_data, &masked_sigma, &psf, &arcs)).log_likelihoods(&[t], None)[0];
     assert!((masked - both[0]).abs() < 5.0, "masked corner: {masked} against {}", both[0]);
 }
 

@@ -8,7 +8,10 @@ use astrorim_infer::baseline::{invert_observation, InvertOptions};
 use astrorim_infer::inversion::Regularization;
 use astrorim_infer::observation::{NoiseInput, Observation, ObservationInput};
 use astrorim_infer::pipeline::{reconstruct_lens, PipelineOptions};
-use astrorim_infer::posterior::{check_sampled_family, read_chain, sample_lens, summarize, write_chain, Chain, PosteriorOptions};
+use astrorim_infer::posterior::{
+    check_sampled_family, map_position, read_chain, sample_lens, summarize, write_chain, Chain, PosteriorOptions,
+};
+use astrorim_infer::sampled_light::LightSampling;
 use astrorim_infer::prep::PrepOptions;
 use astrorim_infer::refine::{LensFamily, RefineOptions};
 use astrorim_infer::report::{result_document, write_posterior, write_products, Maps, ReportOptions};
@@ -63,8 +66,9 @@ fn regularization(name: &str) -> PyResult<Regularization> {
 
 /// Reconstructs one observed lens (see `astrorim.reconstruct`): a dict with
 /// `result_json` (the content of `result.json`) and the maps on the fitted
-/// cutout, and with `uncertainty` the posterior's `chain` (steps × walkers × 7:
-/// θ_E, e1, e2, centre x, centre y, γ1, γ2) and `log_prob`.
+/// cutout, and with `uncertainty` the posterior's `chain` (steps × walkers ×
+/// parameters: θ_E, e1, e2, centre x, centre y, γ1, γ2, then unless
+/// `fix_light` the lens light's, named in `parameter_names`) and `log_prob`.
 #[pyfunction]
 #[pyo3(signature = (
     image, *, noise = None, noise_rms = None, psf = None, mask = None, pixel_scale = None,
@@ -72,7 +76,7 @@ fn regularization(name: &str) -> PyResult<Regularization> {
     cutout = None, auto_mask = true, regularization = "gradient",
     search_source_grid = 28, source_grid = 48, max_evaluations = 600, search_binning = 2,
     simplex_tolerance = 1e-3, lens_model = "sie+shear", exposure_time = None, gain = None, out = None, name = None,
-    uncertainty = false, walkers = 16, steps = 2000, sampler_seed = 1
+    uncertainty = false, walkers = None, steps = 2000, sampler_seed = 1, fix_light = false
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn reconstruct<'py>(
@@ -102,9 +106,10 @@ pub fn reconstruct<'py>(
     out: Option<PathBuf>,
     name: Option<String>,
     uncertainty: bool,
-    walkers: usize,
+    walkers: Option<usize>,
     steps: usize,
     sampler_seed: u64,
+    fix_light: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let start = Instant::now();
     let obs = observation(&image, noise.as_ref(), noise_rms, psf.as_ref(), mask.as_ref(), pixel_scale, Some((exposure_time, gain)))?;
@@ -125,7 +130,7 @@ pub fn reconstruct<'py>(
     let chain_path = out.as_ref().map(|dir| dir.join("chain.npz"));
     let resumed = match (&posterior, &chain_path) {
         (Some(p), Some(path)) if path.exists() => Some(read_chain(path, p).map_err(value_error)?),
-        (Some(p), _) => Some(Chain::new(p.walkers)),
+        (Some(_), _) => Some(Chain::default()),
         (None, _) => None,
     };
     let options = PipelineOptions {
@@ -160,23 +165,27 @@ pub fn reconstruct<'py>(
     if let (Some(p), Some(chain)) = (&posterior, resumed) {
         let map = result.fit.lens;
         let sampled = Instant::now();
+        let light = (!fix_light).then(|| LightSampling::of(&result, &options.refine));
         let chain = py
             .detach(|| {
-                sample_lens(&result.lens_problem(), &map, &options.refine, p, chain, |c| -> Result<(), String> {
+                sample_lens(&result.lens_problem(), &map, &options.refine, p, chain, light.as_ref(), |c| -> Result<(), String> {
                     chain_path.as_ref().map_or(Ok(()), |path| write_chain(path, c, p).map_err(|e| e.to_string()))
                 })
             })
             .map_err(|e| value_error(format!("{label}: {e}")))?;
         let summary = summarize(&chain, &map, report.distances().as_ref(), sampled.elapsed().as_secs_f64());
         document["posterior"] = match &out {
-            Some(dir) => write_posterior(dir, &chain, &summary, &map).map_err(value_error)?,
+            Some(dir) => {
+                write_posterior(dir, &chain, &summary, &map_position(&map, light.as_ref().map(LightSampling::fitted))).map_err(value_error)?
+            }
             None => serde_json::to_value(&summary).map_err(value_error)?,
         };
         let (n_steps, n_walkers) = (chain.steps(), chain.walkers);
-        let positions = Array3::from_shape_vec((n_steps, n_walkers, 7), chain.positions.clone()).map_err(value_error)?;
+        let positions = Array3::from_shape_vec((n_steps, n_walkers, chain.ndim()), chain.positions.clone()).map_err(value_error)?;
         let log_prob = Array2::from_shape_vec((n_steps, n_walkers), chain.log_prob.clone()).map_err(value_error)?;
         dict.set_item("chain", positions.into_pyarray(py))?;
         dict.set_item("log_prob", log_prob.into_pyarray(py))?;
+        dict.set_item("parameter_names", chain.names.clone())?;
     }
     let n = result.prepared.grid.nx;
     let m = result.fit.source_grid.size;

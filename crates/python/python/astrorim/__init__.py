@@ -194,8 +194,10 @@ class Result(_Fields):
     ``observed``, ``sigma`` (1σ, inf where not fitted), ``model``,
     ``lens_light``, ``lensed_source``, ``residual``, ``normalized_residual``,
     ``kappa``, ``arcs`` (data less lens light) and ``source``. With the
-    posterior: ``chain`` (steps × walkers × 7: θ_E, e1, e2, centre x, centre
-    y, γ1, γ2), ``log_prob`` (steps × walkers) and ``fields["posterior"]``."""
+    posterior: ``chain`` (steps × walkers × parameters: θ_E, e1, e2, centre
+    x, centre y, γ1, γ2, then the lens light's unless it was held —
+    ``parameter_names`` names them), ``log_prob`` (steps × walkers) and
+    ``fields["posterior"]``."""
 
     def __init__(self, raw: Dict[str, Any]):
         self.fields: Dict[str, Any] = json.loads(raw.pop("result_json"))
@@ -211,6 +213,7 @@ class Result(_Fields):
         self.source: np.ndarray = raw["source"]
         self.chain: Optional[np.ndarray] = raw.get("chain")
         self.log_prob: Optional[np.ndarray] = raw.get("log_prob")
+        self.parameter_names: Optional[List[str]] = raw.get("parameter_names")
 
     def __repr__(self) -> str:
         f = self.fields
@@ -308,16 +311,18 @@ def sample(
     z_lens: Optional[float] = None,
     z_source: Optional[float] = None,
     *,
-    walkers: int = 16,
+    walkers: Optional[int] = None,
     steps: int = 2000,
     seed: int = 1,
+    fix_light: bool = False,
     **options: Any,
 ) -> Result:
     """:func:`reconstruct`, then the lens posterior as ``astrorim sample``:
     an affine-invariant ensemble (Goodman & Weare stretch move) of
-    ``walkers`` walkers for ``steps`` steps over θ_E, e1, e2, the centre and
-    the shear, the source marginalized by the regularized inversion inside
-    the likelihood. ``options`` are those of :func:`reconstruct`; with
+    ``walkers`` walkers (default: twice the parameters, at least 16) for
+    ``steps`` steps over θ_E, e1, e2, the centre and the shear and, unless
+    ``fix_light``, the lens light's Sérsic parameters, the source
+    marginalized by the regularized inversion inside the likelihood. ``options`` are those of :func:`reconstruct`; with
     ``out`` the chain is written as it grows (``chain.npz``) and an
     interrupted run resumes from it.
 
@@ -331,7 +336,7 @@ def sample(
         raise ValueError(f"{sorted(unknown)[0]}: unknown option of sample")
     merged = dict(reconstruct.__kwdefaults__ or {})
     merged.update(options)
-    merged.update(walkers=int(walkers), steps=int(steps), sampler_seed=int(seed))
+    merged.update(walkers=None if walkers is None else int(walkers), steps=int(steps), sampler_seed=int(seed), fix_light=bool(fix_light))
     if merged.get("center") is not None:
         merged["center"] = (float(merged["center"][0]), float(merged["center"][1]))
     return _reconstruct(image, noise, psf, pixel_scale, z_lens, z_source, merged, True)

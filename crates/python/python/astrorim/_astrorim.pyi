@@ -45,9 +45,10 @@ def reconstruct(
     out: Optional[str] = None,
     name: Optional[str] = None,
     uncertainty: bool = False,
-    walkers: int = 16,
+    walkers: Optional[int] = None,
     steps: int = 2000,
     sampler_seed: int = 1,
+    fix_light: bool = False,
 ) -> Dict[str, Any]: ...
 def invert(
     image: npt.NDArray[np.float64],

@@ -37,9 +37,12 @@ def test_reconstruct_equals_the_cli(tmp_path, lens_files, python_result):
 def test_sample_writes_and_returns_the_chain(tmp_path, lens_files):
     image, psf = lens_files
     r = astrorim.sample(
-        read_fits(image), psf=read_fits(psf), pixel_scale=0.06, noise_rms=NOISE_RMS, walkers=14, steps=3, seed=4, out=tmp_path, **FAST
+        read_fits(image), psf=read_fits(psf), pixel_scale=0.06, noise_rms=NOISE_RMS, steps=3, seed=4, out=tmp_path, **FAST
     )
-    assert r.chain.shape == (3, 14, 7) and r.log_prob.shape == (3, 14)
+    # The lens's 7 parameters and the lens light's (one Sérsic: 7; two: 12), twice as many walkers.
+    steps, walkers, ndim = r.chain.shape
+    assert steps == 3 and ndim in (14, 19) and walkers == 2 * ndim and r.log_prob.shape == (3, walkers)
+    assert r.parameter_names[:2] == ["theta_E", "e1"] and r.parameter_names[7:10] == ["light_center_x", "light_center_y", "light_amp"]
     assert np.all(np.isfinite(r.log_prob))
     post = r.fields["posterior"]
     assert post["diagnostics"]["steps"] == 3 and "theta_e_arcsec" in post["intervals"]
@@ -47,6 +50,7 @@ def test_sample_writes_and_returns_the_chain(tmp_path, lens_files):
     assert saved["posterior"]["intervals"]["theta_e_arcsec"] == post["intervals"]["theta_e_arcsec"]
     with np.load(tmp_path / "chain.npz") as chain:
         assert np.array_equal(chain["chain"], r.chain)
+        assert [n.decode() for n in chain["parameter_names"]] == r.parameter_names
     assert (tmp_path / "corner.png").stat().st_size > 0 and (tmp_path / "panel.png").stat().st_size > 0
 
 

@@ -1,0 +1,184 @@
+//! The lens light as parameters of the lens posterior ([`crate::posterior`]):
+//! its Sérsic components — a shared centre, and per component the
+//! amplitude, R_sersic, n_sersic, e1 and e2 (lenstronomy's keywords) —
+//! sampled beside the lens, so that the lens's intervals carry the light's
+//! uncertainty instead of holding the light at its fit.
+//!
+//! For a proposed light the likelihood sees what the pipeline's model
+//! ([`crate::pipeline`]) sees: outside the central disc, the image less the
+//! light (binned as the sampled problem is) goes to the source solver;
+//! inside the disc, where that model's lensed source is zero, the light
+//! alone meets the data, and ln L gains −½ Σ ((d − light)/σ)² over the
+//! disc's pixels. (Fine pixels outside the disc whose binned pixel touches
+//! it are in neither term, as in the refinement's binned search.) At the
+//! fitted light the first term is the fixed-light likelihood exactly.
+//!
+//! Prior: uniform in the amplitude and in R_sersic (positive; R at most
+//! [`R_MAX_FACTOR`] times the fit's), n_sersic within the light fit's
+//! bounds, |e| ≤ the fit's bound, the centre within the lens centre's
+//! tolerance of the fitted centre (the mass centre's prior stays centred
+//! on the fitted light's centre).
+
+use crate::binning::block_mean;
+use crate::lens_light::{LensLight, SersicComponent, E_MAX, N_MAX, N_MIN};
+use crate::pipeline::{LensReconstruction, LIGHT_SUPERSAMPLING};
+use crate::posterior::sampled_problem;
+use crate::refine::RefineOptions;
+use astrorim_physics::psf::Kernel;
+use astrorim_physics::PixelGrid;
+
+/// Largest R_sersic the prior allows, as a multiple of the fitted one.
+pub const R_MAX_FACTOR: f64 = 10.0;
+
+/// Parameters per component (amplitude, R_sersic, n_sersic, e1, e2).
+const PER_COMPONENT: usize = 5;
+
+/// What the sampler needs to propose lens lights and score them.
+#[derive(Debug, Clone)]
+pub struct LightSampling {
+    /// The image with the lens light in, on the sampled problem's grid.
+    image: Vec<f64>,
+    /// The cutout grid, supersampled as the pipeline renders the light, and its PSF.
+    render_grid: PixelGrid,
+    psf: Option<Kernel>,
+    /// Block size from the cutout grid to the sampled problem's (1: the same grid).
+    factor: usize,
+    /// The central disc's pixels with weight: (cutout index, datum, 1/σ).
+    central: Vec<(usize, f64, f64)>,
+    fit: LensLight,
+    center_tolerance: f64,
+}
+
+impl LightSampling {
+    /// The light of `result` (its fit starts the walkers) on the problem the
+    /// posterior samples for `refine` ([`sampled_problem`]).
+    pub fn of(result: &LensReconstruction, refine: &RefineOptions) -> Self {
+        let grid = result.prepared.grid;
+        let raw = &result.prepared.data;
+        let factor = sampled_problem(&result.lens_problem(), refine).map_or(1, |c| c.factor());
+        let image = if factor > 1 { block_mean(raw, &grid, factor).expect("the sampled problem's binning fits the grid") } else { raw.clone() };
+        // The central disc: pixels the fit uses whose σ the source's problem masks.
+        let used = |s: f64, d: f64| crate::inversion::has_weight(s, d);
+        let central = (0..raw.len())
+            .filter(|&p| used(result.sigma[p], raw[p]) && !used(result.lens_data.sigma[p], raw[p]))
+            .map(|p| (p, raw[p], 1.0 / result.sigma[p]))
+            .collect();
+        LightSampling {
+            image,
+            render_grid: PixelGrid { supersampling: LIGHT_SUPERSAMPLING, ..grid },
+            psf: result.prepared.psf.clone(),
+            factor,
+            central,
+            fit: result.light.clone(),
+            center_tolerance: result.lens_data.center_bounds.1,
+        }
+    }
+
+    /// The fitted light (the walkers start about it).
+    pub fn fitted(&self) -> &LensLight {
+        &self.fit
+    }
+
+    /// Sampled parameters: the centre and five per component.
+    pub fn dimension(&self) -> usize {
+        2 + PER_COMPONENT * self.fit.components.len()
+    }
+
+    /// The chain's column names, in order: `light_center_x`, `light_center_y`,
+    /// then `light_amp`, `light_R_sersic`, `light_n_sersic`, `light_e1`,
+    /// `light_e2` (a second component's with `light2_`).
+    pub fn names(&self) -> Vec<String> {
+        let mut names = vec!["light_center_x".to_string(), "light_center_y".to_string()];
+        for c in 0..self.fit.components.len() {
+            let prefix = if c == 0 { "light".to_string() } else { format!("light{}", c + 1) };
+            names.extend(["amp", "R_sersic", "n_sersic", "e1", "e2"].map(|k| format!("{prefix}_{k}")));
+        }
+        names
+    }
+
+    /// `light` in the chain's columns (natural units: amplitude in image
+    /// units per arcsec², lengths in arcsec).
+    pub fn position(light: &LensLight) -> Vec<f64> {
+        let (cx, cy) = light.center();
+        let mut out = vec![cx, cy];
+        for c in &light.components {
+            out.extend([c.amp, c.R_sersic, c.n_sersic, c.e1, c.e2]);
+        }
+        out
+    }
+
+    /// `light` in the sampler's coordinates (ln of the amplitude and of R_sersic).
+    pub fn encode(light: &LensLight) -> Vec<f64> {
+        let mut x = Self::position(light);
+        for k in (2..x.len()).step_by(PER_COMPONENT) {
+            x[k] = x[k].ln();
+            x[k + 1] = x[k + 1].ln();
+        }
+        x
+    }
+
+    /// Sampler coordinates `x` in the chain's columns: the inverse of [`Self::encode`].
+    pub fn natural(x: &[f64]) -> Vec<f64> {
+        let mut out = x.to_vec();
+        for k in (2..x.len()).step_by(PER_COMPONENT) {
+            out[k] = out[k].exp();
+            out[k + 1] = out[k + 1].exp();
+        }
+        out
+    }
+
+    /// The light at sampler coordinates `x` and ln of the prior's Jacobian
+    /// (ln amp + ln R per component: the prior is uniform in both, not in
+    /// their logarithms); None outside the prior.
+    pub fn decode(&self, x: &[f64]) -> Option<(LensLight, f64)> {
+        let (fx, fy) = self.fit.center();
+        let (cx, cy) = (x[0], x[1]);
+        if (cx - fx).abs() > self.center_tolerance || (cy - fy).abs() > self.center_tolerance {
+            return None;
+        }
+        let mut jacobian = 0.0;
+        let mut components = Vec::with_capacity(self.fit.components.len());
+        for (c, fitted) in self.fit.components.iter().enumerate() {
+            let p = &x[2 + PER_COMPONENT * c..2 + PER_COMPONENT * (c + 1)];
+            let (amp, r, n, e1, e2) = (p[0].exp(), p[1].exp(), p[2], p[3], p[4]);
+            let inside = amp > 0.0
+                && amp.is_finite()
+                && r > 0.0
+                && r <= R_MAX_FACTOR * fitted.R_sersic
+                && (N_MIN..=N_MAX).contains(&n)
+                && e1.hypot(e2) <= E_MAX;
+            if !inside {
+                return None;
+            }
+            jacobian += p[0] + p[1];
+            components.push(SersicComponent { amp, R_sersic: r, n_sersic: n, e1, e2, center_x: cx, center_y: cy });
+        }
+        Some((LensLight { components }, jacobian))
+    }
+
+    /// Half-widths of the walkers' starting box in the sampler's
+    /// coordinates: a tenth of a pixel in the centre, 1 % in the amplitude
+    /// and R_sersic, 0.02 in n_sersic, 0.01 in e1 and e2.
+    pub fn start_half_widths(&self) -> Vec<f64> {
+        let s = self.render_grid.pixel_scale;
+        let mut half = vec![0.1 * s, 0.1 * s];
+        for _ in &self.fit.components {
+            half.extend([0.01, 0.01, 0.02, 0.01, 0.01]);
+        }
+        half
+    }
+
+    /// For `light`: the image less it on the sampled problem's grid (the
+    /// source solver's data), and ln L of the central disc, −½ χ² of the
+    /// light alone there.
+    pub fn residual(&self, light: &LensLight) -> (Vec<f64>, f64) {
+        let rendered = light.render(&self.render_grid, self.psf.as_ref());
+        let chi2: f64 = self.central.iter().map(|&(p, d, w)| ((d - rendered[p]) * w).powi(2)).sum();
+        let binned = if self.factor > 1 {
+            block_mean(&rendered, &self.render_grid, self.factor).expect("the sampled problem's binning fits the grid")
+        } else {
+            rendered
+        };
+        (self.image.iter().zip(&binned).map(|(d, l)| d - l).collect(), -0.5 * chi2)
+    }
+}
