@@ -86,7 +86,7 @@ impl AstroRim {
 
     /// Runs the model on a batch: binds the operator (true Θ and background
     /// in known-lens mode; the encoder's Θ, lens light and PSF in joint mode,
-    /// differentiably when `how.lens_gradient`),
+    /// differentiably in Θ when `how.lens_gradient`),
     /// back-projects, then iterates the RIM.
     pub fn reconstruct<'a>(&self, op: &'a ForwardOperator, batch: &Batch, psf: PsfSource, how: Iterate) -> Reconstruction<'a> {
         self.reconstruct_refined(op, batch, psf, how, None)
@@ -137,7 +137,13 @@ impl AstroRim {
                 }
                 let light = op.sersic_light(&p.theta, &p.light);
                 let f = if how.lens_gradient {
-                    op.bind_differentiable(&p.theta, &kernel, Some(&light))
+                    // The reconstruction loss reaches Θ, not the lens light:
+                    // through the light, stage 3 of the recipe learned to
+                    // brighten it until the RIM's source vanished on hard
+                    // samples (a zero source costs less than a wrong one;
+                    // measured in docs/training.md). The light keeps its own
+                    // terms (forward fidelity).
+                    op.bind_differentiable(&p.theta, &kernel, Some(&light.clone().detach()))
                 } else {
                     op.bind(&p.theta, &kernel, Some(&light))
                 };

@@ -260,7 +260,7 @@ fn the_reconstruction_loss_reaches_the_encoder_only_with_lens_gradient() {
     // (an untrained encoder's Θ sends every ray off the source grid): the
     // reconstruction loss is all there is. Through the detached operator the
     // encoder gets no gradient and keeps its weights; with lens_gradient it
-    // learns.
+    // learns, in Θ's heads only (the lens light is bound detached).
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     tiny_dataset(&data, 0);
@@ -296,6 +296,14 @@ fn the_reconstruction_loss_reaches_the_encoder_only_with_lens_gradient() {
     let changed = learned.iter().filter(|&&d| d > 1e-3).count();
     assert!(changed * 2 > trained.len(), "only {changed} of {} forward tensors moved: {learned:?}", trained.len());
     assert!(trained.iter().all(|(_, v)| v.iter().all(|x| x.is_finite())));
+    // It reaches Θ's heads (the first 9 of the 12), not the lens light's:
+    // each head is a column of the [64, 12] weight.
+    let heads = |a: &[(String, Vec<f32>)]| a.iter().find(|(n, _)| n.ends_with("encoder.heads.weight")).expect("the heads").1.clone();
+    let (before, after) = (heads(&start), heads(&trained));
+    let scale = before.iter().fold(1e-6f32, |m, v| m.max(v.abs()));
+    let column_moved = |j: usize| (0..64).map(|i| (after[i * 12 + j] - before[i * 12 + j]).abs()).fold(0f32, f32::max) / scale;
+    assert!((9..12).all(|j| column_moved(j) < 1e-5), "the light's heads moved: {:?}", (9..12).map(column_moved).collect::<Vec<_>>());
+    assert!((0..9).filter(|&j| column_moved(j) > 1e-3).count() >= 5, "Θ's heads: {:?}", (0..9).map(column_moved).collect::<Vec<_>>());
 }
 
 #[test]
