@@ -11,9 +11,9 @@ use anyhow::Result;
 use astrorim_infer::observation::Observation;
 use astrorim_infer::pipeline::{reconstruct_lens, PipelineOptions};
 use astrorim_infer::posterior::{log_likelihood, sample_lens, summarize, Chain, PosteriorOptions};
-use astrorim_infer::sampled_light::LightSampling;
 use astrorim_infer::prep::PrepOptions;
 use astrorim_infer::refine::RefineOptions;
+use astrorim_infer::sampled_light::LightSampling;
 use astrorim_io::atomic::write_bytes;
 use astrorim_physics::ellipticity::{e1e2_to_q_phi, q_phi_to_e1e2};
 use astrorim_physics::light::{LightModel, Sersic};
@@ -117,8 +117,9 @@ pub fn run_coverage(lenses: std::ops::Range<u64>, seed: u64, options: PosteriorO
         let truth = LenstronomyLens { center_x, center_y, ..lens.truth };
         let problem = r.lens_problem();
         let light = sample_light.then(|| LightSampling::of(&r, &refine_options));
-        let chain = sample_lens(&problem, &r.fit.lens, &refine_options, &options, Chain::default(), light.as_ref(), |_| Ok::<(), String>(()))
-            .map_err(|e| anyhow::anyhow!("lens {k}: {e}"))?;
+        let chain =
+            sample_lens(&problem, &r.fit.lens, &refine_options, &options, Chain::default(), light.as_ref(), |_| Ok::<(), String>(()))
+                .map_err(|e| anyhow::anyhow!("lens {k}: {e}"))?;
         let delta = log_likelihood(&problem, &r.fit.lens, &refine_options, chain.lambda)
             - log_likelihood(&problem, &truth, &refine_options, chain.lambda);
         let fit = r.fit;

@@ -8,12 +8,12 @@
 use anyhow::{anyhow, Result};
 use astrorim_infer::pipeline::LensReconstruction;
 use astrorim_infer::posterior::{
-    check_sampled_family, likelihood_in_words, map_position, read_chain, sample_with, sampled_problem, summarize, write_chain, Chain, InversionLikelihood,
-    LensLikelihood, PosteriorOptions, PosteriorSummary, PARAMETER_NAMES,
+    check_sampled_family, likelihood_in_words, map_position, read_chain, sample_with, sampled_problem, summarize, write_chain, Chain,
+    InversionLikelihood, LensLikelihood, PosteriorOptions, PosteriorSummary, PARAMETER_NAMES,
 };
-use astrorim_infer::sampled_light::LightSampling;
 use astrorim_infer::refine::RefineOptions;
 use astrorim_infer::report::write_posterior;
+use astrorim_infer::sampled_light::LightSampling;
 use astrorim_nn::checkpoint::{default_model_dir, load_checkpoint};
 use astrorim_nn::device::default_device;
 use astrorim_nn::rim_likelihood::RimLikelihood;

@@ -251,7 +251,9 @@ impl Posterior<'_> {
         let inside: Vec<&(LenstronomyLens, f64, Option<LensLight>)> = decoded.iter().flatten().collect();
         let lenses: Vec<LenstronomyLens> = inside.iter().map(|(lens, _, _)| *lens).collect();
         let (data, central): (Vec<Vec<f64>>, Vec<f64>) = match self.light {
-            Some(sampling) => inside.par_iter().map(|(_, _, light)| sampling.residual(light.as_ref().expect("a light per proposal"))).unzip(),
+            Some(sampling) => {
+                inside.par_iter().map(|(_, _, light)| sampling.residual(light.as_ref().expect("a light per proposal"))).unzip()
+            }
             None => (Vec::new(), vec![0.0; inside.len()]),
         };
         let values = self.likelihood.log_likelihoods(&lenses, self.light.map(|_| data.as_slice()));

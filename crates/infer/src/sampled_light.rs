@@ -56,7 +56,8 @@ impl LightSampling {
         let grid = result.prepared.grid;
         let raw = &result.prepared.data;
         let factor = sampled_problem(&result.lens_problem(), refine).map_or(1, |c| c.factor());
-        let image = if factor > 1 { block_mean(raw, &grid, factor).expect("the sampled problem's binning fits the grid") } else { raw.clone() };
+        let image =
+            if factor > 1 { block_mean(raw, &grid, factor).expect("the sampled problem's binning fits the grid") } else { raw.clone() };
         // The central disc: pixels the fit uses whose σ the source's problem masks.
         let used = |s: f64, d: f64| crate::inversion::has_weight(s, d);
         let central = (0..raw.len())

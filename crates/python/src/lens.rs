@@ -11,10 +11,10 @@ use astrorim_infer::pipeline::{reconstruct_lens, PipelineOptions};
 use astrorim_infer::posterior::{
     check_sampled_family, map_position, read_chain, sample_lens, summarize, write_chain, Chain, PosteriorOptions,
 };
-use astrorim_infer::sampled_light::LightSampling;
 use astrorim_infer::prep::PrepOptions;
 use astrorim_infer::refine::{LensFamily, RefineOptions};
 use astrorim_infer::report::{result_document, write_posterior, write_products, Maps, ReportOptions};
+use astrorim_infer::sampled_light::LightSampling;
 use astrorim_physics::cosmology::FlatLcdm;
 use astrorim_physics::scene::parse_lens_list;
 use numpy::ndarray::{Array2, Array3};
@@ -175,9 +175,8 @@ pub fn reconstruct<'py>(
             .map_err(|e| value_error(format!("{label}: {e}")))?;
         let summary = summarize(&chain, &map, report.distances().as_ref(), sampled.elapsed().as_secs_f64());
         document["posterior"] = match &out {
-            Some(dir) => {
-                write_posterior(dir, &chain, &summary, &map_position(&map, light.as_ref().map(LightSampling::fitted))).map_err(value_error)?
-            }
+            Some(dir) => write_posterior(dir, &chain, &summary, &map_position(&map, light.as_ref().map(LightSampling::fitted)))
+                .map_err(value_error)?,
             None => serde_json::to_value(&summary).map_err(value_error)?,
         };
         let (n_steps, n_walkers) = (chain.steps(), chain.walkers);
