@@ -33,6 +33,7 @@ use astrorim_io::IoError;
 use astrorim_physics::cosmology::LensDistances;
 use astrorim_physics::ellipticity::{e1e2_to_q_phi, shear_cartesian_to_polar};
 use astrorim_physics::param_map::LenstronomyLens;
+use astrorim_physics::PixelGrid;
 use rand_pcg::rand_core::{Rng, SeedableRng};
 use rand_pcg::Pcg64;
 use rayon::prelude::*;
@@ -521,10 +522,19 @@ fn same_log_prob(a: f64, b: f64) -> bool {
 /// The search's binned copy of `problem`, when its sides allow (as in
 /// [`crate::refine::refine`]): the data the posterior samples.
 pub fn sampled_problem(problem: &LensProblem, refine: &RefineOptions) -> Option<CoarseProblem> {
-    if refine.search_binning > 1 {
-        CoarseProblem::of(problem, refine.search_binning)
+    match sampled_binning(problem.grid, refine) {
+        1 => None,
+        factor => CoarseProblem::of(problem, factor),
+    }
+}
+
+/// The block size by which the posterior bins an image on `grid`
+/// ([`sampled_problem`]; 1: not binned).
+pub fn sampled_binning(grid: &PixelGrid, refine: &RefineOptions) -> usize {
+    if refine.search_binning > 1 && CoarseProblem::applies(grid, refine.search_binning) {
+        refine.search_binning
     } else {
-        None
+        1
     }
 }
 
@@ -767,7 +777,7 @@ pub fn summarize(chain: &Chain, map: &LenstronomyLens, distances: Option<&LensDi
         likelihood: likelihood_in_words(INVERSION_LIKELIHOOD, chain),
         prior: format!(
             "uniform in θ_E (within the refinement's bounds), e1, e2 (|e| ≤ 0.5), γ1, γ2 (|γ| ≤ 0.3) and the centre (within the tolerance of the fitted lens light's centre); {}",
-            if chain.ndim() > NDIM { LIGHT_PRIOR } else { "the lens light fixed at its fit" }
+            if chain.ndim() > NDIM { LightSampling::prior_in_words() } else { "the lens light fixed at its fit".into() }
         ),
         lambda: chain.lambda,
         evaluations: chain.evaluations,
@@ -787,9 +797,6 @@ pub fn likelihood_in_words(description: &str, chain: &Chain) -> String {
         description.to_string()
     }
 }
-
-/// The lens light's prior, in words.
-const LIGHT_PRIOR: &str = "the lens light's Sérsic components sampled: uniform in the amplitude and R_sersic (positive, R ≤ 10× the fit's), n_sersic in [0.3, 8], |e| ≤ 0.8, the light's centre within the same tolerance of its fit; its central disc scored by −χ²/2 of the light alone";
 
 /// Writes the chain as `path` (npz, rewritten atomically after every block):
 /// `chain` [step, walker, parameter], `log_prob` [step, walker],

@@ -409,16 +409,20 @@ const MIN_BINNED_SIDE: usize = 48;
 /// The search's copy of a problem binned by `factor`: data, noise, PSF and arc pixels.
 pub struct CoarseProblem {
     binned: Binned,
-    factor: usize,
     psf: Option<Kernel>,
     arc_pixels: Vec<usize>,
 }
 
 impl CoarseProblem {
-    /// None when the sides are not multiples of `factor` or the binned image
-    /// would be under [`MIN_BINNED_SIDE`] pixels across.
+    /// Whether `grid` is binned by `factor`: its sides multiples of it and
+    /// the binned image at least [`MIN_BINNED_SIDE`] pixels across.
+    pub(crate) fn applies(grid: &PixelGrid, factor: usize) -> bool {
+        factor >= 2 && grid.nx.is_multiple_of(factor) && grid.ny.is_multiple_of(factor) && grid.nx.min(grid.ny) / factor >= MIN_BINNED_SIDE
+    }
+
+    /// None unless [`Self::applies`] to the problem's grid.
     pub(crate) fn of(problem: &LensProblem, factor: usize) -> Option<Self> {
-        if problem.grid.nx.min(problem.grid.ny) / factor < MIN_BINNED_SIDE {
+        if !Self::applies(problem.grid, factor) {
             return None;
         }
         let binned = bin_image(problem.data, problem.sigma, problem.grid, factor)?;
@@ -426,13 +430,7 @@ impl CoarseProblem {
             psf: problem.psf.map(|k| bin_kernel(k, factor)),
             arc_pixels: bin_pixels(problem.arc_pixels, problem.grid.nx, factor),
             binned,
-            factor,
         })
-    }
-
-    /// The binning factor.
-    pub fn factor(&self) -> usize {
-        self.factor
     }
 
     /// The binned problem, with `fine`'s bounds and positions.

@@ -22,7 +22,7 @@
 use crate::binning::block_mean;
 use crate::lens_light::{LensLight, SersicComponent, E_MAX, N_MAX, N_MIN};
 use crate::pipeline::{LensReconstruction, LIGHT_SUPERSAMPLING};
-use crate::posterior::sampled_problem;
+use crate::posterior::sampled_binning;
 use crate::refine::RefineOptions;
 use astrorim_physics::psf::Kernel;
 use astrorim_physics::PixelGrid;
@@ -51,11 +51,11 @@ pub struct LightSampling {
 
 impl LightSampling {
     /// The light of `result` (its fit starts the walkers) on the problem the
-    /// posterior samples for `refine` ([`sampled_problem`]).
+    /// posterior samples for `refine` ([`crate::posterior::sampled_problem`]).
     pub fn of(result: &LensReconstruction, refine: &RefineOptions) -> Self {
         let grid = result.prepared.grid;
         let raw = &result.prepared.data;
-        let factor = sampled_problem(&result.lens_problem(), refine).map_or(1, |c| c.factor());
+        let factor = sampled_binning(&grid, refine);
         let image =
             if factor > 1 { block_mean(raw, &grid, factor).expect("the sampled problem's binning fits the grid") } else { raw.clone() };
         // The central disc: pixels the fit uses whose σ the source's problem masks.
@@ -73,6 +73,13 @@ impl LightSampling {
             fit: result.light.clone(),
             center_tolerance: result.lens_data.center_bounds.1,
         }
+    }
+
+    /// The light's prior, in words (`posterior.json → prior`).
+    pub fn prior_in_words() -> String {
+        format!(
+            "the lens light's Sérsic components sampled: uniform in the amplitude and R_sersic (positive, R ≤ {R_MAX_FACTOR}× the fit's), n_sersic in [{N_MIN}, {N_MAX}], |e| ≤ {E_MAX}, the light's centre within the same tolerance of its fit; its central disc scored by −χ²/2 of the light alone"
+        )
     }
 
     /// The fitted light (the walkers start about it).
