@@ -27,6 +27,20 @@ pub struct Batch {
 }
 
 impl Batch {
+    /// The samples `rows` of this batch (a range along the batch axis).
+    pub fn rows(&self, rows: std::ops::Range<usize>) -> Batch {
+        let (start, len) = (rows.start, rows.len());
+        Batch {
+            observed: self.observed.clone().narrow(0, start, len),
+            sigma: self.sigma.clone().narrow(0, start, len),
+            background: self.background.clone().narrow(0, start, len),
+            theta: self.theta.clone().narrow(0, start, len),
+            psf: self.psf.clone().narrow(0, start, len),
+            target: self.target.clone().narrow(0, start, len),
+            scale: self.scale[rows].to_vec(),
+        }
+    }
+
     /// The known-lens operator of this batch: F(·; Θ_true, PSF) + background.
     pub fn operator<'a>(&self, op: &'a ForwardOperator) -> LinearOperator<'a> {
         op.bind(&self.theta, &self.psf, Some(&self.background))

@@ -30,6 +30,7 @@ pub mod baseline;
 pub mod checkpoint;
 pub mod config;
 pub mod data;
+pub mod data_parallel;
 pub mod device;
 pub mod encoder;
 pub mod evaluate;

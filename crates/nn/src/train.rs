@@ -27,6 +27,7 @@
 use crate::checkpoint::{export, load_checkpoint, load_forward_model, CheckpointMeta, ARCHITECTURE, NORMALIZATION};
 pub use crate::config::TrainConfig;
 use crate::data::{Batch, Operators, Symmetry};
+use crate::data_parallel::{self, Part, StepGradients};
 use crate::forward::ForwardOperator;
 use crate::jitter::jitter_theta;
 use crate::joint::{forward_fidelity, parameter_penalty, supervised_penalty, PsfSource};
@@ -225,12 +226,17 @@ fn encoder_loss(model: &AstroRim, op: &ForwardOperator, b: &Batch, config: &Trai
 /// weighted by their share of the samples (so the mean over the batch).
 fn grouped_loss(model: &AstroRim, ops: &Operators, batches: &[(u32, Batch)], config: &TrainConfig) -> (Tensor<1>, Tensor<1>) {
     let total: usize = batches.iter().map(|(_, b)| b.scale.len()).sum();
-    batches
+    let pieces: Part = batches.iter().map(|(key, b)| (*key, b.clone(), b.scale.len() as f64 / total as f64)).collect();
+    weighted_loss(model, ops, &pieces, config)
+}
+
+/// Σ weight · loss over pieces of a batch, each with its own operator.
+fn weighted_loss(model: &AstroRim, ops: &Operators, pieces: &Part, config: &TrainConfig) -> (Tensor<1>, Tensor<1>) {
+    pieces
         .iter()
-        .map(|(key, b)| {
-            let w = b.scale.len() as f64 / total as f64;
+        .map(|(key, b, w)| {
             let (t, r) = loss(model, ops.get(*key), b, config);
-            (t * w, r * w)
+            (t * *w, r * *w)
         })
         .reduce(|(t1, r1), (t2, r2)| (t1 + t2, r1 + r2))
         .expect("a batch has at least one group")
@@ -506,14 +512,12 @@ pub fn train(config: &TrainConfig, device: &Device, progress: &dyn Fn(&StepRepor
         });
         let b = jittered(ops.batches(chunk, &rows, symmetries.as_deref(), psf_size), config, state.step as u64);
 
-        let (total, _) = grouped_loss(&model, &ops, &b, config);
-        let value = total.clone().into_scalar::<f32>() as f64;
+        let parts = data_parallel::split(b);
+        let StepGradients { value, rim: mut g_rim, forward: mut g_fwd } =
+            data_parallel::gradients(&model, &ad, &parts, &|m, part| weighted_loss(m, &ops, part, config).0);
         if !value.is_finite() {
             return Err(TrainError::NonFinite { step: state.step, chunk: chunk_id, rows });
         }
-        let mut grads = total.backward();
-        let mut g_rim = GradientsParams::from_module(&mut grads, &model.rim);
-        let mut g_fwd = model.forward.as_ref().map(|f| GradientsParams::from_module(&mut grads, f));
         let forward_grads = model.forward.as_ref().zip(g_fwd.as_ref());
         let squared = squared_norm(&model.rim, &g_rim) + forward_grads.map_or(0.0, |(f, g)| squared_norm(f, g));
         let grad_norm = squared.sqrt();
