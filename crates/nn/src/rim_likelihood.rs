@@ -32,6 +32,7 @@ use astrorim_infer::posterior::LensLikelihood;
 use astrorim_infer::refine::{source_grid_for, LensProblem};
 use astrorim_physics::param_map::{arcsec_per_unit, LenstronomyLens};
 use burn::tensor::{Device, Tensor, TensorData};
+use rayon::prelude::*;
 
 /// Largest number of lenses reconstructed in one pass.
 pub const MAX_BATCH: usize = 16;
@@ -172,12 +173,16 @@ fn source_half_width(problem: &LensProblem, map: &LenstronomyLens) -> f64 {
 
 impl LensLikelihood for RimLikelihood {
     fn log_likelihoods(&self, lenses: &[LenstronomyLens], data: Option<&[Vec<f64>]>) -> Vec<f64> {
-        lenses
-            .chunks(MAX_BATCH)
+        // Two batches side by side (at most MAX_BATCH each) on rayon's pool:
+        // one batch keeps ~1 of 2 cores busy (see `crate::data_parallel`).
+        // The cut depends on the number of lenses only.
+        let size = lenses.len().div_ceil(2).clamp(1, MAX_BATCH);
+        let chi2: Vec<Vec<f64>> = lenses
+            .par_chunks(size)
             .enumerate()
-            .flat_map(|(k, chunk)| self.chi2(chunk, data.map(|d| &d[k * MAX_BATCH..k * MAX_BATCH + chunk.len()])))
-            .map(|chi2| -0.5 * chi2)
-            .collect()
+            .map(|(k, chunk)| self.chi2(chunk, data.map(|d| &d[k * size..k * size + chunk.len()])))
+            .collect();
+        chi2.into_iter().flatten().map(|chi2| -0.5 * chi2).collect()
     }
 
     fn lambda(&self) -> f64 {
