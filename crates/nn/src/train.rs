@@ -45,6 +45,7 @@ use burn::tensor::{Device, Tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
@@ -546,11 +547,18 @@ pub fn train(config: &TrainConfig, device: &Device, progress: &dyn Fn(&StepRepor
         progress(&StepReport { step: state.step, steps: config.steps, loss: value, learning_rate_rim: lr_rim, samples_per_second: rate });
 
         if state.step % config.validate_every == 0 || state.step == config.steps {
+            // The validation batches side by side (summed in order below).
+            let losses: Vec<(f64, f64)> = val_batches
+                .par_iter()
+                .map(|vb| {
+                    let (t, r) = grouped_loss(&ema, &ops, vb, config);
+                    (t.into_scalar::<f32>() as f64, r.into_scalar::<f32>() as f64)
+                })
+                .collect();
             let (mut val_loss, mut val_mse) = (0.0, 0.0);
-            for vb in &val_batches {
-                let (t, r) = grouped_loss(&ema, &ops, vb, config);
-                val_loss += t.into_scalar::<f32>() as f64 / val_batches.len() as f64;
-                val_mse += r.into_scalar::<f32>() as f64 / val_batches.len() as f64;
+            for (t, r) in losses {
+                val_loss += t / val_batches.len() as f64;
+                val_mse += r / val_batches.len() as f64;
             }
             if val_loss < state.best_validation {
                 state.best_validation = val_loss;
