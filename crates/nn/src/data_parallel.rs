@@ -127,13 +127,13 @@ mod tests {
         }
     }
 
-    /// Every gradient of a module, flattened, by parameter.
-    struct Collect<'a>(&'a GradientsParams, Vec<Vec<f32>>);
+    /// Every gradient of a module, flattened, by parameter (None: the
+    /// parameter does not reach the loss).
+    struct Collect<'a>(&'a GradientsParams, Vec<Option<Vec<f32>>>);
 
     impl ModuleVisitor for Collect<'_> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
-            let g = self.0.get::<D>(param.id).expect("every parameter has a gradient");
-            self.1.push(g.into_data().try_to_vec::<f32>().expect("f32"));
+            self.1.push(self.0.get::<D>(param.id).map(|g| g.into_data().try_to_vec::<f32>().expect("f32")));
         }
     }
 
@@ -158,7 +158,11 @@ mod tests {
         let state = m.rim.initial_state(n, side, &b.target.device());
         let (dx, _) = m.rim.step(b.target.clone(), b.observed.clone(), state);
         let scale = Tensor::<1>::from_floats(b.scale.as_slice(), &b.target.device()).reshape([n, 1]);
-        ((dx - b.background.clone()).square().reshape([n as i64, -1]).mean_dim(1) * scale).mean()
+        let rim = ((dx - b.background.clone()).square().reshape([n as i64, -1]).mean_dim(1) * scale).mean();
+        match &m.forward {
+            Some(f) => rim + (f.predict(b.observed.clone()).theta - b.theta.clone()).square().mean(),
+            None => rim,
+        }
     }
 
     #[test]
@@ -192,8 +196,8 @@ mod tests {
     #[test]
     fn parallel_gradients_equal_the_whole_batch_gradient() {
         let device = Device::default().autodiff();
-        let model = AstroRim::new(Mode::KnownLens, 3, &device, Some(7)).map(&mut Redraw).set_require_grad(true);
-        for sizes in [vec![5], vec![2, 3]] {
+        for (mode, sizes) in [(Mode::KnownLens, vec![5]), (Mode::KnownLens, vec![2, 3]), (Mode::Joint, vec![3])] {
+            let model = AstroRim::new(mode, 3, &device, Some(7)).map(&mut Redraw).set_require_grad(true);
             let total: usize = sizes.iter().sum();
             let groups: Vec<(u32, Batch)> = sizes.iter().enumerate().map(|(k, &n)| (k as u32, batch(n, 16, &device))).collect();
             let whole = groups
@@ -203,23 +207,38 @@ mod tests {
                 .expect("groups");
             let value = whole.clone().into_scalar::<f32>() as f64;
             let mut grads = whole.backward();
-            let reference = GradientsParams::from_module(&mut grads, &model.rim);
+            let reference_rim = GradientsParams::from_module(&mut grads, &model.rim);
+            let reference_forward = model.forward.as_ref().map(|f| GradientsParams::from_module(&mut grads, f));
             let parts = split(groups);
             assert_eq!(parts.len(), 2);
             let ours = gradients(&model, &device, &parts, &|m, part| {
                 part.iter().map(|(_, b, w)| mean_loss(m, b) * *w).reduce(|a, c| a + c).expect("pieces")
             });
             assert!((ours.value - value).abs() < 1e-5 * value.abs(), "{} against {value}", ours.value);
-            let (mut a, mut b) = (Collect(&ours.rim, Vec::new()), Collect(&reference, Vec::new()));
-            model.rim.visit(&mut a);
-            model.rim.visit(&mut b);
-            assert_eq!(a.1.len(), b.1.len());
-            for (x, y) in a.1.iter().zip(&b.1) {
-                let scale = y.iter().fold(0f32, |m, v| m.max(v.abs()));
-                assert!(scale > 0.0, "a parameter without gradient");
-                let diff = x.iter().zip(y).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
-                assert!(diff <= 1e-4 * scale, "{sizes:?}: gradient differs by {diff} (scale {scale})");
+            let mut pairs = vec![(collect(&model.rim, &ours.rim), collect(&model.rim, &reference_rim))];
+            if let (Some(f), Some(g), Some(r)) = (&model.forward, &ours.forward, &reference_forward) {
+                pairs.push((collect(f, g), collect(f, r)));
+            }
+            assert_eq!(pairs.len(), if mode == Mode::Joint { 2 } else { 1 });
+            for (ours, reference) in pairs {
+                assert_eq!(ours.len(), reference.len());
+                let present: Vec<bool> = reference.iter().map(Option::is_some).collect();
+                assert_eq!(ours.iter().map(Option::is_some).collect::<Vec<_>>(), present, "{mode:?}: gradients of other parameters");
+                // All but the learned PSF's parameters, which this loss does not use.
+                assert!(present.iter().filter(|&&p| p).count() * 5 > present.len() * 4, "{mode:?}: {present:?}");
+                for (x, y) in ours.iter().flatten().zip(reference.iter().flatten()) {
+                    let scale = y.iter().fold(0f32, |m, v| m.max(v.abs()));
+                    assert!(scale > 0.0, "a parameter without gradient");
+                    let diff = x.iter().zip(y).fold(0f32, |m, (p, q)| m.max((p - q).abs()));
+                    assert!(diff <= 1e-4 * scale, "{mode:?} {sizes:?}: gradient differs by {diff} (scale {scale})");
+                }
             }
         }
+    }
+
+    fn collect<M: Module>(module: &M, grads: &GradientsParams) -> Vec<Option<Vec<f32>>> {
+        let mut c = Collect(grads, Vec::new());
+        module.visit(&mut c);
+        c.1
     }
 }
