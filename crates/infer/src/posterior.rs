@@ -531,7 +531,7 @@ pub fn sampled_problem(problem: &LensProblem, refine: &RefineOptions) -> Option<
 /// The block size by which the posterior bins an image on `grid`
 /// ([`sampled_problem`]; 1: not binned).
 pub fn sampled_binning(grid: &PixelGrid, refine: &RefineOptions) -> usize {
-    if refine.search_binning > 1 && CoarseProblem::applies(grid, refine.search_binning) {
+    if CoarseProblem::applies(grid, refine.search_binning) {
         refine.search_binning
     } else {
         1

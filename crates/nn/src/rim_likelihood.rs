@@ -22,6 +22,7 @@
 //! which is where the RIM's cost per lens falls.
 
 use crate::data::Batch;
+use crate::data_parallel::PARTS;
 use crate::evaluate::to_vec;
 use crate::forward::ForwardOperator;
 use crate::known_lens::Iterate;
@@ -173,10 +174,10 @@ fn source_half_width(problem: &LensProblem, map: &LenstronomyLens) -> f64 {
 
 impl LensLikelihood for RimLikelihood {
     fn log_likelihoods(&self, lenses: &[LenstronomyLens], data: Option<&[Vec<f64>]>) -> Vec<f64> {
-        // Two batches side by side (at most MAX_BATCH each) on rayon's pool:
-        // one batch keeps ~1 of 2 cores busy (see `crate::data_parallel`).
-        // The cut depends on the number of lenses only.
-        let size = lenses.len().div_ceil(2).clamp(1, MAX_BATCH);
+        // data_parallel::PARTS batches side by side (at most MAX_BATCH each)
+        // on rayon's pool: one batch keeps ~1 of 2 cores busy (see
+        // `crate::data_parallel`). The cut depends on the number of lenses only.
+        let size = lenses.len().div_ceil(PARTS).clamp(1, MAX_BATCH);
         let chi2: Vec<Vec<f64>> = lenses
             .par_chunks(size)
             .enumerate()
