@@ -19,8 +19,8 @@
 //! half-width; its values are surface brightness × image-pixel area.
 
 use astrorim_physics::light::{SERSIC_K_FLOOR, SERSIC_K_OFFSET, SERSIC_K_SLOPE};
-use burn::tensor::module::conv2d;
-use burn::tensor::ops::{ConvOptions, GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
+use crate::conv::convolve_per_image;
+use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
 use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
 
 /// Largest axis ratio used: √(1 − q²) must stay representable in f32.
@@ -405,13 +405,3 @@ fn sample(source: &Tensor<4>, grid: Tensor<4>) -> Tensor<4> {
     source.clone().grid_sample_2d(grid, options)
 }
 
-/// True 2-D convolution of each image with its own kernel, zero padding,
-/// same size: a grouped conv2d (one group per image) with flipped kernels.
-pub fn convolve_per_image(images: Tensor<4>, kernels: &Tensor<4>) -> Tensor<4> {
-    let [b, _, h, w] = images.dims();
-    let k = kernels.dims()[2];
-    let p = k / 2;
-    let weight = kernels.clone().flip([2, 3]);
-    let options = ConvOptions { stride: [1, 1], padding: [(p, p), (p, p)], dilation: [1, 1], groups: b };
-    conv2d(images.reshape([1, b, h, w]), weight, None, options).reshape([b, 1, h, w])
-}

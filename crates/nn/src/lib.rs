@@ -29,6 +29,7 @@
 pub mod baseline;
 pub mod checkpoint;
 pub mod config;
+pub mod conv;
 pub mod data;
 pub mod data_parallel;
 pub mod device;

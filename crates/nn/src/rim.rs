@@ -24,6 +24,7 @@
 //! 0.09 M — ≈ 45 M MAC ≈ 0.09 GFLOP, within the 0.5 GFLOP budget. Measured
 //! (`astrorim bench rim`): ≈ 5 ms per iteration at batch 1 on this machine.
 
+use crate::conv::{conv2d, conv_transpose2d};
 use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
@@ -69,11 +70,11 @@ impl ConvGru {
 
     /// h' = (1 − z) h + z c, c = hardtanh(W [x, r ⊙ h]), [z, r] = hardsigmoid(W_g [x, h]).
     pub fn forward(&self, x: Tensor<4>, h: Tensor<4>) -> Tensor<4> {
-        let gates = hard_sigmoid(self.gates.forward(Tensor::cat(vec![x.clone(), h.clone()], 1)));
+        let gates = hard_sigmoid(conv2d(&self.gates, Tensor::cat(vec![x.clone(), h.clone()], 1)));
         let [b, _, hh, ww] = gates.dims();
         let z = gates.clone().slice([0..b, 0..self.hidden, 0..hh, 0..ww]);
         let r = gates.slice([0..b, self.hidden..2 * self.hidden, 0..hh, 0..ww]);
-        let c = self.candidate.forward(Tensor::cat(vec![x, r * h.clone()], 1)).clamp(-1.0, 1.0);
+        let c = conv2d(&self.candidate, Tensor::cat(vec![x, r * h.clone()], 1)).clamp(-1.0, 1.0);
         h.clone() + z * (c - h)
     }
 }
@@ -126,11 +127,11 @@ impl Rim {
     /// One update: Δx from the estimate `x` and the preconditioned gradient `grad` ([B, 1, M, M]).
     pub fn step(&self, x: Tensor<4>, grad: Tensor<4>, state: RimState) -> (Tensor<4>, RimState) {
         let input = Tensor::cat(vec![x, grad], 1);
-        let e1 = relu(self.embed1.forward(input.clone()));
-        let e2 = relu(self.embed2.forward(e1.clone()));
+        let e1 = relu(conv2d(&self.embed1, input.clone()));
+        let e2 = relu(conv2d(&self.embed2, e1.clone()));
         let hidden = self.gru.forward(e2, state.hidden);
-        let u1 = relu(self.up1.forward(hidden.clone())) + e1;
-        let u2 = relu(self.up2.forward(u1));
+        let u1 = relu(conv_transpose2d(&self.up1, hidden.clone())) + e1;
+        let u2 = relu(conv_transpose2d(&self.up2, u1));
         (pointwise(&self.out, Tensor::cat(vec![u2, input], 1)), RimState { hidden })
     }
 }
