@@ -241,7 +241,7 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
     let failures: Vec<serde_json::Value> =
         result.inversion_failures.iter().map(|(index, why)| serde_json::json!({ "index": index, "reason": why })).collect();
     let json = serde_json::json!({
-        "mode": meta.config.mode,
+        "mode": if model.forward.is_some() { meta.config.mode } else { astrorim_nn::model::Mode::KnownLens },
         "lens": lens,
         "refine_steps": args.refine_steps,
         "refine_parametric_steps": args.refine_parametric_steps,

@@ -32,6 +32,9 @@ fn evaluates_the_shipped_model_against_both_baselines() {
     let count = |method: &str| per_sample.lines().filter(|l| l.split(',').nth(2) == Some(method)).count();
     assert_eq!((count("rim"), count("back_projection"), count("inversion")), (3, 3, 1), "{per_sample}");
     let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(report.join("summary.json")).unwrap()).unwrap();
+    // The shipped model is a joint one: without flags it runs on its encoder's lens (Table 2's joint mode).
+    assert_eq!((summary["mode"].as_str(), summary["lens"].as_str()), (Some("joint"), Some("joint (encoder's lens)")));
+    assert_eq!(std::fs::read_to_string(report.join("parameters.csv")).unwrap().lines().count(), 1 + 3);
     let inversion = summary["methods"].as_array().unwrap().iter().find(|m| m["group"] == "all" && m["method"] == "inversion").unwrap();
     assert_eq!(inversion["count"], 1);
     // The coherence of every method at the largest scales is positive: each estimate resembles the truth there.
@@ -102,8 +105,13 @@ fn refines_the_encoders_lens_only_in_joint_mode() {
         assert_eq!(o.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&o.stderr).contains("refine-parametric-components"), "{}", String::from_utf8_lossy(&o.stderr));
     }
+    // The shipped model is a joint one: --known-lens runs its RIM on the true lens, which it does not refine.
+    let o = run(&["--known-lens"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(report.join("summary.json")).unwrap()).unwrap();
+    assert_eq!((summary["mode"].as_str(), summary["lens"].as_str()), (Some("known-lens"), Some("known lens")));
     for flag in ["--refine-steps", "--refine-parametric-steps"] {
-        let o = run(&[flag, "3"]);
+        let o = run(&["--known-lens", flag, "3"]);
         assert_eq!(o.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&o.stderr).contains(&flag[2..]), "{}", String::from_utf8_lossy(&o.stderr));
     }
