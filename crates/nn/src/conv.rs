@@ -22,8 +22,8 @@
 //! A transposed convolution is the adjoint of a convolution, so its
 //! gradients are that convolution and its weight gradient. Measured on
 //! the RIM's layers, forward and backward at batch 4: GRU gates 14 → 9.5
-//! ms, up-sampling 48² → 96² 22 → 7 ms. Other backends (a GPU) keep burn's
-//! own convolutions.
+//! ms, up-sampling 48² → 96² 22 → 7 ms; the encoder's four layers 84 → 58
+//! ms. Other backends (a GPU) keep burn's own convolutions.
 
 #[cfg(feature = "flex")]
 mod gemm;

@@ -105,7 +105,7 @@ impl Stage {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.pool.forward(relu(self.norm.forward(self.conv.forward(x))))
+        self.pool.forward(relu(self.norm.forward(crate::conv::conv2d(&self.conv, x))))
     }
 }
 
