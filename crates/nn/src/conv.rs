@@ -29,7 +29,6 @@
 mod gemm;
 
 use burn::nn::conv::{Conv2d, ConvTranspose2d};
-use burn::nn::PaddingConfig2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::Tensor;
 
@@ -38,8 +37,14 @@ use burn::tensor::Tensor;
 /// same stride and padding on every side.
 pub fn conv2d(conv: &Conv2d, x: Tensor<4>) -> Tensor<4> {
     #[cfg(feature = "flex")]
-    if let (Some(bias), [stride, stride_w], PaddingConfig2d::Explicit(padding, left, bottom, right), [1, 1], 1, [kernel, kernel_w]) =
-        (&conv.bias, conv.stride, &conv.padding, conv.dilation, conv.groups, conv.kernel_size)
+    if let (
+        Some(bias),
+        [stride, stride_w],
+        burn::nn::PaddingConfig2d::Explicit(padding, left, bottom, right),
+        [1, 1],
+        1,
+        [kernel, kernel_w],
+    ) = (&conv.bias, conv.stride, &conv.padding, conv.dilation, conv.groups, conv.kernel_size)
     {
         if stride == stride_w && kernel == kernel_w && [left, bottom, right] == [padding; 3] && gemm::on_flex(&x.device()) {
             return gemm::conv2d(x, conv.weight.val(), bias.val(), stride, *padding);
@@ -83,6 +88,7 @@ pub fn convolve_per_image(images: Tensor<4>, kernels: &Tensor<4>) -> Tensor<4> {
 mod tests {
     use super::*;
     use burn::nn::conv::{Conv2dConfig, ConvTranspose2dConfig};
+    use burn::nn::PaddingConfig2d;
     use burn::tensor::{Device, Distribution};
 
     /// max |a − b| / max |b|.
@@ -96,7 +102,9 @@ mod tests {
     #[test]
     fn gemm_conv2d_equals_burns_convolution_and_its_gradients() {
         let device = Device::default().autodiff();
-        for (c_in, c_out, kernel, stride, padding, side) in [(5, 7, 3, 1, 1, 9), (3, 4, 3, 2, 1, 10), (4, 6, 3, 2, 1, 9), (2, 3, 5, 1, 2, 8), (3, 2, 3, 1, 0, 7)] {
+        for (c_in, c_out, kernel, stride, padding, side) in
+            [(5, 7, 3, 1, 1, 9), (3, 4, 3, 2, 1, 10), (4, 6, 3, 2, 1, 9), (2, 3, 5, 1, 2, 8), (3, 2, 3, 1, 0, 7)]
+        {
             let conv = Conv2dConfig::new([c_in, c_out], [kernel, kernel])
                 .with_stride([stride, stride])
                 .with_padding(PaddingConfig2d::Explicit(padding, padding, padding, padding))
@@ -123,8 +131,12 @@ mod tests {
     #[test]
     fn gemm_conv_transpose2d_equals_burns_and_its_gradients() {
         let device = Device::default().autodiff();
-        for (c_in, c_out, kernel, stride, padding, side) in [(6, 4, 4, 2, 1, 5), (3, 5, 3, 1, 1, 6), (4, 2, 3, 2, 0, 4), (2, 3, 4, 2, 1, 7)] {
-            let conv = ConvTranspose2dConfig::new([c_in, c_out], [kernel, kernel]).with_stride([stride, stride]).with_padding([padding, padding]).init(&device);
+        for (c_in, c_out, kernel, stride, padding, side) in [(6, 4, 4, 2, 1, 5), (3, 5, 3, 1, 1, 6), (4, 2, 3, 2, 0, 4), (2, 3, 4, 2, 1, 7)]
+        {
+            let conv = ConvTranspose2dConfig::new([c_in, c_out], [kernel, kernel])
+                .with_stride([stride, stride])
+                .with_padding([padding, padding])
+                .init(&device);
             let x = Tensor::<4>::random([3, c_in, side, side + 2], Distribution::Default, &device).require_grad();
             let ours = conv_transpose2d(&conv, x.clone());
             let theirs = conv.forward(x.clone());
@@ -151,7 +163,8 @@ mod tests {
         let kernels = Tensor::<4>::random([3, 1, 5, 5], Distribution::Default, &device).require_grad();
         let ours = convolve_per_image(images.clone(), &kernels);
         let options = ConvOptions { stride: [1, 1], padding: [(2, 2), (2, 2)], dilation: [1, 1], groups: 3 };
-        let theirs = burn::tensor::module::conv2d(images.clone().reshape([1, 3, 12, 12]), kernels.clone().flip([2, 3]), None, options).reshape([3, 1, 12, 12]);
+        let theirs = burn::tensor::module::conv2d(images.clone().reshape([1, 3, 12, 12]), kernels.clone().flip([2, 3]), None, options)
+            .reshape([3, 1, 12, 12]);
         assert!(relative(ours.clone(), theirs.clone()) < 1e-6, "values");
         let probe = Tensor::<4>::random([3, 1, 12, 12], Distribution::Default, &device);
         let g_ours = (ours * probe.clone()).sum().backward();

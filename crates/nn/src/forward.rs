@@ -18,8 +18,8 @@
 //! The source grid (M × M) spans [−h, h]² normalized units, h = its
 //! half-width; its values are surface brightness × image-pixel area.
 
-use astrorim_physics::light::{SERSIC_K_FLOOR, SERSIC_K_OFFSET, SERSIC_K_SLOPE};
 use crate::conv::convolve_per_image;
+use astrorim_physics::light::{SERSIC_K_FLOOR, SERSIC_K_OFFSET, SERSIC_K_SLOPE};
 use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
 use burn::tensor::{Device, IndexingUpdateOp, Int, Tensor, TensorData};
 
@@ -404,4 +404,3 @@ fn sample(source: &Tensor<4>, grid: Tensor<4>) -> Tensor<4> {
     let options = GridSampleOptions { mode: InterpolateMode::Bilinear, padding_mode: GridSamplePaddingMode::Zeros, align_corners: false };
     source.clone().grid_sample_2d(grid, options)
 }
-

@@ -7,8 +7,8 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::NodeId;
-use burn::backend::ops::{ConvOptions, ConvTransposeOptions};
 use burn::backend::flex::FlexTensor;
+use burn::backend::ops::{ConvOptions, ConvTransposeOptions};
 use burn::backend::tensor::FloatTensor;
 use burn::backend::{backend_extension, Autodiff, Backend, Dispatch, DispatchDevice, Flex, TensorMetadata};
 use burn::tensor::ops::PadMode;
@@ -21,13 +21,25 @@ use rayon::prelude::*;
 #[backend_extension(Flex, Autodiff)]
 pub trait GemmConv: Backend {
     /// `conv2d(x, weight, bias)`: x [N, C_in, H, W], weight [C_out, C_in, k, k], bias [C_out].
-    fn gemm_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, stride: usize, padding: usize) -> FloatTensor<Self> {
+    fn gemm_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
         patch_conv2d::<Self>(x, weight, Some(bias), stride, padding)
     }
 
     /// `conv_transpose2d(x, weight, bias)`: x [N, C_in, H, W], weight
     /// [C_in, C_out, k, k], bias [C_out], no output padding.
-    fn gemm_conv_transpose2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, stride: usize, padding: usize) -> FloatTensor<Self> {
+    fn gemm_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
         Self::conv_transpose2d(x, weight, Some(bias), ConvTransposeOptions::new([stride, stride], [padding, padding], [0, 0], [1, 1], 1))
     }
 
@@ -120,7 +132,13 @@ fn options(stride: usize, padding: usize) -> ConvOptions<2> {
 }
 
 /// y[n] = W (C_out × C_in·k²) · patches[n] (+ bias): [N, C_out, OH, OW].
-fn patch_conv2d<B: GemmConv>(x: FloatTensor<B>, weight: FloatTensor<B>, bias: Option<FloatTensor<B>>, stride: usize, padding: usize) -> FloatTensor<B> {
+fn patch_conv2d<B: GemmConv>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    bias: Option<FloatTensor<B>>,
+    stride: usize,
+    padding: usize,
+) -> FloatTensor<B> {
     let [n, _, h, w] = x.shape().dims();
     let [c_out, c_in, kernel, _] = weight.shape().dims();
     let (oh, ow) = (output_side(h, kernel, stride, padding), output_side(w, kernel, stride, padding));
@@ -155,7 +173,13 @@ fn bias_gradient<B: Backend>(dy: FloatTensor<B>) -> FloatTensor<B> {
 /// The input gradient: at stride 1 the convolution of dy with the kernel
 /// flipped in both axes and its channel axes swapped, padded by k − 1 − p;
 /// otherwise burn's transposed convolution.
-fn input_gradient<B: GemmConv>(x: FloatTensor<B>, weight: FloatTensor<B>, dy: FloatTensor<B>, stride: usize, padding: usize) -> FloatTensor<B> {
+fn input_gradient<B: GemmConv>(
+    x: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    dy: FloatTensor<B>,
+    stride: usize,
+    padding: usize,
+) -> FloatTensor<B> {
     let kernel = weight.shape().dims::<4>()[2];
     if stride == 1 && padding < kernel {
         let flipped = B::float_swap_dims(B::float_flip(weight, &[2, 3]), 0, 1);
@@ -209,7 +233,13 @@ impl<B: GemmConv, C: CheckpointStrategy> GemmConv for Autodiff<B, C> {
         }
     }
 
-    fn gemm_conv2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, stride: usize, padding: usize) -> FloatTensor<Self> {
+    fn gemm_conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
         #[derive(Debug)]
         struct GemmConvBackward;
 
@@ -242,11 +272,19 @@ impl<B: GemmConv, C: CheckpointStrategy> GemmConv for Autodiff<B, C> {
                 let y = B::gemm_conv2d(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), stride, padding);
                 prep.finish((x_state, weight_state, stride, padding), y)
             }
-            OpsKind::UnTracked(prep) => prep.finish(B::gemm_conv2d(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), stride, padding)),
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::gemm_conv2d(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), stride, padding))
+            }
         }
     }
 
-    fn gemm_conv_transpose2d(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, stride: usize, padding: usize) -> FloatTensor<Self> {
+    fn gemm_conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        stride: usize,
+        padding: usize,
+    ) -> FloatTensor<Self> {
         /// The transposed convolution x → y is the adjoint of the
         /// convolution y → x with the same kernel: its input gradient is
         /// that convolution of dy, its weight gradient that convolution's
