@@ -97,6 +97,20 @@ mod tests {
         (a - b).abs().max().into_scalar::<f32>() / scale
     }
 
+    /// `ours` and `theirs` (the same operation) agree in value (1e-6) and
+    /// in the gradients (1e-5) of `inputs` and `bias` of ⟨output, probe⟩.
+    fn agree(ours: Tensor<4>, theirs: Tensor<4>, inputs: [&Tensor<4>; 2], bias: &Tensor<1>, case: &str) {
+        assert_eq!(ours.dims(), theirs.dims(), "{case}");
+        let probe = Tensor::<4>::random(theirs.dims(), Distribution::Default, &theirs.device());
+        assert!(relative(ours.clone(), theirs.clone()) < 1e-6, "{case}: values");
+        let g_ours = (ours * probe.clone()).sum().backward();
+        let g_theirs = (theirs * probe).sum().backward();
+        for (input, name) in inputs.into_iter().zip(["input", "weight"]) {
+            assert!(relative(input.grad(&g_ours).unwrap(), input.grad(&g_theirs).unwrap()) < 1e-5, "{case}: {name} gradient");
+        }
+        assert!(relative(bias.grad(&g_ours).unwrap(), bias.grad(&g_theirs).unwrap()) < 1e-5, "{case}: bias gradient");
+    }
+
     /// Values and the gradients of input, weight and bias against burn's
     /// own `Conv2d`, at the RIM's strides, paddings and kernel sizes.
     #[test]
@@ -112,17 +126,8 @@ mod tests {
             let x = Tensor::<4>::random([3, c_in, side, side + 1], Distribution::Default, &device).require_grad();
             let ours = conv2d(&conv, x.clone());
             let theirs = conv.forward(x.clone());
-            assert_eq!(ours.dims(), theirs.dims());
-            let probe = Tensor::<4>::random(theirs.dims(), Distribution::Default, &device);
             let case = format!("{c_in}→{c_out}, k {kernel}, stride {stride}, padding {padding}");
-            assert!(relative(ours.clone(), theirs.clone()) < 1e-6, "{case}: values");
-            let g_ours = (ours * probe.clone()).sum().backward();
-            let g_theirs = (theirs * probe).sum().backward();
-            assert!(relative(x.grad(&g_ours).unwrap(), x.grad(&g_theirs).unwrap()) < 1e-5, "{case}: input gradient");
-            let weight = conv.weight.val();
-            assert!(relative(weight.grad(&g_ours).unwrap(), weight.grad(&g_theirs).unwrap()) < 1e-5, "{case}: weight gradient");
-            let bias = conv.bias.as_ref().unwrap().val();
-            assert!(relative(bias.grad(&g_ours).unwrap(), bias.grad(&g_theirs).unwrap()) < 1e-5, "{case}: bias gradient");
+            agree(ours, theirs, [&x, &conv.weight.val()], &conv.bias.as_ref().unwrap().val(), &case);
         }
     }
 
@@ -141,16 +146,7 @@ mod tests {
             let ours = conv_transpose2d(&conv, x.clone());
             let theirs = conv.forward(x.clone());
             let case = format!("{c_in}→{c_out}, k {kernel}, stride {stride}, padding {padding}");
-            assert_eq!(ours.dims(), theirs.dims(), "{case}");
-            let probe = Tensor::<4>::random(theirs.dims(), Distribution::Default, &device);
-            assert!(relative(ours.clone(), theirs.clone()) < 1e-6, "{case}: values");
-            let g_ours = (ours * probe.clone()).sum().backward();
-            let g_theirs = (theirs * probe).sum().backward();
-            assert!(relative(x.grad(&g_ours).unwrap(), x.grad(&g_theirs).unwrap()) < 1e-5, "{case}: input gradient");
-            let weight = conv.weight.val();
-            assert!(relative(weight.grad(&g_ours).unwrap(), weight.grad(&g_theirs).unwrap()) < 1e-5, "{case}: weight gradient");
-            let bias = conv.bias.as_ref().unwrap().val();
-            assert!(relative(bias.grad(&g_ours).unwrap(), bias.grad(&g_theirs).unwrap()) < 1e-5, "{case}: bias gradient");
+            agree(ours, theirs, [&x, &conv.weight.val()], &conv.bias.as_ref().unwrap().val(), &case);
         }
     }
 

@@ -240,42 +240,7 @@ impl<B: GemmConv, C: CheckpointStrategy> GemmConv for Autodiff<B, C> {
         stride: usize,
         padding: usize,
     ) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct GemmConvBackward;
-
-        impl<B: GemmConv> Backward<B, 3> for GemmConvBackward {
-            type State = (NodeId, NodeId, usize, usize);
-
-            fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
-                let [node_x, node_weight, node_bias] = ops.parents;
-                let dy = grads.consume::<B>(&ops.node);
-                let (x_state, weight_state, stride, padding) = ops.state;
-                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
-                let weight = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(weight_state);
-                let kernel = weight.shape().dims::<4>()[2];
-                if let Some(node) = node_bias {
-                    grads.register::<B>(node.id, bias_gradient::<B>(dy.clone()));
-                }
-                if let Some(node) = node_weight {
-                    grads.register::<B>(node.id, weight_gradient::<B>(x.clone(), dy.clone(), kernel, stride, padding));
-                }
-                if let Some(node) = node_x {
-                    grads.register::<B>(node.id, input_gradient::<B>(x, weight, dy, stride, padding));
-                }
-            }
-        }
-
-        match GemmConvBackward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let weight_state = prep.checkpoint(&weight);
-                let y = B::gemm_conv2d(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), stride, padding);
-                prep.finish((x_state, weight_state, stride, padding), y)
-            }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(B::gemm_conv2d(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), stride, padding))
-            }
-        }
+        tracked_convolution::<B, C>(x, weight, bias, Convolution { stride, padding, transposed: false })
     }
 
     fn gemm_conv_transpose2d(
@@ -285,46 +250,75 @@ impl<B: GemmConv, C: CheckpointStrategy> GemmConv for Autodiff<B, C> {
         stride: usize,
         padding: usize,
     ) -> FloatTensor<Self> {
-        /// The transposed convolution x → y is the adjoint of the
-        /// convolution y → x with the same kernel: its input gradient is
-        /// that convolution of dy, its weight gradient that convolution's
-        /// weight gradient with dy as the input and x as the output's.
-        #[derive(Debug)]
-        struct GemmConvTransposeBackward;
+        tracked_convolution::<B, C>(x, weight, bias, Convolution { stride, padding, transposed: true })
+    }
+}
 
-        impl<B: GemmConv> Backward<B, 3> for GemmConvTransposeBackward {
-            type State = (NodeId, NodeId, usize, usize);
+/// Which convolution a [`ConvolutionBackward`] differentiates.
+#[derive(Debug, Clone, Copy)]
+struct Convolution {
+    stride: usize,
+    padding: usize,
+    /// A transposed convolution x → y is the adjoint of the convolution
+    /// y → x with the same kernel: its input gradient is that convolution
+    /// of dy, its weight gradient that convolution's weight gradient with
+    /// dy as the input and x as the output's.
+    transposed: bool,
+}
 
-            fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
-                let [node_x, node_weight, node_bias] = ops.parents;
-                let dy = grads.consume::<B>(&ops.node);
-                let (x_state, weight_state, stride, padding) = ops.state;
-                let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
-                let weight = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(weight_state);
-                let kernel = weight.shape().dims::<4>()[2];
-                if let Some(node) = node_bias {
-                    grads.register::<B>(node.id, bias_gradient::<B>(dy.clone()));
-                }
-                if let Some(node) = node_weight {
-                    grads.register::<B>(node.id, weight_gradient::<B>(dy.clone(), x, kernel, stride, padding));
-                }
-                if let Some(node) = node_x {
-                    grads.register::<B>(node.id, patch_conv2d::<B>(dy, weight, None, stride, padding));
-                }
-            }
+#[derive(Debug)]
+struct ConvolutionBackward;
+
+impl<B: GemmConv> Backward<B, 3> for ConvolutionBackward {
+    type State = (NodeId, NodeId, Convolution);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+        let [node_x, node_weight, node_bias] = ops.parents;
+        let dy = grads.consume::<B>(&ops.node);
+        let (x_state, weight_state, Convolution { stride, padding, transposed }) = ops.state;
+        let x = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(x_state);
+        let weight = checkpointer.retrieve_node_output::<B::FloatTensorPrimitive>(weight_state);
+        let kernel = weight.shape().dims::<4>()[2];
+        if let Some(node) = node_bias {
+            grads.register::<B>(node.id, bias_gradient::<B>(dy.clone()));
         }
-
-        match GemmConvTransposeBackward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(mut prep) => {
-                let x_state = prep.checkpoint(&x);
-                let weight_state = prep.checkpoint(&weight);
-                let y = B::gemm_conv_transpose2d(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), stride, padding);
-                prep.finish((x_state, weight_state, stride, padding), y)
-            }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(B::gemm_conv_transpose2d(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), stride, padding))
-            }
+        if let Some(node) = node_weight {
+            let gradient = match transposed {
+                false => weight_gradient::<B>(x.clone(), dy.clone(), kernel, stride, padding),
+                true => weight_gradient::<B>(dy.clone(), x.clone(), kernel, stride, padding),
+            };
+            grads.register::<B>(node.id, gradient);
         }
+        if let Some(node) = node_x {
+            let gradient = match transposed {
+                false => input_gradient::<B>(x, weight, dy, stride, padding),
+                true => patch_conv2d::<B>(dy, weight, None, stride, padding),
+            };
+            grads.register::<B>(node.id, gradient);
+        }
+    }
+}
+
+/// The convolution (or transposed convolution) of the inner backend,
+/// recorded for [`ConvolutionBackward`].
+fn tracked_convolution<B: GemmConv, C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<B, C>>,
+    weight: FloatTensor<Autodiff<B, C>>,
+    bias: FloatTensor<Autodiff<B, C>>,
+    how: Convolution,
+) -> FloatTensor<Autodiff<B, C>> {
+    let forward = |x, weight, bias| match how.transposed {
+        false => B::gemm_conv2d(x, weight, bias, how.stride, how.padding),
+        true => B::gemm_conv_transpose2d(x, weight, bias, how.stride, how.padding),
+    };
+    match ConvolutionBackward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
+        OpsKind::Tracked(mut prep) => {
+            let x_state = prep.checkpoint(&x);
+            let weight_state = prep.checkpoint(&weight);
+            let y = forward(x.into_primitive(), weight.into_primitive(), bias.into_primitive());
+            prep.finish((x_state, weight_state, how), y)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(forward(x.into_primitive(), weight.into_primitive(), bias.into_primitive())),
     }
 }
 
