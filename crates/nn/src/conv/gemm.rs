@@ -346,3 +346,26 @@ pub fn conv_transpose2d(x: Tensor<4>, weight: Tensor<4>, bias: Tensor<1>, stride
 pub fn per_image_convolution(images: Tensor<4>, kernels: Tensor<4>) -> Tensor<4> {
     Tensor::from_dispatch(<Dispatch as GemmConv>::per_image_convolution(images.into_dispatch(), kernels.into_dispatch()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::tensor::Distribution;
+
+    /// The hand-written im2col against burn's unfold views (the default
+    /// for other float types), at strides 1 and 2, paddings 0–2 and
+    /// kernels 3–5 on a non-square image.
+    #[test]
+    fn hand_written_patches_equal_the_unfolded_views() {
+        let device = Device::flex();
+        for (kernel, stride, padding) in [(3, 1, 1), (3, 2, 1), (4, 2, 1), (5, 1, 2), (3, 1, 0), (3, 2, 0)] {
+            let x = Tensor::<4>::random([2, 3, 9, 11], Distribution::Default, &device);
+            let ours = Tensor::<3>::from_dispatch(<Dispatch as GemmConv>::conv_patches(x.clone().into_dispatch(), kernel, stride, padding));
+            let views = patches_by_views::<Dispatch>(x.into_dispatch(), kernel, stride, padding);
+            let views = Tensor::<3>::from_dispatch(views);
+            assert_eq!(ours.dims(), views.dims(), "k {kernel}, stride {stride}, padding {padding}");
+            let difference = (ours - views).abs().max().into_scalar::<f32>();
+            assert_eq!(difference, 0.0, "k {kernel}, stride {stride}, padding {padding}");
+        }
+    }
+}
