@@ -11,6 +11,7 @@ use astrorim_nn::known_lens::Iterate;
 use astrorim_nn::parametric::MAX_COMPONENTS;
 use astrorim_nn::refine::RefineSettings;
 use astrorim_nn::train::{train, TrainConfig};
+use astrorim_nn::views::EncoderViews;
 use astrorim_sim::dataset::DatasetReader;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
@@ -110,6 +111,16 @@ pub struct EvaluateArgs {
     /// real-lens pipeline's search, ~10 s a sample), before the RIM's steps.
     #[arg(long)]
     refine_evidence: bool,
+    /// Joint mode: the encoder reads each observation in its eight flips
+    /// and quarter turns, their lenses averaged (8), or once as it is (1).
+    #[arg(long, default_value_t = 8, value_parser = views_parser())]
+    encoder_views: usize,
+}
+
+/// A views flag: 1 or 8.
+fn views_parser() -> impl clap::builder::TypedValueParser<Value = usize> {
+    use clap::builder::TypedValueParser;
+    clap::builder::PossibleValuesParser::new(["1", "8"]).map(|v| v.parse::<usize>().expect("1 or 8"))
 }
 
 pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
@@ -140,15 +151,16 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
         };
         return Err(anyhow!("{flag}: only the joint mode has an encoder's lens to refine (give a joint model or --encoder)"));
     }
+    let encoder_lens = if args.encoder_views == 8 { "encoder's lens, the mean of 8 flips and turns," } else { "encoder's lens" };
     let mut lens = match (model.forward.is_some(), args.refine_parametric_steps, args.refine_steps) {
         (false, _, _) => "known lens".to_string(),
-        (true, 0, 0) => "joint (encoder's lens)".to_string(),
-        (true, 0, steps) => format!("joint (encoder's lens refined in {steps} steps, the RIM as source solver)"),
+        (true, 0, 0) => format!("joint ({})", encoder_lens.trim_end_matches(',')),
+        (true, 0, steps) => format!("joint ({encoder_lens} refined in {steps} steps, the RIM as source solver)"),
         (true, parametric, 0) => format!(
-            "joint (encoder's lens fitted with a parametric source ({components} component{plural}) in {parametric} steps from 5 starts in θ_E, kept where the RIM's χ² is lower)"
+            "joint ({encoder_lens} fitted with a parametric source ({components} component{plural}) in {parametric} steps from 5 starts in θ_E, kept where the RIM's χ² is lower)"
         ),
         (true, parametric, steps) => format!(
-            "joint (encoder's lens fitted with a parametric source ({components} component{plural}) in {parametric} steps from 5 starts in θ_E, kept where the RIM's χ² is lower, then refined in {steps} steps, the RIM as source solver)"
+            "joint ({encoder_lens} fitted with a parametric source ({components} component{plural}) in {parametric} steps from 5 starts in θ_E, kept where the RIM's χ² is lower, then refined in {steps} steps, the RIM as source solver)"
         ),
     };
     if args.refine_evidence && model.forward.is_some() {
@@ -187,6 +199,7 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
             parametric_components: args.refine_parametric_components,
             evidence: args.refine_evidence,
         }),
+        encoder_views: EncoderViews::from_count(args.encoder_views).expect("parsed as 1 or 8"),
     };
     let how = Iterate { lens_gradient: false, ..meta.config.iterate() };
     let result = evaluate(&model, psf, &reader, how, &options, &device)?;
@@ -243,6 +256,7 @@ pub fn run_evaluate(args: EvaluateArgs) -> Result<()> {
     let json = serde_json::json!({
         "mode": if model.forward.is_some() { meta.config.mode } else { astrorim_nn::model::Mode::KnownLens },
         "lens": lens,
+        "encoder_views": if model.forward.is_some() { Some(args.encoder_views) } else { None },
         "refine_steps": args.refine_steps,
         "refine_parametric_steps": args.refine_parametric_steps,
         "refine_parametric_components": args.refine_parametric_components,

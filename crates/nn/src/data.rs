@@ -68,6 +68,22 @@ impl Symmetry {
         }
     }
 
+    /// The eight distinct symmetries of the square grid (the dihedral group
+    /// D4): no flip or a flip of x, then 0–3 quarter turns (flipping both
+    /// axes is the half turn, so it adds nothing).
+    pub fn all() -> [Symmetry; 8] {
+        std::array::from_fn(|k| Symmetry { flip_x: k >= 4, flip_y: false, quarter_turns: (k % 4) as u8 })
+    }
+
+    /// The symmetry that undoes this one. With g = R^k ∘ F (the flips F
+    /// first): one flip is a reflection, and a reflection conjugates R^k to
+    /// R^−k, so g is its own inverse; with none or both (the half turn,
+    /// which commutes with every turn) the inverse turns back by k.
+    pub fn inverse(&self) -> Symmetry {
+        let quarter_turns = if self.flip_x != self.flip_y { self.quarter_turns } else { (4 - self.quarter_turns % 4) % 4 };
+        Symmetry { quarter_turns, ..*self }
+    }
+
     /// The transformed copy of a row-major `side × side` image.
     pub fn image(&self, data: &[f32], side: usize) -> Vec<f32> {
         let last = side - 1;

@@ -14,6 +14,7 @@ use crate::joint::PsfSource;
 use crate::known_lens::Iterate;
 use crate::model::AstroRim;
 use crate::refine::RefineSettings;
+use crate::views::EncoderViews;
 use astrorim_metrics::{coherence_bin_centres, coherence_spectrum, mse, normalize, psnr, ssim_gaussian, ssim_uniform7, Normalize};
 use astrorim_sim::dataset::DatasetReader;
 use burn::tensor::{Device, Tensor, TensorData};
@@ -172,6 +173,8 @@ pub struct EvaluateOptions<'a> {
     /// Joint mode: refine the encoder's lens with the RIM as source solver
     /// before the final reconstruction ([`crate::refine`]).
     pub refine: Option<RefineSettings>,
+    /// Joint mode: the views of each observation the encoder reads.
+    pub encoder_views: EncoderViews,
 }
 
 /// Seed of the noise of re-observed samples ([`replace_source`]), with the
@@ -300,7 +303,7 @@ pub fn evaluate(
                     let indices: Vec<u64> = rows.iter().map(|&r| chunk.index[r]).collect();
                     b = replace_source(b, op, source, &indices);
                 }
-                let r = model.reconstruct_refined(op, &b, psf, how, options.refine);
+                let r = model.reconstruct_refined(op, &b, psf, how, options.encoder_views, options.refine);
                 let (theta, psf) = r.prediction.as_ref().map_or((&b.theta, &b.psf), |(p, psf)| (&p.theta, psf));
                 let selected: Vec<bool> = rows.iter().map(|&row| row < invert_per_chunk).collect();
                 let inverted =

@@ -24,7 +24,8 @@
 //! - [`train`]: training and exact resume ([`jitter`]: the known-lens RIM
 //!   trained on imperfect lenses); [`config`]: its TOML
 //!   configuration; [`checkpoint`]: exported models and the shipped one;
-//!   [`stream`]: on-the-fly training data; [`evaluate`]: Table-2 reports.
+//!   [`stream`]: on-the-fly training data; [`evaluate`]: Table-2 reports;
+//!   [`views`]: the encoder read over the grid's eight symmetries.
 
 pub mod baseline;
 pub mod checkpoint;
@@ -48,3 +49,4 @@ pub mod rim;
 pub mod rim_likelihood;
 pub mod stream;
 pub mod train;
+pub mod views;

@@ -10,6 +10,7 @@ use crate::known_lens::{project_source, run_rim, Iterate};
 use crate::parametric::{choose, fit_parametric_source};
 use crate::refine::{refine_lens, rim_source, RefineSettings};
 use crate::rim::Rim;
+use crate::views::EncoderViews;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{Device, Tensor};
 use serde::{Deserialize, Serialize};
@@ -89,10 +90,11 @@ impl AstroRim {
     /// differentiably in Θ when `how.lens_gradient`),
     /// back-projects, then iterates the RIM.
     pub fn reconstruct<'a>(&self, op: &'a ForwardOperator, batch: &Batch, psf: PsfSource, how: Iterate) -> Reconstruction<'a> {
-        self.reconstruct_refined(op, batch, psf, how, None)
+        self.reconstruct_refined(op, batch, psf, how, EncoderViews::Single, None)
     }
 
-    /// [`Self::reconstruct`], in joint mode with the encoder's lens first
+    /// [`Self::reconstruct`], in joint mode with the encoder reading `views`
+    /// of each observation ([`crate::views`]) and its lens first
     /// refined against the data when `refine` is given: with
     /// `parametric_steps`, fitted with a parametric source
     /// ([`crate::parametric::fit_parametric_source`]) and that lens kept
@@ -107,12 +109,13 @@ impl AstroRim {
         batch: &Batch,
         psf: PsfSource,
         how: Iterate,
+        views: EncoderViews,
         refine: Option<RefineSettings>,
     ) -> Reconstruction<'a> {
         let (f, prediction): (LinearOperator, _) = match &self.forward {
             None => (batch.operator(op), None),
             Some(model) => {
-                let mut p = model.predict(batch.observed.clone());
+                let mut p = views.predict(model, batch.observed.clone());
                 let kernel = model.psf(batch, psf);
                 if let Some(settings) = refine {
                     let solve = |f: &LinearOperator, b: &Batch| rim_source(&self.rim, f, b, how);
