@@ -62,6 +62,11 @@ enum BenchTarget {
         /// Hold the lens light at its fit (as `sample --fix-light`).
         #[arg(long)]
         fix_light: bool,
+        /// Simulate the same lenses without their lens light (a diagnostic:
+        /// the pipeline is given the true centre, which it otherwise finds
+        /// from the light, and the light is held at its fit).
+        #[arg(long)]
+        no_lens_light: bool,
         /// CSV of the per-lens intervals.
         #[arg(long, default_value = "coverage.csv")]
         out: PathBuf,
@@ -84,9 +89,9 @@ const DEFAULT_SCENE: &str = include_str!("../../../examples/sie_shear_sersic.jso
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.what {
         BenchTarget::Rim { repeats } => bench_rim(repeats.max(1)),
-        BenchTarget::Coverage { count, from, seed, walkers, steps, fix_light, out } => {
+        BenchTarget::Coverage { count, from, seed, walkers, steps, fix_light, no_lens_light, out } => {
             let options = PosteriorOptions::new(walkers, steps, seed).map_err(|e| anyhow!(e))?;
-            crate::coverage::run_coverage(from..from + count, seed, options, !fix_light, &out)
+            crate::coverage::run_coverage(from..from + count, seed, options, !(fix_light || no_lens_light), !no_lens_light, &out)
         }
         BenchTarget::Invert { count, supersampling, source_grid } => bench_invert(count, supersampling, source_grid),
         BenchTarget::Simulate { count, variants } => {

@@ -41,8 +41,9 @@ struct Simulated {
 /// Lens `index` of the set drawn from `seed`: θ_E 0.8–1.4″, q 0.6–0.95, any
 /// orientation, γ ≤ 0.06, centre within 0.05″; the source (R 0.1–0.25″,
 /// n 1–2.5, q ≥ 0.6) within 0.25″ of the optical axis; a de Vaucouleurs-like
-/// lens light (R 0.6–0.9″, n 3.5) on the mass centre.
-fn simulate(seed: u64, index: u64) -> Result<Simulated> {
+/// lens light (R 0.6–0.9″, n 3.5) on the mass centre, drawn always (so that
+/// the lenses are the same) and rendered when `lens_light`.
+fn simulate(seed: u64, index: u64, lens_light: bool) -> Result<Simulated> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index);
     let (e1, e2) = q_phi_to_e1e2(rng.gen_range(0.6..0.95), rng.gen_range(0.0..std::f64::consts::PI));
     let (gamma, angle) = (rng.gen_range(0.0..0.06), rng.gen_range(0.0..std::f64::consts::PI));
@@ -67,7 +68,7 @@ fn simulate(seed: u64, index: u64) -> Result<Simulated> {
         grid,
         lens: truth.lens_model(),
         source: LightModel::new(vec![Box::new(source)]),
-        lens_light: LightModel::new(vec![Box::new(light)]),
+        lens_light: LightModel::new(if lens_light { vec![Box::new(light)] } else { vec![] }),
         psf: Some(psf.clone()),
     };
     let normal = Normal::new(0.0, NOISE)?;
@@ -87,9 +88,18 @@ fn simulate(seed: u64, index: u64) -> Result<Simulated> {
 
 /// Refines and samples the lenses of index `lenses`, writes one CSV row per lens to
 /// `out` and prints the coverage fractions.
-/// `sample_light`: the lens light sampled with the lens (else held at its fit).
-pub fn run_coverage(lenses: std::ops::Range<u64>, seed: u64, options: PosteriorOptions, sample_light: bool, out: &Path) -> Result<()> {
-    let pipeline = PipelineOptions {
+/// `sample_light`: the lens light sampled with the lens (else held at its
+/// fit); `lens_light`: the lenses rendered with their lens light (else
+/// without, and the pipeline given the true centre).
+pub fn run_coverage(
+    lenses: std::ops::Range<u64>,
+    seed: u64,
+    options: PosteriorOptions,
+    sample_light: bool,
+    lens_light: bool,
+    out: &Path,
+) -> Result<()> {
+    let mut pipeline = PipelineOptions {
         prep: PrepOptions { center_pixel: None, cutout_arcsec: Some(SIDE as f64 * PIXEL_SCALE) },
         auto_mask: true,
         refine: RefineOptions { source_size: 24, final_source_size: 32, max_evaluations: 900, ..RefineOptions::default() },
@@ -102,7 +112,11 @@ pub fn run_coverage(lenses: std::ops::Range<u64>, seed: u64, options: PosteriorO
     let (mut inside, mut done) = ([0usize; 4], 0usize);
     for k in lenses {
         let clock = Instant::now();
-        let lens = simulate(seed, k)?;
+        let lens = simulate(seed, k, lens_light)?;
+        let middle = (SIDE as f64 - 1.0) / 2.0;
+        if !lens_light {
+            pipeline.prep.center_pixel = Some((middle + lens.truth.center_x / PIXEL_SCALE, middle + lens.truth.center_y / PIXEL_SCALE));
+        }
         let r = match reconstruct_lens(&lens.observation, &pipeline) {
             Ok(r) => r,
             Err(e) => {
@@ -110,8 +124,7 @@ pub fn run_coverage(lenses: std::ops::Range<u64>, seed: u64, options: PosteriorO
                 continue;
             }
         };
-        // The truth in the cutout's frame (the cutout is centred on the lens light's pixel).
-        let middle = (SIDE as f64 - 1.0) / 2.0;
+        // The truth in the cutout's frame (the cutout is centred on the lens light's pixel, or the given centre).
         let (center_x, center_y) =
             r.prepared.cutout_position(middle + lens.truth.center_x / PIXEL_SCALE, middle + lens.truth.center_y / PIXEL_SCALE);
         let truth = LenstronomyLens { center_x, center_y, ..lens.truth };
