@@ -113,10 +113,10 @@ pub fn run_coverage(
     for k in lenses {
         let clock = Instant::now();
         let lens = simulate(seed, k, lens_light)?;
+        // The true centre as (column, row) of the image.
         let middle = (SIDE as f64 - 1.0) / 2.0;
-        if !lens_light {
-            pipeline.prep.center_pixel = Some((middle + lens.truth.center_x / PIXEL_SCALE, middle + lens.truth.center_y / PIXEL_SCALE));
-        }
+        let center_pixel = (middle + lens.truth.center_x / PIXEL_SCALE, middle + lens.truth.center_y / PIXEL_SCALE);
+        pipeline.prep.center_pixel = (!lens_light).then_some(center_pixel);
         let r = match reconstruct_lens(&lens.observation, &pipeline) {
             Ok(r) => r,
             Err(e) => {
@@ -125,8 +125,7 @@ pub fn run_coverage(
             }
         };
         // The truth in the cutout's frame (the cutout is centred on the lens light's pixel, or the given centre).
-        let (center_x, center_y) =
-            r.prepared.cutout_position(middle + lens.truth.center_x / PIXEL_SCALE, middle + lens.truth.center_y / PIXEL_SCALE);
+        let (center_x, center_y) = r.prepared.cutout_position(center_pixel.0, center_pixel.1);
         let truth = LenstronomyLens { center_x, center_y, ..lens.truth };
         let problem = r.lens_problem();
         let light = sample_light.then(|| LightSampling::of(&r, &refine_options));

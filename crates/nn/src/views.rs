@@ -52,15 +52,23 @@ impl EncoderViews {
     }
 }
 
-/// Each image of `images` [B, C, S, S] (C = 1) in the eight views, stacked
+/// Each image of `images` [B, 1, S, S] in the eight views, stacked
 /// view-major: [8B, 1, S, S], rows k·B .. (k+1)·B being view k.
-pub fn stack_images(images: &Tensor<4>) -> Tensor<4> {
+fn stack_images(images: &Tensor<4>) -> Tensor<4> {
     let [b, _, side, _] = images.dims();
     let pixels = to_vec(images.clone());
     let symmetries = Symmetry::all();
     let views: Vec<f32> =
         symmetries.iter().flat_map(|g| pixels.chunks_exact(side * side).flat_map(move |image| g.image(image, side))).collect();
     Tensor::from_data(TensorData::new(views, [symmetries.len() * b, 1, side, side]), &images.device())
+}
+
+/// (b, e1, e2, x0, y0, γ1, γ2, κ_s, r_s) of Θ = (b, q, φ, x0, y0, γ, γ_φ,
+/// κ_s, r_s): the ellipticity and the shear as components, which add.
+fn components(t: &[f64; 9]) -> [f64; 9] {
+    let (e1, e2) = q_phi_to_e1e2(t[1], t[2]);
+    let (gamma1, gamma2) = shear_polar_to_cartesian(t[5], t[6]);
+    [t[0], e1, e2, t[3], t[4], gamma1, gamma2, t[7], t[8]]
 }
 
 /// The mean of the encoder's readings of the eight symmetric views of each
@@ -79,10 +87,7 @@ pub fn predict_symmetrized(model: &ForwardModel, observed: Tensor<4>) -> Predict
         for (k, g) in symmetries.iter().enumerate() {
             let row = k * b + sample;
             let t: [f64; 9] = std::array::from_fn(|j| theta[row * 9 + j] as f64);
-            let t = g.inverse().theta(&t);
-            let (e1, e2) = q_phi_to_e1e2(t[1], t[2]);
-            let (gamma1, gamma2) = shear_polar_to_cartesian(t[5], t[6]);
-            let values = [t[0], e1, e2, t[3], t[4], gamma1, gamma2, t[7], t[8]];
+            let values = components(&g.inverse().theta(&t));
             for (s, v) in sum.iter_mut().zip(values.into_iter().chain((0..3).map(|j| light[row * 3 + j] as f64))) {
                 *s += v;
             }
@@ -127,14 +132,6 @@ mod tests {
         }
     }
 
-    /// (b, e1, e2, x0, y0, γ1, γ2, κ_s, r_s) of a Θ row: comparable across the
-    /// angles' wrap.
-    fn components(t: &[f64]) -> [f64; 9] {
-        let (e1, e2) = q_phi_to_e1e2(t[1], t[2]);
-        let (gamma1, gamma2) = shear_polar_to_cartesian(t[5], t[6]);
-        [t[0], e1, e2, t[3], t[4], gamma1, gamma2, t[7], t[8]]
-    }
-
     #[test]
     fn the_symmetrized_reading_turns_with_the_observation() {
         // The mean over the group is equivariant, whatever the network: the
@@ -156,7 +153,8 @@ mod tests {
             for sample in 0..2 {
                 let t: [f64; 9] = std::array::from_fn(|j| theta[sample * 9 + j] as f64);
                 let expected = components(&g.theta(&t));
-                let got = components(&moved_theta[sample * 9..(sample + 1) * 9].iter().map(|&v| v as f64).collect::<Vec<_>>());
+                // Compared as components: comparable across the angles' wrap.
+                let got = components(&std::array::from_fn(|j| moved_theta[sample * 9 + j] as f64));
                 for (j, (a, b)) in got.iter().zip(expected).enumerate() {
                     assert!((a - b).abs() < 1e-5 * (1.0 + b.abs()), "{g:?}, sample {sample}, component {j}: {a} vs {b}");
                 }
