@@ -67,6 +67,9 @@ enum BenchTarget {
         /// from the light, and the light is held at its fit).
         #[arg(long)]
         no_lens_light: bool,
+        /// The likelihood's temperature (as `sample --temperature`).
+        #[arg(long, default_value_t = astrorim_infer::posterior::DEFAULT_TEMPERATURE)]
+        temperature: f64,
         /// CSV of the per-lens intervals.
         #[arg(long, default_value = "coverage.csv")]
         out: PathBuf,
@@ -89,8 +92,9 @@ const DEFAULT_SCENE: &str = include_str!("../../../examples/sie_shear_sersic.jso
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.what {
         BenchTarget::Rim { repeats } => bench_rim(repeats.max(1)),
-        BenchTarget::Coverage { count, from, seed, walkers, steps, fix_light, no_lens_light, out } => {
-            let options = PosteriorOptions::new(walkers, steps, seed).map_err(|e| anyhow!(e))?;
+        BenchTarget::Coverage { count, from, seed, walkers, steps, fix_light, no_lens_light, temperature, out } => {
+            let options =
+                PosteriorOptions::new(walkers, steps, seed).and_then(|o| o.with_temperature(temperature)).map_err(|e| anyhow!(e))?;
             crate::coverage::run_coverage(from..from + count, seed, options, !(fix_light || no_lens_light), !no_lens_light, &out)
         }
         BenchTarget::Invert { count, supersampling, source_grid } => bench_invert(count, supersampling, source_grid),

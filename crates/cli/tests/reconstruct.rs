@@ -252,6 +252,32 @@ fn samples_the_lens_posterior_and_resumes_the_chain() {
             "(100, 14, 7) (100, 14) ['theta_E', 'e1', 'e2', 'center_x', 'center_y', 'gamma1', 'gamma2'] True"
         );
     }
+    // The evidence tempered at T = 2 by default; a run at another temperature does not extend the chain.
+    assert_eq!(read("posterior.json")["temperature"], 2.0);
+    assert!(read("posterior.json")["likelihood"].as_str().unwrap().contains("T = 2"));
+    let colder = run_astrorim(&[
+        "sample",
+        &d("lens.fits"),
+        "--noise-rms",
+        "0.01",
+        "--psf",
+        &d("psf.fits"),
+        "--walkers",
+        "14",
+        "--steps",
+        "150",
+        "--fix-light",
+        "--temperature",
+        "1",
+        "--out",
+        &d("post"),
+    ]);
+    assert_eq!(colder.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&colder.stderr).contains("temperature 2, this run asks for 1"),
+        "{}",
+        String::from_utf8_lossy(&colder.stderr)
+    );
     // Nor does a run that samples the lens light extend one that held it (refused before any work).
     let with_light = run_astrorim(&["sample", &d("lens.fits"), "--noise-rms", "0.01", "--steps", "150", "--out", &d("post")]);
     assert_eq!(with_light.status.code(), Some(2));
@@ -321,6 +347,7 @@ fn samples_the_lens_posterior_with_the_rim_as_source_solver() {
     let posterior: serde_json::Value = serde_json::from_slice(&std::fs::read(dir.path().join("post/posterior.json")).unwrap()).unwrap();
     assert!(posterior["likelihood"].as_str().unwrap().contains("RIM"), "{}", posterior["likelihood"]);
     assert!(posterior["lambda"].is_null());
+    assert_eq!(posterior["temperature"], 1.0, "the RIM's likelihood is not tempered by default");
     assert!(posterior["likelihood"].as_str().unwrap().contains("less its light"), "{}", posterior["likelihood"]);
     let theta = posterior["intervals"]["theta_e_arcsec"]["median"].as_f64().unwrap();
     assert!((theta / 1.1 - 1.0).abs() < 0.05, "θ_E median {theta}");
@@ -331,7 +358,8 @@ fn samples_the_lens_posterior_with_the_rim_as_source_solver() {
     let amp = &posterior["intervals"]["light_amp"];
     assert!(amp["p2_5"].as_f64().unwrap() > 0.0 && amp["p2_5"].as_f64() <= amp["p97_5"].as_f64(), "light amplitude {amp}");
 
-    let other = sample("inversion", &[]);
+    // At the RIM chain's temperature, so that what refuses it is the likelihood.
+    let other = sample("inversion", &["--temperature", "1"]);
     assert_eq!(other.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&other.stderr).contains("other data, settings or solver"),

@@ -362,11 +362,12 @@ pub fn write_posterior(dir: &Path, chain: &Chain, summary: &PosteriorSummary, re
     save_corner(
         &dir.join("corner.png"),
         &format!(
-            "Lens posterior: {} samples ({} walkers × {} steps after {burn_in} burn-in), acceptance {:.2}",
+            "Lens posterior: {} samples ({} walkers × {} steps after {burn_in} burn-in), acceptance {:.2}{}",
             summary.samples,
             chain.walkers,
             chain.steps() - burn_in,
-            summary.diagnostics.acceptance_fraction
+            summary.diagnostics.acceptance_fraction,
+            if summary.temperature == 1.0 { String::new() } else { format!(", ln L / {}", summary.temperature) }
         ),
         &labels.iter().map(String::as_str).collect::<Vec<_>>(),
         &chain.columns(burn_in),

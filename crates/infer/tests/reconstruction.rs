@@ -200,7 +200,7 @@ fn the_lens_light_is_sampled_with_the_lens(r: &astrorim_infer::pipeline::LensRec
     moved[0] += 2.0 * r.lens_data.center_bounds.1;
     assert!(sampling.decode(&moved).is_none());
 
-    let options = PosteriorOptions { walkers: None, steps: 150, seed: 2, block: 50 };
+    let options = PosteriorOptions { walkers: None, steps: 150, seed: 2, block: 50, temperature: 1.0 };
     let chain = sample_lens(&problem, &r.fit.lens, refine, &options, Chain::default(), Some(&sampling), |_| Ok::<(), String>(()))
         .expect("the sampler runs with the light");
     assert_eq!(chain.ndim(), 7 + sampling.dimension());
@@ -257,7 +257,7 @@ fn the_posterior_covers_the_true_lens_and_resumes_exactly() {
     let t = truth();
     let (fit, _) = refine(&problem, &[("truth".to_string(), t)], &options()).expect("the refinement runs");
     let run = |steps: usize, chain: Chain| {
-        let o = PosteriorOptions { walkers: Some(16), steps, seed: 3, block: 50 };
+        let o = PosteriorOptions { walkers: Some(16), steps, seed: 3, block: 50, temperature: 1.0 };
         sample_lens(&problem, &fit.lens, &options(), &o, chain, None, |_| Ok::<(), String>(())).expect("the sampler runs")
     };
     let full = run(300, Chain::default());
@@ -275,7 +275,7 @@ fn the_posterior_covers_the_true_lens_and_resumes_exactly() {
     // Interrupted after 150 steps (3 blocks), written, read back and continued: the same chain.
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("chain.npz");
-    let o = PosteriorOptions { walkers: Some(16), steps: 150, seed: 3, block: 50 };
+    let o = PosteriorOptions { walkers: Some(16), steps: 150, seed: 3, block: 50, temperature: 1.0 };
     write_chain(&path, &run(150, Chain::default()), &o).unwrap();
     let resumed = run(300, read_chain(&path, &o).unwrap());
     assert!(resumed.positions == full.positions && resumed.log_prob == full.log_prob, "the resumed chain differs");
