@@ -1,0 +1,59 @@
+#!/usr/bin/env python3
+"""Coverage of the lens posterior from the rows of `astrorim bench coverage`.
+
+Usage: coverage_calibration.py COVERAGE.csv OUT.csv
+
+Reads the per-lens intervals (θ_E and q: 2.5, 16, 84, 97.5 percentiles),
+leaves out lenses whose refinement failed (ln L of the truth above the
+fit's by more than 10: the pipeline's lens in another basin, which the
+posterior about it cannot cover), and writes for the nominal levels 0,
+0.68, 0.95 and 1 the observed fractions of truths inside the central
+intervals with the binomial band nominal ± 1σ, as OUT.csv (for
+`astrorim plot`); prints the counts as a Markdown table row.
+Standard library only.
+"""
+import csv
+import math
+import sys
+
+FAILED_REFINEMENT = -10.0
+
+
+def main(source, out):
+    rows = list(csv.DictReader(open(source)))
+    usable = [r for r in rows if float(r["delta_ln_likelihood_fit_minus_truth"]) > FAILED_REFINEMENT]
+    n = len(usable)
+    if n == 0:
+        sys.exit(f"{source}: no usable lens")
+
+    def inside(r, name, lo, hi):
+        return float(r[f"{name}_{lo}"]) <= float(r[f"{name}_true"]) <= float(r[f"{name}_{hi}"])
+
+    counts = {}
+    for name in ("theta_e", "q"):
+        counts[name] = (
+            sum(inside(r, name, "p16", "p84") for r in usable),
+            sum(inside(r, name, "p2_5", "p97_5") for r in usable),
+        )
+    with open(out, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["nominal", "θ_E", "q", "nominal − 1σ (binomial)", "nominal + 1σ (binomial)", "nominal (calibrated)"])
+        for level, k in ((0.0, None), (0.68, 0), (0.95, 1), (1.0, None)):
+            band = math.sqrt(level * (1 - level) / n)
+            observed = [level if k is None else counts[name][k] / n for name in ("theta_e", "q")]
+            w.writerow([level, *observed, level - band, level + band, level])
+    deltas = sorted(float(r["delta_ln_likelihood_fit_minus_truth"]) for r in usable)
+    taus = sorted(float(r["tau_max"]) for r in usable)
+    median = lambda v: v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])
+    (t68, t95), (q68, q95) = counts["theta_e"], counts["q"]
+    print(
+        f"| {len(rows)} ({n} usable) | {t68}/{n} ({t68 / n:.2f}) | {t95}/{n} ({t95 / n:.2f}) | {q68}/{n} ({q68 / n:.2f}) | "
+        f"{q95}/{n} ({q95 / n:.2f}) | {median(deltas):.1f} / {sum(deltas) / n:.1f} | {median(taus):.0f} |"
+    )
+    print(f"binomial 1σ at n = {n}: ±{math.sqrt(0.68 * 0.32 / n):.3f} (68 %), ±{math.sqrt(0.95 * 0.05 / n):.3f} (95 %)")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    main(sys.argv[1], sys.argv[2])
