@@ -196,14 +196,15 @@ fn samples_the_lens_posterior_and_resumes_the_chain() {
     render(dir.path());
     let d = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
     // The lens light held (--fix-light): the lens's 7 parameters.
-    let sample = |steps: &str, walkers: &str| {
-        run_astrorim(&[
+    let sample = |steps: &str, walkers: &str, extra: &[&str]| {
+        let (lens, psf, post) = (d("lens.fits"), d("psf.fits"), d("post"));
+        let mut args: Vec<&str> = vec![
             "sample",
-            &d("lens.fits"),
+            &lens,
             "--noise-rms",
             "0.01",
             "--psf",
-            &d("psf.fits"),
+            &psf,
             "--z-lens",
             "0.5",
             "--z-source",
@@ -216,15 +217,17 @@ fn samples_the_lens_posterior_and_resumes_the_chain() {
             steps,
             "--fix-light",
             "--out",
-            &d("post"),
-        ])
+            &post,
+        ];
+        args.extend_from_slice(extra);
+        run_astrorim(&args)
     };
-    let bad = sample("50", "15");
+    let bad = sample("50", "15", &[]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("walkers"), "{}", String::from_utf8_lossy(&bad.stderr));
     assert!(!dir.path().join("post").exists(), "a refused run writes nothing");
 
-    let first = sample("50", "14");
+    let first = sample("50", "14", &[]);
     assert!(first.status.success(), "{}", String::from_utf8_lossy(&first.stderr));
     let stderr = String::from_utf8_lossy(&first.stderr);
     assert!(stderr.contains("under 50 τ"), "a 50-step chain is reported as too short: {stderr}");
@@ -239,7 +242,7 @@ fn samples_the_lens_posterior_and_resumes_the_chain() {
     assert!(dir.path().join("post/corner.png").exists());
 
     // Continued to 100 steps from the chain on disk; NumPy reads it.
-    let second = sample("100", "14");
+    let second = sample("100", "14", &[]);
     assert!(second.status.success(), "{}", String::from_utf8_lossy(&second.stderr));
     assert_eq!(read("posterior.json")["diagnostics"]["steps"], 100);
     if let Some(python) = oracle_python() {
@@ -255,23 +258,7 @@ fn samples_the_lens_posterior_and_resumes_the_chain() {
     // The evidence tempered at T = 2 by default; a run at another temperature does not extend the chain.
     assert_eq!(read("posterior.json")["temperature"], 2.0);
     assert!(read("posterior.json")["likelihood"].as_str().unwrap().contains("T = 2"));
-    let colder = run_astrorim(&[
-        "sample",
-        &d("lens.fits"),
-        "--noise-rms",
-        "0.01",
-        "--psf",
-        &d("psf.fits"),
-        "--walkers",
-        "14",
-        "--steps",
-        "150",
-        "--fix-light",
-        "--temperature",
-        "1",
-        "--out",
-        &d("post"),
-    ]);
+    let colder = sample("150", "14", &["--temperature", "1"]);
     assert_eq!(colder.status.code(), Some(2));
     assert!(
         String::from_utf8_lossy(&colder.stderr).contains("temperature 2, this run asks for 1"),
