@@ -44,9 +44,10 @@ struct Simulated {
 /// ([`ELLIPTICITY_PRIOR_SD`], [`SHEAR_PRIOR_SD`], truncated as it is: a
 /// calibration test draws its truths from the prior — until 2026-12-03 q
 /// was uniform in 0.6–0.95 and γ in 0–0.06, which that prior does not
-/// match), centre within 0.05″; the source (R 0.1–0.25″, n 1–2.5, q ≥ 0.6) within 0.25″ of the optical axis; a de Vaucouleurs-like
-/// lens light (R 0.6–0.9″, n 3.5) on the mass centre, drawn always (so that
-/// the lenses are the same) and rendered when `lens_light`.
+/// match), centre within 0.05″; the source (R 0.1–0.25″, n 1–2.5,
+/// q ≥ 0.6) within 0.25″ of the optical axis; a de Vaucouleurs-like lens
+/// light (R 0.6–0.9″, n 3.5) on the mass centre, drawn always (so that the
+/// lenses are the same) and rendered when `lens_light`.
 fn simulate(seed: u64, index: u64, lens_light: bool) -> Result<Simulated> {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ index);
     let (e1, e2) = truncated_pair(&mut rng, ELLIPTICITY_PRIOR_SD, 0.5)?;
