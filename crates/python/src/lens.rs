@@ -10,6 +10,7 @@ use astrorim_infer::observation::{NoiseInput, Observation, ObservationInput};
 use astrorim_infer::pipeline::{reconstruct_lens, PipelineOptions};
 use astrorim_infer::posterior::{
     check_sampled_family, map_position, read_chain, sample_lens, summarize, write_chain, Chain, PosteriorOptions,
+    DEFAULT_TEMPERATURE,
 };
 use astrorim_infer::prep::PrepOptions;
 use astrorim_infer::refine::{LensFamily, RefineOptions};
@@ -76,7 +77,8 @@ fn regularization(name: &str) -> PyResult<Regularization> {
     cutout = None, auto_mask = true, regularization = "gradient",
     search_source_grid = 28, source_grid = 48, max_evaluations = 600, search_binning = 2,
     simplex_tolerance = 1e-3, lens_model = "sie+shear", exposure_time = None, gain = None, out = None, name = None,
-    uncertainty = false, walkers = None, steps = 2000, sampler_seed = 1, fix_light = false
+    uncertainty = false, walkers = None, steps = 2000, sampler_seed = 1, fix_light = false,
+    temperature = DEFAULT_TEMPERATURE
 ))]
 #[allow(clippy::too_many_arguments)]
 pub fn reconstruct<'py>(
@@ -110,6 +112,7 @@ pub fn reconstruct<'py>(
     steps: usize,
     sampler_seed: u64,
     fix_light: bool,
+    temperature: f64,
 ) -> PyResult<Bound<'py, PyDict>> {
     let start = Instant::now();
     let obs = observation(&image, noise.as_ref(), noise_rms, psf.as_ref(), mask.as_ref(), pixel_scale, Some((exposure_time, gain)))?;
@@ -126,7 +129,9 @@ pub fn reconstruct<'py>(
     if uncertainty {
         check_sampled_family(family).map_err(|e| value_error(format!("lens_model: with uncertainty, {e}")))?;
     }
-    let posterior = uncertainty.then(|| PosteriorOptions::new(walkers, steps, sampler_seed)).transpose().map_err(value_error)?;
+    let posterior = uncertainty
+        .then(|| PosteriorOptions::new(walkers, steps, sampler_seed).and_then(|o| o.with_temperature(temperature)))
+        .transpose().map_err(value_error)?;
     let chain_path = out.as_ref().map(|dir| dir.join("chain.npz"));
     let resumed = match (&posterior, &chain_path) {
         (Some(p), Some(path)) if path.exists() => Some(read_chain(path, p).map_err(value_error)?),

@@ -315,6 +315,7 @@ def sample(
     steps: int = 2000,
     seed: int = 1,
     fix_light: bool = False,
+    temperature: float = 2.0,
     **options: Any,
 ) -> Result:
     """:func:`reconstruct`, then the lens posterior as ``astrorim sample``:
@@ -322,7 +323,10 @@ def sample(
     ``walkers`` walkers (default: twice the parameters, at least 16) for
     ``steps`` steps over θ_E, e1, e2, the centre and the shear and, unless
     ``fix_light``, the lens light's Sérsic parameters, the source
-    marginalized by the regularized inversion inside the likelihood. ``options`` are those of :func:`reconstruct`; with
+    marginalized by the regularized inversion inside the likelihood. The
+    chain samples L^(1/``temperature``) × prior: the default 2 is the
+    temperature calibrated on simulated lenses (1: the untempered
+    likelihood). ``options`` are those of :func:`reconstruct`; with
     ``out`` the chain is written as it grows (``chain.npz``) and an
     interrupted run resumes from it.
 
@@ -336,7 +340,8 @@ def sample(
         raise ValueError(f"{sorted(unknown)[0]}: unknown option of sample")
     merged = dict(reconstruct.__kwdefaults__ or {})
     merged.update(options)
-    merged.update(walkers=None if walkers is None else int(walkers), steps=int(steps), sampler_seed=int(seed), fix_light=bool(fix_light))
+    merged.update(walkers=None if walkers is None else int(walkers), steps=int(steps), sampler_seed=int(seed), fix_light=bool(fix_light),
+                  temperature=float(temperature))
     if merged.get("center") is not None:
         merged["center"] = (float(merged["center"][0]), float(merged["center"][1]))
     return _reconstruct(image, noise, psf, pixel_scale, z_lens, z_source, merged, True)

@@ -37,7 +37,8 @@ def test_reconstruct_equals_the_cli(tmp_path, lens_files, python_result):
 def test_sample_writes_and_returns_the_chain(tmp_path, lens_files):
     image, psf = lens_files
     r = astrorim.sample(
-        read_fits(image), psf=read_fits(psf), pixel_scale=0.06, noise_rms=NOISE_RMS, steps=3, seed=4, out=tmp_path, **FAST
+        read_fits(image), psf=read_fits(psf), pixel_scale=0.06, noise_rms=NOISE_RMS, steps=3, seed=4, temperature=1.5, out=tmp_path,
+        **FAST
     )
     # The lens's 7 parameters and the lens light's (one Sérsic: 7; two: 12), twice as many walkers.
     steps, walkers, ndim = r.chain.shape
@@ -46,12 +47,20 @@ def test_sample_writes_and_returns_the_chain(tmp_path, lens_files):
     assert np.all(np.isfinite(r.log_prob))
     post = r.fields["posterior"]
     assert post["diagnostics"]["steps"] == 3 and "theta_e_arcsec" in post["intervals"]
+    assert post["temperature"] == 1.5
     saved = json.loads((tmp_path / "result.json").read_text())
     assert saved["posterior"]["intervals"]["theta_e_arcsec"] == post["intervals"]["theta_e_arcsec"]
     with np.load(tmp_path / "chain.npz") as chain:
         assert np.array_equal(chain["chain"], r.chain)
         assert [n.decode() for n in chain["parameter_names"]] == r.parameter_names
+        assert chain["temperature"].tolist() == [1.5]
     assert (tmp_path / "corner.png").stat().st_size > 0 and (tmp_path / "panel.png").stat().st_size > 0
+
+
+def test_sample_refuses_a_temperature_that_is_not_positive(lens_files):
+    image, psf = lens_files
+    with pytest.raises(ValueError, match="temperature"):
+        astrorim.sample(read_fits(image), psf=read_fits(psf), pixel_scale=0.06, noise_rms=NOISE_RMS, temperature=0.0, **FAST)
 
 
 def test_invert_equals_the_cli(tmp_path):
