@@ -73,6 +73,13 @@ enum BenchTarget {
         /// CSV of the per-lens intervals.
         #[arg(long, default_value = "coverage.csv")]
         out: PathBuf,
+        /// Also write each simulated lens into this directory (created if
+        /// needed): `lens_K.fits` (the noisy image, pixel scale in its
+        /// header), `lens_K_psf.fits` and `lens_K_truth.json` (the true
+        /// scene: `astrorim render` draws it without noise, `invert --lens`
+        /// reads its lens), to rerun `astrorim reconstruct` on it.
+        #[arg(long)]
+        save: Option<PathBuf>,
     },
     /// Simulator throughput per variant on one thread (images per second).
     Simulate {
@@ -92,10 +99,11 @@ const DEFAULT_SCENE: &str = include_str!("../../../examples/sie_shear_sersic.jso
 pub fn run(args: BenchArgs) -> Result<()> {
     match args.what {
         BenchTarget::Rim { repeats } => bench_rim(repeats.max(1)),
-        BenchTarget::Coverage { count, from, seed, walkers, steps, fix_light, no_lens_light, temperature, out } => {
+        BenchTarget::Coverage { count, from, seed, walkers, steps, fix_light, no_lens_light, temperature, out, save } => {
             let options =
                 PosteriorOptions::new(walkers, steps, seed).and_then(|o| o.with_temperature(temperature)).map_err(|e| anyhow!(e))?;
-            crate::coverage::run_coverage(from..from + count, seed, options, !(fix_light || no_lens_light), !no_lens_light, &out)
+            let lenses = crate::coverage::Lenses { range: from..from + count, seed, lens_light: !no_lens_light, save };
+            crate::coverage::run_coverage(&lenses, options, !(fix_light || no_lens_light), &out)
         }
         BenchTarget::Invert { count, supersampling, source_grid } => bench_invert(count, supersampling, source_grid),
         BenchTarget::Simulate { count, variants } => {

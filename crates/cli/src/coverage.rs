@@ -9,6 +9,7 @@
 //! and 0.95), with the likelihood of the refined lens against the truth's.
 
 use anyhow::Result;
+use astrorim_infer::lens_light::SersicComponent;
 use astrorim_infer::observation::Observation;
 use astrorim_infer::pipeline::{reconstruct_lens, PipelineOptions};
 use astrorim_infer::posterior::{log_likelihood, sample_lens, summarize, Chain, PosteriorOptions, ELLIPTICITY_PRIOR_SD, SHEAR_PRIOR_SD};
@@ -16,15 +17,16 @@ use astrorim_infer::prep::PrepOptions;
 use astrorim_infer::refine::RefineOptions;
 use astrorim_infer::sampled_light::LightSampling;
 use astrorim_io::atomic::write_bytes;
+use astrorim_io::fits::{write_fits, HduOut, Keyword, Precision};
 use astrorim_physics::ellipticity::{e1e2_to_q_phi, q_phi_to_e1e2};
-use astrorim_physics::light::{LightModel, Sersic};
+use astrorim_physics::light::{LightModel, LightProfile};
 use astrorim_physics::param_map::LenstronomyLens;
 use astrorim_physics::psf::{Kernel, PsfShape};
 use astrorim_physics::render::{render, Scene};
 use astrorim_physics::{Image, PixelGrid};
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// Image side (pixels), pixel scale (arcsec), PSF FWHM (arcsec) and noise σ of the simulated lenses.
@@ -32,10 +34,15 @@ const SIDE: usize = 64;
 const PIXEL_SCALE: f64 = 0.06;
 const PSF_FWHM: f64 = 0.1;
 const NOISE: f64 = 0.02;
+/// Rays per pixel side of the simulation.
+const SUPERSAMPLING: usize = 3;
 
 /// One simulated lens: its truth (arcsec from the image centre) and its observation.
 struct Simulated {
     truth: LenstronomyLens,
+    source: SersicComponent,
+    /// Drawn always, rendered only when asked ([`simulate`]).
+    lens_light: Option<SersicComponent>,
     observation: Observation,
 }
 
@@ -65,15 +72,32 @@ fn simulate(seed: u64, index: u64, lens_light: bool) -> Result<Simulated> {
     };
     let (se1, se2) = q_phi_to_e1e2(rng.gen_range(0.6..1.0), rng.gen_range(0.0..std::f64::consts::PI));
     let (r, a) = (0.25 * rng.gen::<f64>().sqrt(), rng.gen_range(0.0..std::f64::consts::TAU));
-    let source = Sersic::new(3.0, rng.gen_range(0.1..0.25), rng.gen_range(1.0..2.5), se1, se2, r * a.cos(), r * a.sin());
-    let grid = PixelGrid::new(SIDE, SIDE, PIXEL_SCALE, 3)?;
+    let source = SersicComponent {
+        amp: 3.0,
+        R_sersic: rng.gen_range(0.1..0.25),
+        n_sersic: rng.gen_range(1.0..2.5),
+        e1: se1,
+        e2: se2,
+        center_x: r * a.cos(),
+        center_y: r * a.sin(),
+    };
+    let grid = PixelGrid::new(SIDE, SIDE, PIXEL_SCALE, SUPERSAMPLING)?;
     let psf = Kernel::analytic(PsfShape::Gaussian { fwhm: PSF_FWHM, e1: 0.0, e2: 0.0 }, PIXEL_SCALE)?;
-    let light = Sersic::new(6.0, rng.gen_range(0.6..0.9), 3.5, 0.5 * e1, 0.5 * e2, truth.center_x, truth.center_y);
+    let light = SersicComponent {
+        amp: 6.0,
+        R_sersic: rng.gen_range(0.6..0.9),
+        n_sersic: 3.5,
+        e1: 0.5 * e1,
+        e2: 0.5 * e2,
+        center_x: truth.center_x,
+        center_y: truth.center_y,
+    };
+    let lens_light = lens_light.then_some(light);
     let scene = Scene {
         grid,
         lens: truth.lens_model(),
-        source: LightModel::new(vec![Box::new(source)]),
-        lens_light: LightModel::new(if lens_light { vec![Box::new(light)] } else { vec![] }),
+        source: LightModel::new(vec![Box::new(source.profile())]),
+        lens_light: LightModel::new(lens_light.iter().map(|c| Box::new(c.profile()) as Box<dyn LightProfile>).collect()),
         psf: Some(psf.clone()),
     };
     let normal = Normal::new(0.0, NOISE)?;
@@ -88,7 +112,7 @@ fn simulate(seed: u64, index: u64, lens_light: bool) -> Result<Simulated> {
         masked_by_mask: 0,
         unusable: 0,
     };
-    Ok(Simulated { truth, observation })
+    Ok(Simulated { truth, source, lens_light, observation })
 }
 
 /// Two components drawn from N(0, sd²) each, redrawn until their modulus is
@@ -103,19 +127,56 @@ fn truncated_pair(rng: &mut rand_chacha::ChaCha8Rng, sd: f64, max: f64) -> Resul
     }
 }
 
-/// Refines and samples the lenses of index `lenses`, writes one CSV row per lens to
+/// Writes lens `index` into `dir`: its noisy image and PSF as FITS, and its
+/// truth as a scene (`astrorim render` draws its noiseless image; `invert
+/// --lens` reads its lens list), arcsec from the image centre.
+fn save_lens(dir: &Path, index: u64, lens: &Simulated) -> Result<()> {
+    std::fs::create_dir_all(dir).map_err(|e| anyhow::anyhow!("{}: {e}", dir.display()))?;
+    let origin = Keyword::text("ORIGIN", "astrorim bench coverage", "software that wrote this file");
+    let image = &lens.observation.image;
+    let hdu = HduOut { name: None, image, keywords: vec![origin.clone(), Keyword::float("NOISE", NOISE, "white noise sigma per pixel")] };
+    write_fits(&dir.join(format!("lens_{index}.fits")), &[hdu], Precision::F64, Some(PIXEL_SCALE))?;
+    if let Some(psf) = &lens.observation.psf {
+        let kernel = Image { nx: psf.size(), ny: psf.size(), data: psf.data().to_vec() };
+        let hdu = HduOut { name: None, image: &kernel, keywords: vec![origin] };
+        write_fits(&dir.join(format!("lens_{index}_psf.fits")), &[hdu], Precision::F64, Some(PIXEL_SCALE))?;
+    }
+    let t = &lens.truth;
+    let sersic = |c: &SersicComponent| {
+        let mut v = serde_json::to_value(c).expect("plain numbers");
+        v["type"] = "SERSIC_ELLIPSE".into();
+        v
+    };
+    let scene = serde_json::json!({
+        "grid": {"nx": SIDE, "ny": SIDE, "pixel_scale": PIXEL_SCALE, "supersampling": SUPERSAMPLING},
+        "lens": [
+            {"type": "SIE", "theta_E": t.theta_E, "e1": t.e1, "e2": t.e2, "center_x": t.center_x, "center_y": t.center_y},
+            {"type": "SHEAR", "gamma1": t.gamma1, "gamma2": t.gamma2},
+        ],
+        "source": [sersic(&lens.source)],
+        "lens_light": lens.lens_light.iter().map(sersic).collect::<Vec<_>>(),
+        "psf": {"type": "GAUSSIAN", "fwhm": PSF_FWHM},
+    });
+    write_bytes(&dir.join(format!("lens_{index}_truth.json")), serde_json::to_string_pretty(&scene)?.as_bytes())?;
+    Ok(())
+}
+
+/// Which simulated lenses a coverage run takes.
+pub struct Lenses {
+    /// Lens indices.
+    pub range: std::ops::Range<u64>,
+    pub seed: u64,
+    /// Rendered with their lens light (else without, and the pipeline given the true centre).
+    pub lens_light: bool,
+    /// Each lens also written here ([`save_lens`]).
+    pub save: Option<PathBuf>,
+}
+
+/// Refines and samples `lenses`, writes one CSV row per lens to
 /// `out` and prints the coverage fractions.
-/// `sample_light`: the lens light sampled with the lens (else held at its
-/// fit); `lens_light`: the lenses rendered with their lens light (else
-/// without, and the pipeline given the true centre).
-pub fn run_coverage(
-    lenses: std::ops::Range<u64>,
-    seed: u64,
-    options: PosteriorOptions,
-    sample_light: bool,
-    lens_light: bool,
-    out: &Path,
-) -> Result<()> {
+/// `sample_light`: the lens light sampled with the lens (else held at its fit).
+pub fn run_coverage(lenses: &Lenses, options: PosteriorOptions, sample_light: bool, out: &Path) -> Result<()> {
+    let (seed, lens_light) = (lenses.seed, lenses.lens_light);
     let mut pipeline = PipelineOptions {
         prep: PrepOptions { center_pixel: None, cutout_arcsec: Some(SIDE as f64 * PIXEL_SCALE) },
         auto_mask: true,
@@ -127,9 +188,12 @@ pub fn run_coverage(
         "index,theta_e_true,theta_e_median,theta_e_p16,theta_e_p84,theta_e_p2_5,theta_e_p97_5,q_true,q_median,q_p16,q_p84,q_p2_5,q_p97_5,tau_max,acceptance,delta_ln_likelihood_fit_minus_truth,seconds\n",
     );
     let (mut inside, mut done) = ([0usize; 4], 0usize);
-    for k in lenses {
+    for k in lenses.range.clone() {
         let clock = Instant::now();
         let lens = simulate(seed, k, lens_light)?;
+        if let Some(dir) = &lenses.save {
+            save_lens(dir, k, &lens)?;
+        }
         // The true centre as (column, row) of the image.
         let middle = (SIDE as f64 - 1.0) / 2.0;
         let center_pixel = (middle + lens.truth.center_x / PIXEL_SCALE, middle + lens.truth.center_y / PIXEL_SCALE);

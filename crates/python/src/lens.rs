@@ -9,8 +9,7 @@ use astrorim_infer::inversion::Regularization;
 use astrorim_infer::observation::{NoiseInput, Observation, ObservationInput};
 use astrorim_infer::pipeline::{reconstruct_lens, PipelineOptions};
 use astrorim_infer::posterior::{
-    check_sampled_family, map_position, read_chain, sample_lens, summarize, write_chain, Chain, PosteriorOptions,
-    DEFAULT_TEMPERATURE,
+    check_sampled_family, map_position, read_chain, sample_lens, summarize, write_chain, Chain, PosteriorOptions, DEFAULT_TEMPERATURE,
 };
 use astrorim_infer::prep::PrepOptions;
 use astrorim_infer::refine::{LensFamily, RefineOptions};
@@ -131,7 +130,8 @@ pub fn reconstruct<'py>(
     }
     let posterior = uncertainty
         .then(|| PosteriorOptions::new(walkers, steps, sampler_seed).and_then(|o| o.with_temperature(temperature)))
-        .transpose().map_err(value_error)?;
+        .transpose()
+        .map_err(value_error)?;
     let chain_path = out.as_ref().map(|dir| dir.join("chain.npz"));
     let resumed = match (&posterior, &chain_path) {
         (Some(p), Some(path)) if path.exists() => Some(read_chain(path, p).map_err(value_error)?),
