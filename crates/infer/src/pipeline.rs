@@ -48,7 +48,7 @@ const BOUND_TOLERANCE: f64 = 5e-3;
 /// Budget of the second lens refinement (after the lens light is refitted): one
 /// θ_E scan and one simplex from the first refinement's lens, no further rounds.
 const SECOND_EVALUATIONS: usize = 120;
-/// Budget of each of the parametric stage's two final simplexes.
+/// Budget of each of the parametric stage's final simplexes (one per start).
 const PARAMETRIC_EVALUATIONS: usize = 800;
 
 /// Sub-pixels per side where the lens light is rendered (within
