@@ -141,20 +141,11 @@ fn save_lens(dir: &Path, index: u64, lens: &Simulated) -> Result<()> {
         let hdu = HduOut { name: None, image: &kernel, keywords: vec![origin] };
         write_fits(&dir.join(format!("lens_{index}_psf.fits")), &[hdu], Precision::F64, Some(PIXEL_SCALE))?;
     }
-    let t = &lens.truth;
-    let sersic = |c: &SersicComponent| {
-        let mut v = serde_json::to_value(c).expect("plain numbers");
-        v["type"] = "SERSIC_ELLIPSE".into();
-        v
-    };
     let scene = serde_json::json!({
         "grid": {"nx": SIDE, "ny": SIDE, "pixel_scale": PIXEL_SCALE, "supersampling": SUPERSAMPLING},
-        "lens": [
-            {"type": "SIE", "theta_E": t.theta_E, "e1": t.e1, "e2": t.e2, "center_x": t.center_x, "center_y": t.center_y},
-            {"type": "SHEAR", "gamma1": t.gamma1, "gamma2": t.gamma2},
-        ],
-        "source": [sersic(&lens.source)],
-        "lens_light": lens.lens_light.iter().map(sersic).collect::<Vec<_>>(),
+        "lens": lens.truth.sie_shear_list(),
+        "source": [lens.source.scene_entry()],
+        "lens_light": lens.lens_light.iter().map(SersicComponent::scene_entry).collect::<Vec<_>>(),
         "psf": {"type": "GAUSSIAN", "fwhm": PSF_FWHM},
     });
     write_bytes(&dir.join(format!("lens_{index}_truth.json")), serde_json::to_string_pretty(&scene)?.as_bytes())?;

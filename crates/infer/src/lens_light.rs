@@ -31,6 +31,12 @@ impl SersicComponent {
     pub fn profile(&self) -> Sersic {
         Sersic::new(self.amp, self.R_sersic, self.n_sersic, self.e1, self.e2, self.center_x, self.center_y)
     }
+
+    /// This component as a scene's light entry (`{"type": "SERSIC_ELLIPSE", …}`).
+    pub fn scene_entry(&self) -> serde_json::Value {
+        serde_json::json!({"type": "SERSIC_ELLIPSE", "amp": self.amp, "R_sersic": self.R_sersic, "n_sersic": self.n_sersic,
+            "e1": self.e1, "e2": self.e2, "center_x": self.center_x, "center_y": self.center_y})
+    }
 }
 
 /// The lens light model: its components.

@@ -7,6 +7,7 @@
 //! file is written atomically.
 
 use crate::coolest::{coolest_document, CoolestInputs};
+use crate::lens_light::SersicComponent;
 use crate::pipeline::LensReconstruction;
 use crate::posterior::{Chain, PosteriorSummary};
 use crate::profiles::{azimuthal_kappa, critical_curves_and_caustics, enclosed_kappa_area, mean_kappa};
@@ -130,12 +131,7 @@ pub fn result_document(r: &LensReconstruction, options: &ReportOptions, name: &P
             "mass_einstein_msun_definition": "projected mass inside the circle r = θ_E about the lens centre: Σ_crit ∫κ dA",
         })
     });
-    let light: Vec<Value> = r
-        .light
-        .components
-        .iter()
-        .map(|c| json!({"type": "SERSIC_ELLIPSE", "amp": c.amp, "R_sersic": c.R_sersic, "n_sersic": c.n_sersic, "e1": c.e1, "e2": c.e2, "center_x": c.center_x, "center_y": c.center_y}))
-        .collect();
+    let light: Vec<Value> = r.light.components.iter().map(SersicComponent::scene_entry).collect();
     let result = json!({
         "theta_e_arcsec": theta_e,
         "q": q,
@@ -154,10 +150,7 @@ pub fn result_document(r: &LensReconstruction, options: &ReportOptions, name: &P
         "conventions": "lenstronomy: arcsec, x along image columns (FITS NAXIS1), y along rows, origin at the cutout centre; φ counter-clockwise from +x; q = minor/major; SIE θ_E in lenstronomy's (intermediate-axis) normalization; the shear acts about (0, 0)",
         "center_pixel_input": r.prepared.input_pixel(lens.center_x, lens.center_y),
         "lens_model_list": r.summary.lens_model.lens_model_list(),
-        "lens": [
-            {"type": "SIE", "theta_E": theta_e, "e1": lens.e1, "e2": lens.e2, "center_x": lens.center_x, "center_y": lens.center_y},
-            {"type": "SHEAR", "gamma1": lens.gamma1, "gamma2": lens.gamma2},
-        ],
+        "lens": lens.sie_shear_list(),
         "lens_light": light,
         "astrorim_theta": lens.to_astrorim(n, s),
         "astrorim_theta_grid": {"n_pixels": n, "pixel_scale_arcsec": s},

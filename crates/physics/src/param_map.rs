@@ -53,6 +53,16 @@ pub fn arcsec_per_unit(n_pixels: usize, pixel_scale: f64) -> f64 {
 const NFW_NORM: f64 = 0.306_852_819_440_054_7; // 1 + ln ½
 
 impl LenstronomyLens {
+    /// The SIE and the shear as a scene's lens list (`[{"type": "SIE", …},
+    /// {"type": "SHEAR", …}]`, lenstronomy's keywords; the halo left out):
+    /// what `result.json` reports and `invert --lens` reads.
+    pub fn sie_shear_list(&self) -> serde_json::Value {
+        serde_json::json!([
+            {"type": "SIE", "theta_E": self.theta_E, "e1": self.e1, "e2": self.e2, "center_x": self.center_x, "center_y": self.center_y},
+            {"type": "SHEAR", "gamma1": self.gamma1, "gamma2": self.gamma2},
+        ])
+    }
+
     /// The profiles: SIE, SHEAR (about the origin, lenstronomy's default
     /// ra_0 = dec_0 = 0) and, when `alpha_Rs > 0`, an NFW on the SIE's centre.
     pub fn lens_model(&self) -> LensModel {
