@@ -176,7 +176,7 @@ pub fn run_coverage(lenses: &Lenses, options: PosteriorOptions, sample_light: bo
     };
     let refine_options = pipeline.refine;
     let mut rows = String::from(
-        "index,theta_e_true,theta_e_median,theta_e_p16,theta_e_p84,theta_e_p2_5,theta_e_p97_5,q_true,q_median,q_p16,q_p84,q_p2_5,q_p97_5,tau_max,acceptance,delta_ln_likelihood_fit_minus_truth,seconds\n",
+        "index,theta_e_true,theta_e_median,theta_e_p16,theta_e_p84,theta_e_p2_5,theta_e_p97_5,q_true,q_median,q_p16,q_p84,q_p2_5,q_p97_5,sky_offset_median,sky_offset_p16,sky_offset_p84,tau_max,acceptance,delta_ln_likelihood_fit_minus_truth,seconds\n",
     );
     let (mut inside, mut done) = ([0usize; 4], 0usize);
     for k in lenses.range.clone() {
@@ -223,8 +223,10 @@ pub fn run_coverage(lenses: &Lenses, options: PosteriorOptions, sample_light: bo
         }
         done += 1;
         let tau_max = summary.diagnostics.autocorrelation_time.iter().copied().fold(f64::NAN, f64::max);
+        // The sampled sky offset (empty with the light held).
+        let sky = summary.intervals.get("sky_offset").map_or(",,".to_string(), |i| format!("{:.6},{:.6},{:.6}", i.median, i.p16, i.p84));
         rows.push_str(&format!(
-            "{k},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{q_true:.5},{:.5},{:.5},{:.5},{:.5},{:.5},{tau_max:.1},{:.3},{delta:.2},{:.1}\n",
+            "{k},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{q_true:.5},{:.5},{:.5},{:.5},{:.5},{:.5},{sky},{tau_max:.1},{:.3},{delta:.2},{:.1}\n",
             lens.truth.theta_E,
             theta.median,
             theta.p16,

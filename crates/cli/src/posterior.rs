@@ -163,7 +163,7 @@ pub fn run_posterior(
     progress.finish_and_clear();
     let mut summary = summarize(&chain, &map, distances, start.elapsed().as_secs_f64());
     summary.likelihood = likelihood_in_words(likelihood.description(), &chain);
-    write_posterior(out, &chain, &summary, &map_position(&map, light.as_ref().map(LightSampling::fitted)))?;
+    write_posterior(out, &chain, &summary, &map_position(&map, light.as_ref().map(LightSampling::fitted).as_ref()))?;
     for warning in &summary.diagnostics.warnings {
         eprintln!("astrorim: warning: {}: {warning}", out.display());
     }

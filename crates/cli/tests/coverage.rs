@@ -37,6 +37,9 @@ fn a_saved_coverage_lens_is_redrawn_by_its_truth_and_fitted_near_it() {
     let row: Vec<&str> = csv.lines().nth(1).expect("one lens row").split(',').collect();
     let column = |name: &str| row[header.iter().position(|h| *h == name).unwrap()].parse::<f64>().unwrap();
     assert_eq!(column("index"), 10.0);
+    assert_eq!(row.len(), header.len());
+    // With the light held the sky level is too: its columns are empty.
+    assert_eq!(row[header.iter().position(|h| *h == "sky_offset_median").unwrap()], "");
     assert!((column("theta_e_true") - theta_e).abs() < 1e-6);
     // A one-step chain sits on the refined lens.
     let fitted = column("theta_e_median");

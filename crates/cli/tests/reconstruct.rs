@@ -338,9 +338,11 @@ fn samples_the_lens_posterior_with_the_rim_as_source_solver() {
     assert!(posterior["likelihood"].as_str().unwrap().contains("less its light"), "{}", posterior["likelihood"]);
     let theta = posterior["intervals"]["theta_e_arcsec"]["median"].as_f64().unwrap();
     assert!((theta / 1.1 - 1.0).abs() < 0.05, "θ_E median {theta}");
-    // The light's columns: one Sérsic (7 more) or two (12), twice as many walkers by default.
+    // The light's and sky's columns: one Sérsic (8 more) or two (13), twice as many walkers by default.
     let ndim = posterior["diagnostics"]["autocorrelation_time"].as_array().unwrap().len();
-    assert!(ndim == 14 || ndim == 19, "{ndim} sampled parameters");
+    assert!(ndim == 15 || ndim == 20, "{ndim} sampled parameters");
+    let sky = &posterior["intervals"]["sky_offset"];
+    assert!(sky["p2_5"].as_f64() <= sky["p97_5"].as_f64(), "sky offset {sky}");
     assert_eq!(posterior["diagnostics"]["walkers"].as_u64().unwrap() as usize, 2 * ndim);
     let amp = &posterior["intervals"]["light_amp"];
     assert!(amp["p2_5"].as_f64().unwrap() > 0.0 && amp["p2_5"].as_f64() <= amp["p97_5"].as_f64(), "light amplitude {amp}");

@@ -27,10 +27,9 @@
 //! boundary continues exactly as an uninterrupted run would.
 
 use crate::inversion::FillOrdering;
-use crate::lens_light::LensLight;
 use crate::profiles::enclosed_kappa_area;
 use crate::refine::{CoarseProblem, LensFamily, LensProblem, RefineOptions};
-use crate::sampled_light::LightSampling;
+use crate::sampled_light::{LightSampling, SampledLight};
 use astrorim_io::npz::{read_npz_array, write_npz, NpyArray, NpyData};
 use astrorim_io::IoError;
 use astrorim_physics::cosmology::LensDistances;
@@ -269,7 +268,7 @@ impl Posterior<'_> {
 
     fn evaluate(&self, xs: &[Vec<f64>]) -> (Vec<f64>, usize) {
         // Each proposal inside the prior: its lens, ln of the prior's Jacobian, its light.
-        let decoded: Vec<Option<(LenstronomyLens, f64, Option<LensLight>)>> = xs
+        let decoded: Vec<Option<(LenstronomyLens, f64, Option<SampledLight>)>> = xs
             .iter()
             .map(|x| {
                 let lens = LensFamily::SieShear.decode(&x[..NDIM], self.problem.theta_e_bounds, self.problem.center_bounds)?;
@@ -280,7 +279,7 @@ impl Posterior<'_> {
                 }
             })
             .collect();
-        let inside: Vec<&(LenstronomyLens, f64, Option<LensLight>)> = decoded.iter().flatten().collect();
+        let inside: Vec<&(LenstronomyLens, f64, Option<SampledLight>)> = decoded.iter().flatten().collect();
         let lenses: Vec<LenstronomyLens> = inside.iter().map(|(lens, _, _)| *lens).collect();
         let (data, central): (Vec<Vec<f64>>, Vec<f64>) = match self.light {
             Some(sampling) => {
@@ -369,7 +368,7 @@ fn initial_ensemble(
     let mut centre = LensFamily::SieShear.encode(map);
     let mut half = vec![0.005, 0.01, 0.01, 0.1 * s, 0.1 * s, 0.01, 0.01];
     if let Some(light) = posterior.light {
-        centre.extend(LightSampling::encode(light.fitted()));
+        centre.extend(LightSampling::encode(&light.fitted()));
         half.extend(light.start_half_widths());
     }
     let walkers = options.walkers_for(posterior.ndim());
@@ -730,8 +729,8 @@ pub fn position(lens: &LenstronomyLens) -> [f64; NDIM] {
     [lens.theta_E, lens.e1, lens.e2, lens.center_x, lens.center_y, lens.gamma1, lens.gamma2]
 }
 
-/// The most probable lens and, when sampled, the lens light in the chain's columns.
-pub fn map_position(map: &LenstronomyLens, light: Option<&LensLight>) -> Vec<f64> {
+/// The most probable lens and, when sampled, the lens light and sky offset in the chain's columns.
+pub fn map_position(map: &LenstronomyLens, light: Option<&SampledLight>) -> Vec<f64> {
     let mut out = position(map).to_vec();
     if let Some(light) = light {
         out.extend(LightSampling::position(light));

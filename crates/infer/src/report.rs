@@ -386,6 +386,7 @@ fn corner_label(name: &str) -> String {
         "gamma2" => "γ2".into(),
         "light_center_x" => "light centre x (arcsec)".into(),
         "light_center_y" => "light centre y (arcsec)".into(),
+        "sky_offset" => "sky offset (image units)".into(),
         other if other.ends_with("R_sersic") => format!("{other} (arcsec)"),
         other => other.into(),
     }

@@ -13,11 +13,21 @@
 //! it are in neither term, as in the refinement's binned search.) At the
 //! fitted light the first term is the fixed-light likelihood exactly.
 //!
+//! The sky level is sampled too, as an offset from the level the
+//! preparation subtracted ([`crate::background`]): that level is the
+//! median of the cutout's border, where the lens galaxy's wings still
+//! shine, and a level too high by a fraction of the noise makes the light
+//! fit too compact and leaves light under the arcs, which biased θ_E low
+//! by about its own interval's half-width on simulations
+//! (docs/results.md). The offset is subtracted from every pixel the
+//! likelihood sees.
+//!
 //! Prior: uniform in the amplitude and in R_sersic (positive; R at most
 //! [`R_MAX_FACTOR`] times the fit's), n_sersic within the light fit's
 //! bounds, |e| ≤ the fit's bound, the centre within the lens centre's
 //! tolerance of the fitted centre (the mass centre's prior stays centred
-//! on the fitted light's centre).
+//! on the fitted light's centre); uniform in the sky offset within
+//! ± [`SKY_OFFSET_MAX`] times the median 1σ of the fitted pixels.
 
 use crate::binning::block_mean;
 use crate::lens_light::{LensLight, SersicComponent, E_MAX, N_MAX, N_MIN};
@@ -30,8 +40,31 @@ use astrorim_physics::PixelGrid;
 /// Largest R_sersic the prior allows, as a multiple of the fitted one.
 pub const R_MAX_FACTOR: f64 = 10.0;
 
+/// Largest sky offset the prior allows, in units of the median 1σ of the
+/// pixels the fit uses. The border's bias from the lens's wings is a
+/// fraction of the noise (0.4σ on the simulations' 64² cutouts); a
+/// constant offset of one σ over the thousands of fitted pixels is far
+/// outside what the data allow, so the bound rarely binds.
+pub const SKY_OFFSET_MAX: f64 = 1.0;
+
 /// Parameters per component (amplitude, R_sersic, n_sersic, e1, e2).
 const PER_COMPONENT: usize = 5;
+
+/// One proposal of the sampled light: the lens light's Sérsic components
+/// and the offset added to the subtracted sky level (image units; the sky
+/// under the data is the prepared level plus this).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SampledLight {
+    pub light: LensLight,
+    pub sky_offset: f64,
+}
+
+impl SampledLight {
+    /// `light` on the prepared sky level (offset zero): the fit's.
+    pub fn at_fit(light: &LensLight) -> Self {
+        SampledLight { light: light.clone(), sky_offset: 0.0 }
+    }
+}
 
 /// What the sampler needs to propose lens lights and score them.
 #[derive(Debug, Clone)]
@@ -47,6 +80,8 @@ pub struct LightSampling {
     central: Vec<(usize, f64, f64)>,
     fit: LensLight,
     center_tolerance: f64,
+    /// The prior's bound on |sky offset| (image units).
+    sky_offset_bound: f64,
 }
 
 impl LightSampling {
@@ -64,6 +99,9 @@ impl LightSampling {
             .filter(|&p| used(result.sigma[p], raw[p]) && !used(result.lens_data.sigma[p], raw[p]))
             .map(|p| (p, raw[p], 1.0 / result.sigma[p]))
             .collect();
+        let mut fitted_sigma: Vec<f64> = (0..raw.len()).filter(|&p| used(result.sigma[p], raw[p])).map(|p| result.sigma[p]).collect();
+        fitted_sigma.sort_by(f64::total_cmp);
+        let median_sigma = fitted_sigma.get(fitted_sigma.len() / 2).copied().unwrap_or(0.0);
         LightSampling {
             image,
             render_grid: PixelGrid { supersampling: LIGHT_SUPERSAMPLING, ..grid },
@@ -72,53 +110,61 @@ impl LightSampling {
             central,
             fit: result.light.clone(),
             center_tolerance: result.lens_data.center_bounds.1,
+            sky_offset_bound: SKY_OFFSET_MAX * median_sigma,
         }
     }
 
     /// The light's prior, in words (`posterior.json → prior`).
     pub fn prior_in_words() -> String {
         format!(
-            "the lens light's Sérsic components sampled: uniform in the amplitude and R_sersic (positive, R ≤ {R_MAX_FACTOR}× the fit's), n_sersic in [{N_MIN}, {N_MAX}], |e| ≤ {E_MAX}, the light's centre within the same tolerance of its fit; its central disc scored by −χ²/2 of the light alone"
+            "the lens light's Sérsic components sampled: uniform in the amplitude and R_sersic (positive, R ≤ {R_MAX_FACTOR}× the fit's), n_sersic in [{N_MIN}, {N_MAX}], |e| ≤ {E_MAX}, the light's centre within the same tolerance of its fit; its central disc scored by −χ²/2 of the light alone; the sky level's offset from the prepared one uniform within ±{SKY_OFFSET_MAX} × the median 1σ of the fitted pixels"
         )
     }
 
-    /// The fitted light (the walkers start about it).
-    pub fn fitted(&self) -> &LensLight {
-        &self.fit
+    /// The fitted light on the prepared sky (the walkers start about it).
+    pub fn fitted(&self) -> SampledLight {
+        SampledLight::at_fit(&self.fit)
     }
 
-    /// Sampled parameters: the centre and five per component.
+    /// The prior's bound on |sky offset| (image units).
+    pub fn sky_offset_bound(&self) -> f64 {
+        self.sky_offset_bound
+    }
+
+    /// Sampled parameters: the centre, five per component and the sky offset.
     pub fn dimension(&self) -> usize {
-        2 + PER_COMPONENT * self.fit.components.len()
+        2 + PER_COMPONENT * self.fit.components.len() + 1
     }
 
     /// The chain's column names, in order: `light_center_x`, `light_center_y`,
     /// then `light_amp`, `light_R_sersic`, `light_n_sersic`, `light_e1`,
-    /// `light_e2` (a second component's with `light2_`).
+    /// `light_e2` (a second component's with `light2_`), then `sky_offset`.
     pub fn names(&self) -> Vec<String> {
         let mut names = vec!["light_center_x".to_string(), "light_center_y".to_string()];
         for c in 0..self.fit.components.len() {
             let prefix = if c == 0 { "light".to_string() } else { format!("light{}", c + 1) };
             names.extend(["amp", "R_sersic", "n_sersic", "e1", "e2"].map(|k| format!("{prefix}_{k}")));
         }
+        names.push("sky_offset".to_string());
         names
     }
 
-    /// `light` in the chain's columns (natural units: amplitude in image
-    /// units per arcsec², lengths in arcsec).
-    pub fn position(light: &LensLight) -> Vec<f64> {
-        let (cx, cy) = light.center();
+    /// `sampled` in the chain's columns (natural units: amplitude in image
+    /// units per arcsec², lengths in arcsec, the sky offset in image units).
+    pub fn position(sampled: &SampledLight) -> Vec<f64> {
+        let (cx, cy) = sampled.light.center();
         let mut out = vec![cx, cy];
-        for c in &light.components {
+        for c in &sampled.light.components {
             out.extend([c.amp, c.R_sersic, c.n_sersic, c.e1, c.e2]);
         }
+        out.push(sampled.sky_offset);
         out
     }
 
-    /// `light` in the sampler's coordinates (ln of the amplitude and of R_sersic).
-    pub fn encode(light: &LensLight) -> Vec<f64> {
-        let mut x = Self::position(light);
-        for k in (2..x.len()).step_by(PER_COMPONENT) {
+    /// `sampled` in the sampler's coordinates (ln of the amplitude and of R_sersic).
+    pub fn encode(sampled: &SampledLight) -> Vec<f64> {
+        let mut x = Self::position(sampled);
+        for k in (2..x.len() - 1).step_by(PER_COMPONENT) {
             x[k] = x[k].ln();
             x[k + 1] = x[k + 1].ln();
         }
@@ -128,17 +174,17 @@ impl LightSampling {
     /// Sampler coordinates `x` in the chain's columns: the inverse of [`Self::encode`].
     pub fn natural(x: &[f64]) -> Vec<f64> {
         let mut out = x.to_vec();
-        for k in (2..x.len()).step_by(PER_COMPONENT) {
+        for k in (2..x.len() - 1).step_by(PER_COMPONENT) {
             out[k] = out[k].exp();
             out[k + 1] = out[k + 1].exp();
         }
         out
     }
 
-    /// The light at sampler coordinates `x` and ln of the prior's Jacobian
-    /// (ln amp + ln R per component: the prior is uniform in both, not in
-    /// their logarithms); None outside the prior.
-    pub fn decode(&self, x: &[f64]) -> Option<(LensLight, f64)> {
+    /// The light and sky offset at sampler coordinates `x` and ln of the
+    /// prior's Jacobian (ln amp + ln R per component: the prior is uniform
+    /// in both, not in their logarithms); None outside the prior.
+    pub fn decode(&self, x: &[f64]) -> Option<(SampledLight, f64)> {
         let (fx, fy) = self.fit.center();
         let (cx, cy) = (x[0], x[1]);
         if (cx - fx).abs() > self.center_tolerance || (cy - fy).abs() > self.center_tolerance {
@@ -161,32 +207,39 @@ impl LightSampling {
             jacobian += p[0] + p[1];
             components.push(SersicComponent { amp, R_sersic: r, n_sersic: n, e1, e2, center_x: cx, center_y: cy });
         }
-        Some((LensLight { components }, jacobian))
+        let sky_offset = x[x.len() - 1];
+        if sky_offset.abs() > self.sky_offset_bound {
+            return None;
+        }
+        Some((SampledLight { light: LensLight { components }, sky_offset }, jacobian))
     }
 
     /// Half-widths of the walkers' starting box in the sampler's
     /// coordinates: a tenth of a pixel in the centre, 1 % in the amplitude
-    /// and R_sersic, 0.02 in n_sersic, 0.01 in e1 and e2.
+    /// and R_sersic, 0.02 in n_sersic, 0.01 in e1 and e2, a hundredth of
+    /// the prior's bound in the sky offset.
     pub fn start_half_widths(&self) -> Vec<f64> {
         let s = self.render_grid.pixel_scale;
         let mut half = vec![0.1 * s, 0.1 * s];
         for _ in &self.fit.components {
             half.extend([0.01, 0.01, 0.02, 0.01, 0.01]);
         }
+        half.push(0.01 * self.sky_offset_bound);
         half
     }
 
-    /// For `light`: the image less it on the sampled problem's grid (the
-    /// source solver's data), and ln L of the central disc, −½ χ² of the
-    /// light alone there.
-    pub fn residual(&self, light: &LensLight) -> (Vec<f64>, f64) {
-        let rendered = light.render(&self.render_grid, self.psf.as_ref());
-        let chi2: f64 = self.central.iter().map(|&(p, d, w)| ((d - rendered[p]) * w).powi(2)).sum();
+    /// For `sampled`: the image less its light and sky offset on the
+    /// sampled problem's grid (the source solver's data), and ln L of the
+    /// central disc, −½ χ² of the light and sky alone there.
+    pub fn residual(&self, sampled: &SampledLight) -> (Vec<f64>, f64) {
+        let b = sampled.sky_offset;
+        let rendered = sampled.light.render(&self.render_grid, self.psf.as_ref());
+        let chi2: f64 = self.central.iter().map(|&(p, d, w)| ((d - rendered[p] - b) * w).powi(2)).sum();
         let binned = if self.factor > 1 {
             block_mean(&rendered, &self.render_grid, self.factor).expect("the sampled problem's binning fits the grid")
         } else {
             rendered
         };
-        (self.image.iter().zip(&binned).map(|(d, l)| d - l).collect(), -0.5 * chi2)
+        (self.image.iter().zip(&binned).map(|(d, l)| d - l - b).collect(), -0.5 * chi2)
     }
 }

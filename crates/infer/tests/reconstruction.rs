@@ -166,9 +166,9 @@ fn the_pipeline_fits_lens_light_and_lens_from_the_image_alone() {
 /// trip, and a short chain covers the true lens and light centre.
 fn the_lens_light_is_sampled_with_the_lens(r: &astrorim_infer::pipeline::LensReconstruction, refine: &RefineOptions) {
     use astrorim_infer::posterior::{sample_lens, sampled_problem, summarize, Chain, PosteriorOptions};
-    use astrorim_infer::sampled_light::LightSampling;
+    use astrorim_infer::sampled_light::{LightSampling, SampledLight};
     let sampling = LightSampling::of(r, refine);
-    let fitted = sampling.fitted().clone();
+    let fitted = sampling.fitted();
     let problem = r.lens_problem();
     let coarse = sampled_problem(&problem, refine);
     let expected = coarse.as_ref().map_or(problem, |c| c.view(&problem)).data.to_vec();
@@ -179,16 +179,25 @@ fn the_lens_light_is_sampled_with_the_lens(r: &astrorim_infer::pipeline::LensRec
     let disc = (0..r.sigma.len()).filter(|&p| r.sigma[p].is_finite() && r.lens_data.sigma[p].is_infinite()).count();
     let reduced = -2.0 * central / disc as f64;
     assert!(disc > 20 && (0.5..2.0).contains(&reduced), "central disc: {disc} pixels, reduced χ² of the light {reduced}");
-    let brighter = astrorim_infer::lens_light::LensLight {
-        components: fitted.components.iter().map(|c| astrorim_infer::lens_light::SersicComponent { amp: 1.1 * c.amp, ..*c }).collect(),
-    };
+    let mut brighter = fitted.clone();
+    brighter.light.components.iter_mut().for_each(|c| c.amp *= 1.1);
     assert!(sampling.residual(&brighter).1 < central - 50.0, "10 % too bright a light misfits the core");
+    // A sky offset b is taken from every pixel: the source's data by b, the disc's χ² as its residuals shift.
+    let b = 0.5 * sampling.sky_offset_bound();
+    let (lower, central_lower) = sampling.residual(&SampledLight { sky_offset: b, ..fitted.clone() });
+    assert!(lower.iter().zip(&data).all(|(l, d)| (d - l - b).abs() < 1e-12 * scale));
+    // −½ Σ ((r − b)/σ)² over the disc: its second difference in b is −b² Σ 1/σ².
+    let central_higher = sampling.residual(&SampledLight { sky_offset: -b, ..fitted.clone() }).1;
+    let weight: f64 =
+        (0..r.sigma.len()).filter(|&p| r.sigma[p].is_finite() && r.lens_data.sigma[p].is_infinite()).map(|p| r.sigma[p].powi(-2)).sum();
+    let second = central_lower + central_higher - 2.0 * central;
+    assert!((second + b * b * weight).abs() < 1e-6 * b * b * weight, "second difference {second}, −b²Σσ⁻² {}", -b * b * weight);
 
     let x = LightSampling::encode(&fitted);
     assert_eq!(x.len(), sampling.dimension());
     assert_eq!(sampling.names().len(), sampling.dimension());
     let (back, jacobian) = sampling.decode(&x).expect("the fit is inside the prior");
-    let expected_jacobian: f64 = fitted.components.iter().map(|c| c.amp.ln() + c.R_sersic.ln()).sum();
+    let expected_jacobian: f64 = fitted.light.components.iter().map(|c| c.amp.ln() + c.R_sersic.ln()).sum();
     assert!((jacobian - expected_jacobian).abs() < 1e-12);
     let close = |a: &[f64], b: &[f64]| a.iter().zip(b).all(|(u, v)| (u - v).abs() <= 1e-12 * v.abs().max(1.0));
     assert!(close(&LightSampling::position(&back), &LightSampling::position(&fitted)));
@@ -199,6 +208,11 @@ fn the_lens_light_is_sampled_with_the_lens(r: &astrorim_infer::pipeline::LensRec
     let mut moved = x.clone();
     moved[0] += 2.0 * r.lens_data.center_bounds.1;
     assert!(sampling.decode(&moved).is_none());
+    let mut sky = x.clone();
+    *sky.last_mut().expect("the sky offset is the last coordinate") = 0.9 * sampling.sky_offset_bound();
+    assert_eq!(sampling.decode(&sky).expect("inside the sky prior").0.sky_offset, 0.9 * sampling.sky_offset_bound());
+    *sky.last_mut().expect("the sky offset is the last coordinate") = -1.1 * sampling.sky_offset_bound();
+    assert!(sampling.decode(&sky).is_none());
 
     let options = PosteriorOptions { walkers: None, steps: 150, seed: 2, block: 50, temperature: 1.0 };
     let chain = sample_lens(&problem, &r.fit.lens, refine, &options, Chain::default(), Some(&sampling), |_| Ok::<(), String>(()))

@@ -180,7 +180,7 @@ pub fn reconstruct<'py>(
             .map_err(|e| value_error(format!("{label}: {e}")))?;
         let summary = summarize(&chain, &map, report.distances().as_ref(), sampled.elapsed().as_secs_f64());
         document["posterior"] = match &out {
-            Some(dir) => write_posterior(dir, &chain, &summary, &map_position(&map, light.as_ref().map(LightSampling::fitted)))
+            Some(dir) => write_posterior(dir, &chain, &summary, &map_position(&map, light.as_ref().map(LightSampling::fitted).as_ref()))
                 .map_err(value_error)?,
             None => serde_json::to_value(&summary).map_err(value_error)?,
         };
