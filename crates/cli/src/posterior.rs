@@ -32,13 +32,14 @@ pub struct PosteriorArgs {
     #[arg(long)]
     pub uncertainty: bool,
     /// Walkers of the ensemble (even, at least twice the sampled
-    /// parameters; default: twice them, at least 16 — 28 with one
-    /// lens-light component sampled, 38 with two, 16 with --fix-light).
+    /// parameters; default: twice them, at least 16 — 30 with one
+    /// lens-light component and the sky sampled, 40 with two, 16 with --fix-light).
     #[arg(long)]
     pub walkers: Option<usize>,
-    /// Hold the lens light at its fit instead of sampling its Sérsic
-    /// parameters with the lens (7 parameters instead of 14 or 19: faster,
-    /// but the lens's intervals then ignore the light's uncertainty).
+    /// Hold the lens light and the sky level at their fit instead of
+    /// sampling the light's Sérsic parameters and the sky's offset with the
+    /// lens (7 parameters instead of 15 or 20: faster, but the lens's
+    /// intervals then ignore the light's and the sky's uncertainty).
     #[arg(long)]
     pub fix_light: bool,
     /// Steps of the ensemble (each moves every walker: walkers × steps source solves).

@@ -12,8 +12,9 @@
 //! grid rule as the refinement
 //! ([`crate::refine`]) — the source marginalized analytically, as in
 //! Suyu et al. (2006) and Morningstar et al. (2019, §4). The lens light is
-//! sampled with the lens ([`crate::sampled_light`]: each proposal's data
-//! are the image less its light) or held at its fitted model. Prior:
+//! sampled with the lens, with an offset of the subtracted sky level
+//! ([`crate::sampled_light`]: each proposal's data are the image less its
+//! light and sky offset) or both held at their fit. Prior:
 //! uniform in θ_E and the centre inside the refinement's bounds (θ_E
 //! within its bounds, centre within the tolerance of the fitted light's
 //! centre), Gaussian about zero in e1, e2 and γ1, γ2
@@ -43,7 +44,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 /// The lens's sampled parameters, the chain's first columns (lenstronomy's
-/// keywords; θ_E in arcsec); the lens light's follow when it is sampled
+/// keywords; θ_E in arcsec); the lens light's and the sky offset's follow when they are sampled
 /// ([`LightSampling::names`]).
 pub const PARAMETER_NAMES: [&str; 7] = ["theta_E", "e1", "e2", "center_x", "center_y", "gamma1", "gamma2"];
 const NDIM: usize = PARAMETER_NAMES.len();
@@ -135,7 +136,7 @@ fn check_walkers(walkers: usize, ndim: usize) -> Result<(), String> {
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Chain {
     pub walkers: usize,
-    /// The columns' names: [`PARAMETER_NAMES`], then the light's when sampled.
+    /// The columns' names: [`PARAMETER_NAMES`], then the light's and the sky offset's when sampled.
     pub names: Vec<String>,
     pub positions: Vec<f64>,
     pub log_prob: Vec<f64>,
@@ -851,7 +852,7 @@ pub fn summarize(chain: &Chain, map: &LenstronomyLens, distances: Option<&LensDi
 /// `chain` used it: with the lens light sampled, what each proposal's data were; tempered, at which temperature.
 pub fn likelihood_in_words(description: &str, chain: &Chain) -> String {
     let light = if chain.ndim() > NDIM {
-        "; the lens light sampled: each proposal's data are the image less its light, and the central disc (no lensed source there) adds −χ²/2 of the light alone"
+        "; the lens light sampled: each proposal's data are the image less its light and sky offset, and the central disc (no lensed source there) adds −χ²/2 of the light and sky alone"
     } else {
         ""
     };

@@ -322,7 +322,8 @@ def sample(
     an affine-invariant ensemble (Goodman & Weare stretch move) of
     ``walkers`` walkers (default: twice the parameters, at least 16) for
     ``steps`` steps over θ_E, e1, e2, the centre and the shear and, unless
-    ``fix_light``, the lens light's Sérsic parameters, the source
+    ``fix_light``, the lens light's Sérsic parameters and the sky level's
+    offset from the subtracted one, the source
     marginalized by the regularized inversion inside the likelihood. The
     chain samples L^(1/``temperature``) × prior: the default 2 is the
     temperature calibrated on simulated lenses (1: the untempered
