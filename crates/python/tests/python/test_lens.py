@@ -40,10 +40,11 @@ def test_sample_writes_and_returns_the_chain(tmp_path, lens_files):
         read_fits(image), psf=read_fits(psf), pixel_scale=0.06, noise_rms=NOISE_RMS, steps=3, seed=4, temperature=1.5, out=tmp_path,
         **FAST
     )
-    # The lens's 7 parameters and the lens light's (one Sérsic: 7; two: 12), twice as many walkers.
+    # The lens's 7 parameters, the lens light's (one Sérsic: 7; two: 12) and the sky offset, twice as many walkers.
     steps, walkers, ndim = r.chain.shape
-    assert steps == 3 and ndim in (14, 19) and walkers == 2 * ndim and r.log_prob.shape == (3, walkers)
+    assert steps == 3 and ndim in (15, 20) and walkers == 2 * ndim and r.log_prob.shape == (3, walkers)
     assert r.parameter_names[:2] == ["theta_E", "e1"] and r.parameter_names[7:10] == ["light_center_x", "light_center_y", "light_amp"]
+    assert r.parameter_names[-1] == "sky_offset" and "sky_offset" in r.fields["posterior"]["intervals"]
     assert np.all(np.isfinite(r.log_prob))
     post = r.fields["posterior"]
     assert post["diagnostics"]["steps"] == 3 and "theta_e_arcsec" in post["intervals"]
