@@ -9,7 +9,10 @@ fit's by more than 10: the pipeline's lens in another basin, which the
 posterior about it cannot cover), and writes for the nominal levels 0,
 0.68, 0.95 and 1 the observed fractions of truths inside the central
 intervals with the binomial band nominal ± 1σ, as OUT.csv (for
-`astrorim plot`); prints the counts as a Markdown table row.
+`astrorim plot`); prints the counts as a Markdown table row, and the
+offsets z = (median − truth) / (half the 68 % interval) of θ_E and q
+(median, standard deviation, how many below the truth): a calibrated
+posterior has z centred on 0 with spread about 1.
 Standard library only.
 """
 import csv
@@ -51,6 +54,15 @@ def main(source, out):
         f"{q95}/{n} ({q95 / n:.2f}) | {median(deltas):.1f} / {sum(deltas) / n:.1f} | {median(taus):.0f} |"
     )
     print(f"binomial 1σ at n = {n}: ±{math.sqrt(0.68 * 0.32 / n):.3f} (68 %), ±{math.sqrt(0.95 * 0.05 / n):.3f} (95 %)")
+    for name, label in (("theta_e", "θ_E"), ("q", "q")):
+        z = sorted(
+            (float(r[f"{name}_median"]) - float(r[f"{name}_true"])) / (0.5 * (float(r[f"{name}_p84"]) - float(r[f"{name}_p16"])))
+            for r in usable
+        )
+        mean = sum(z) / n
+        sd = math.sqrt(sum((v - mean) ** 2 for v in z) / n)
+        below = sum(v < 0 for v in z)
+        print(f"{label}: (median − truth) / half-width: median {median(z):+.2f}, mean {mean:+.2f}, sd {sd:.2f}; {below}/{n} below the truth")
 
 
 if __name__ == "__main__":
