@@ -18,7 +18,8 @@ pub struct Sky {
     pub pixels: usize,
 }
 
-fn median(values: &mut [f64]) -> f64 {
+/// Median of `values` (reordered; the mean of the two middle values for an even count; not empty).
+pub(crate) fn median(values: &mut [f64]) -> f64 {
     values.sort_by(|a, b| a.total_cmp(b));
     let n = values.len();
     if n % 2 == 1 {

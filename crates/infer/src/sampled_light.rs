@@ -100,8 +100,7 @@ impl LightSampling {
             .map(|p| (p, raw[p], 1.0 / result.sigma[p]))
             .collect();
         let mut fitted_sigma: Vec<f64> = (0..raw.len()).filter(|&p| used(result.sigma[p], raw[p])).map(|p| result.sigma[p]).collect();
-        fitted_sigma.sort_by(f64::total_cmp);
-        let median_sigma = fitted_sigma.get(fitted_sigma.len() / 2).copied().unwrap_or(0.0);
+        let median_sigma = if fitted_sigma.is_empty() { 0.0 } else { crate::background::median(&mut fitted_sigma) };
         LightSampling {
             image,
             render_grid: PixelGrid { supersampling: LIGHT_SUPERSAMPLING, ..grid },

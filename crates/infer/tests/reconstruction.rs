@@ -176,7 +176,8 @@ fn the_lens_light_is_sampled_with_the_lens(r: &astrorim_infer::pipeline::LensRec
     let scale = expected.iter().fold(0.0f64, |m, v| m.max(v.abs()));
     assert!(data.iter().zip(&expected).all(|(a, b)| (a - b).abs() < 1e-9 * scale), "at the fit: the fixed-light data");
     // The central disc (0.3 of the lower θ_E bound: ~0.26″, ~60 pixels) is the light's alone.
-    let disc = (0..r.sigma.len()).filter(|&p| r.sigma[p].is_finite() && r.lens_data.sigma[p].is_infinite()).count();
+    let disc_pixels: Vec<usize> = (0..r.sigma.len()).filter(|&p| r.sigma[p].is_finite() && r.lens_data.sigma[p].is_infinite()).collect();
+    let disc = disc_pixels.len();
     let reduced = -2.0 * central / disc as f64;
     assert!(disc > 20 && (0.5..2.0).contains(&reduced), "central disc: {disc} pixels, reduced χ² of the light {reduced}");
     let mut brighter = fitted.clone();
@@ -188,8 +189,7 @@ fn the_lens_light_is_sampled_with_the_lens(r: &astrorim_infer::pipeline::LensRec
     assert!(lower.iter().zip(&data).all(|(l, d)| (d - l - b).abs() < 1e-12 * scale));
     // −½ Σ ((r − b)/σ)² over the disc: its second difference in b is −b² Σ 1/σ².
     let central_higher = sampling.residual(&SampledLight { sky_offset: -b, ..fitted.clone() }).1;
-    let weight: f64 =
-        (0..r.sigma.len()).filter(|&p| r.sigma[p].is_finite() && r.lens_data.sigma[p].is_infinite()).map(|p| r.sigma[p].powi(-2)).sum();
+    let weight: f64 = disc_pixels.iter().map(|&p| r.sigma[p].powi(-2)).sum();
     let second = central_lower + central_higher - 2.0 * central;
     assert!((second + b * b * weight).abs() < 1e-6 * b * b * weight, "second difference {second}, −b²Σσ⁻² {}", -b * b * weight);
 
