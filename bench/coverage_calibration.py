@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Coverage of the lens posterior from the rows of `astrorim bench coverage`.
 
-Usage: coverage_calibration.py COVERAGE.csv OUT.csv
+Usage: coverage_calibration.py COVERAGE.csv OUT.csv [TEMPERATURE]
 
 Reads the per-lens intervals (θ_E and q: 2.5, 16, 84, 97.5 percentiles),
 leaves out lenses whose refinement failed (ln L of the truth above the
@@ -13,16 +13,62 @@ intervals with the binomial band nominal ± 1σ, as OUT.csv (for
 offsets z = (median − truth) / (half the 68 % interval) of θ_E and q
 (median, standard deviation, how many below the truth): a calibrated
 posterior has z centred on 0 with spread about 1.
+
+Then the coverage the same chains would have had at other likelihood
+temperatures T (TEMPERATURE: the run's, `bench coverage --temperature`,
+default 2): for a posterior ∝ L^(1/T) × prior dominated by a near-Gaussian
+likelihood, every interval scales about the median by √(T/T_run), so the
+truth lies inside the T interval when u ≤ √(T/T_run), with u its distance
+from the median in units of the interval's half on the truth's side. The T
+at which the 68 % (95 %) coverage is nominal is T_run × the 68th (95th)
+percentile of u², with a bootstrap 68 % range over the lenses (seeded).
+An estimate, not a measurement: the prior's pull on the median is left
+out, and a chosen T must be checked by a run at it on other lenses.
 Standard library only.
 """
 import csv
 import math
+import random
 import sys
 
 FAILED_REFINEMENT = -10.0
+TEMPERATURES = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
+BOOTSTRAP = 2000
 
 
-def main(source, out):
+def distance(r, name, lo, hi):
+    """|truth − median| over the interval's half (median to `lo` or `hi`) on the truth's side."""
+    truth, median = float(r[f"{name}_true"]), float(r[f"{name}_median"])
+    edge = float(r[f"{name}_{hi}"]) if truth >= median else float(r[f"{name}_{lo}"])
+    return abs(truth - median) / abs(edge - median)
+
+
+def percentile(values, p):
+    """The smallest value with at least a fraction p of `values` at or below it."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
+
+
+def temperatures(usable, t_run):
+    """Prints the coverage at each of TEMPERATURES and the nominal-coverage T of θ_E and q."""
+    print(f"coverage at likelihood temperature T (scaled from the run's T = {t_run:g}):")
+    print("| T | " + " | ".join(f"{t:g}" for t in TEMPERATURES) + " |")
+    print("|---" * (len(TEMPERATURES) + 1) + "|")
+    rng = random.Random(1)
+    estimates = []
+    for name, label in (("theta_e", "θ_E"), ("q", "q")):
+        for level, lo, hi in ((0.68, "p16", "p84"), (0.95, "p2_5", "p97_5")):
+            u = [distance(r, name, lo, hi) for r in usable]
+            cells = [f"{sum(x <= math.sqrt(t / t_run) for x in u) / len(u):.2f}" for t in TEMPERATURES]
+            print(f"| {label} {level:.0%} | " + " | ".join(cells) + " |")
+            best = t_run * percentile(u, level) ** 2
+            resampled = sorted(t_run * percentile(rng.choices(u, k=len(u)), level) ** 2 for _ in range(BOOTSTRAP))
+            low, high = resampled[int(0.16 * BOOTSTRAP)], resampled[int(0.84 * BOOTSTRAP)]
+            estimates.append(f"{label}: {level:.0%} coverage nominal at T ≈ {best:.2f} (bootstrap 68 %: {low:.2f}–{high:.2f})")
+    print("\n".join(estimates))
+
+
+def main(source, out, t_run):
     rows = list(csv.DictReader(open(source)))
     usable = [r for r in rows if float(r["delta_ln_likelihood_fit_minus_truth"]) > FAILED_REFINEMENT]
     n = len(usable)
@@ -63,9 +109,10 @@ def main(source, out):
         sd = math.sqrt(sum((v - mean) ** 2 for v in z) / n)
         below = sum(v < 0 for v in z)
         print(f"{label}: (median − truth) / half-width: median {median(z):+.2f}, mean {mean:+.2f}, sd {sd:.2f}; {below}/{n} below the truth")
+    temperatures(usable, t_run)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         sys.exit(__doc__)
-    main(sys.argv[1], sys.argv[2])
+    main(sys.argv[1], sys.argv[2], float(sys.argv[3]) if len(sys.argv) == 4 else 2.0)

@@ -64,7 +64,8 @@ impl SourceGrid {
     }
 }
 
-/// F in compressed rows (one row per image pixel, row-major image order).
+/// F in compressed rows (one row per image pixel, row-major image order),
+/// each row's entries sorted by source pixel.
 #[derive(Debug, Clone)]
 pub struct LensingOperator {
     pub nx: usize,
@@ -293,6 +294,13 @@ mod tests {
         let worst = got.iter().zip(&expected.data).fold(0.0f64, |m, (a, b)| m.max((a - b).abs()));
         assert!(worst < 1e-12, "max |F s − K * (S s)| = {worst}");
         assert_eq!(op.psf_truncated_flux, 0.0);
+        // Every row sorted by source pixel, without duplicates, blurred or not.
+        for f in [&op, &LensingOperator::new(&grid, &lens, &source, None, 0.0)] {
+            for p in 0..480 {
+                let columns: Vec<usize> = f.row(p).map(|(k, _)| k).collect();
+                assert!(columns.windows(2).all(|w| w[0] < w[1]), "row {p}: {columns:?}");
+            }
+        }
         // Taps below half the peak dropped: fewer non-zeros, the dropped flux reported.
         let truncated = LensingOperator::new(&grid, &lens, &source, Some(&kernel), 0.5);
         assert!(truncated.psf_truncated_flux > 0.0 && truncated.nnz() < op.nnz());

@@ -503,15 +503,7 @@ pub fn sample_with<E: From<String>>(
     check_walkers(walkers, names.len())?;
     if chain.steps() > 0 {
         if chain.names != names {
-            let held = |n: &[String]| if n.len() > NDIM { "the lens light sampled" } else { "the lens light held at its fit" };
-            return Err(format!(
-                "the chain on disk has the columns {} ({}), this run samples {} ({}): use the same light setting to resume it, or another --out",
-                chain.names.join(", "),
-                held(&chain.names),
-                names.join(", "),
-                held(&names)
-            )
-            .into());
+            return Err(columns_mismatch(&chain.names, &names).into());
         }
         if options.walkers.is_some_and(|w| w != chain.walkers) {
             return Err(format!("the chain on disk has {} walkers, not {}", chain.walkers, walkers).into());
@@ -567,6 +559,27 @@ pub fn sample_with<E: From<String>>(
         on_block(&chain)?;
     }
     Ok(chain)
+}
+
+/// Why a chain on disk with the columns `on_disk` cannot be resumed by a
+/// run sampling `run`, and what to do: the light's setting differs
+/// (`--fix-light`), or both sample the light over other columns (another
+/// lens-light model, or a chain of an earlier astrorim).
+fn columns_mismatch(on_disk: &[String], run: &[String]) -> String {
+    let sampled = |n: &[String]| n.len() > NDIM;
+    let held = |n: &[String]| if sampled(n) { "the lens light sampled" } else { "the lens light held at its fit" };
+    let advice = if sampled(on_disk) == sampled(run) {
+        "other parameters (another lens-light model, or a chain of an earlier astrorim), so it cannot be resumed: use another --out"
+    } else {
+        "use the same light setting (--fix-light or not) to resume it, or another --out"
+    };
+    format!(
+        "the chain on disk has the columns {} ({}), this run samples {} ({}): {advice}",
+        on_disk.join(", "),
+        held(on_disk),
+        run.join(", "),
+        held(run)
+    )
 }
 
 /// Whether two ln posteriors of one ensemble agree: exactly for an exact
@@ -1143,6 +1156,24 @@ mod tests {
         assert!(error.contains("temperature 1, this run asks for 2"), "{error}");
         let error = read_chain(&path, &PosteriorOptions { temperature: 2.0, ..options }).unwrap_err().to_string();
         assert!(error.contains("temperature 1, this run asks for 2"), "{error}");
+        // A chain over other columns: the light sampled on disk, held now.
+        let mut other = read_chain(&path, &options).unwrap();
+        other.names.push("amplitude".into());
+        let error = run_gaussian(&target, 200, other).unwrap_err();
+        assert!(error.contains("use the same light setting (--fix-light or not)"), "{error}");
+    }
+
+    /// The advice names the light setting only when it is what differs.
+    #[test]
+    fn a_chain_over_other_columns_is_refused_with_its_reason() {
+        let names = |extra: &[&str]| PARAMETER_NAMES.iter().chain(extra).map(|n| n.to_string()).collect::<Vec<_>>();
+        let (held, sampled) = (names(&[]), names(&["amplitude", "sky_offset"]));
+        let earlier = names(&["amplitude"]);
+        assert!(columns_mismatch(&held, &sampled).contains("the lens light held at its fit), this run samples"));
+        assert!(columns_mismatch(&sampled, &held).contains("use the same light setting"));
+        let message = columns_mismatch(&earlier, &sampled);
+        assert!(message.contains("cannot be resumed: use another --out") && !message.contains("light setting"), "{message}");
+        assert!(message.contains("amplitude, sky_offset"), "{message}");
     }
 
     #[test]
