@@ -6,10 +6,13 @@ Usage: coverage_calibration.py COVERAGE.csv OUT.csv [TEMPERATURE]
 Reads the per-lens intervals (θ_E and q: 2.5, 16, 84, 97.5 percentiles),
 leaves out lenses whose refinement failed (ln L of the truth above the
 fit's by more than 10: the pipeline's lens in another basin, which the
-posterior about it cannot cover), and writes for the nominal levels 0,
-0.68, 0.95 and 1 the observed fractions of truths inside the central
-intervals with the binomial band nominal ± 1σ, as OUT.csv (for
-`astrorim plot`); prints the counts as a Markdown table row, and the
+posterior about it cannot cover), and writes the observed fractions of
+truths inside the central intervals against their nominal level, with the
+binomial band nominal ± 1σ, as OUT.csv (for `astrorim plot`): at every
+level 0, 0.05, …, 1 from the truths' ranks in their posteriors (columns
+theta_e_rank, q_rank: inside the central interval of level c when
+|2 rank − 1| ≤ c), from the lenses that have them, or, when none has
+(rows written before 2026-12-04), at 0, 0.68, 0.95 and 1; prints the counts as a Markdown table row, and the
 offsets z = (median − truth) / (half the 68 % interval) of θ_E and q
 (median, standard deviation, how many below the truth): a calibrated
 posterior has z centred on 0 with spread about 1.
@@ -84,13 +87,23 @@ def main(source, out, t_run):
             sum(inside(r, name, "p16", "p84") for r in usable),
             sum(inside(r, name, "p2_5", "p97_5") for r in usable),
         )
+    ranked = [r for r in usable if r.get("theta_e_rank") and r.get("q_rank")]
     with open(out, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["nominal", "θ_E", "q", "nominal − 1σ (binomial)", "nominal + 1σ (binomial)", "nominal (calibrated)"])
-        for level, k in ((0.0, None), (0.68, 0), (0.95, 1), (1.0, None)):
-            band = math.sqrt(level * (1 - level) / n)
-            observed = [level if k is None else counts[name][k] / n for name in ("theta_e", "q")]
-            w.writerow([level, *observed, level - band, level + band, level])
+        if ranked:
+            for step in range(21):
+                level = step / 20
+                band = math.sqrt(level * (1 - level) / len(ranked))
+                observed = [
+                    sum(abs(2 * float(r[f"{name}_rank"]) - 1) <= level + 1e-12 for r in ranked) / len(ranked) for name in ("theta_e", "q")
+                ]
+                w.writerow([level, *observed, level - band, level + band, level])
+        else:
+            for level, k in ((0.0, None), (0.68, 0), (0.95, 1), (1.0, None)):
+                band = math.sqrt(level * (1 - level) / n)
+                observed = [level if k is None else counts[name][k] / n for name in ("theta_e", "q")]
+                w.writerow([level, *observed, level - band, level + band, level])
     deltas = sorted(float(r["delta_ln_likelihood_fit_minus_truth"]) for r in usable)
     taus = sorted(float(r["tau_max"]) for r in usable)
     median = lambda v: v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])
@@ -100,6 +113,8 @@ def main(source, out, t_run):
         f"{q95}/{n} ({q95 / n:.2f}) | {median(deltas):.1f} / {sum(deltas) / n:.1f} | {median(taus):.0f} |"
     )
     print(f"binomial 1σ at n = {n}: ±{math.sqrt(0.68 * 0.32 / n):.3f} (68 %), ±{math.sqrt(0.95 * 0.05 / n):.3f} (95 %)")
+    if ranked:
+        print(f"{out}: the coverage curve from the ranks of {len(ranked)} of the {n} usable lenses")
     for name, label in (("theta_e", "θ_E"), ("q", "q")):
         z = sorted(
             (float(r[f"{name}_median"]) - float(r[f"{name}_true"])) / (0.5 * (float(r[f"{name}_p84"]) - float(r[f"{name}_p16"])))

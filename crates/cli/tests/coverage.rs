@@ -44,6 +44,11 @@ fn a_saved_coverage_lens_is_redrawn_by_its_truth_and_fitted_near_it() {
     // A one-step chain sits on the refined lens.
     let fitted = column("theta_e_median");
     assert!((fitted / theta_e - 1.0).abs() < 0.05, "θ_E {fitted} for {theta_e}");
+    // The truth's rank among the samples: on the side of the median the truth is.
+    for (name, truth) in [("theta_e", theta_e), ("q", column("q_true"))] {
+        let (rank, median) = (column(&format!("{name}_rank")), column(&format!("{name}_median")));
+        assert!((0.0..=1.0).contains(&rank) && (rank > 0.5) == (truth > median), "{name}: rank {rank}, truth {truth}, median {median}");
+    }
 
     // The truth scene, rendered without noise, differs from the saved image by the noise alone (σ = 0.02).
     let out = run_astrorim(&["render", &d("lenses/lens_10_truth.json"), "-o", &d("clean.fits")]);
