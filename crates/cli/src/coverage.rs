@@ -12,7 +12,7 @@
 //! can be read off) and the likelihood of the refined lens against the
 //! truth's.
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use astrorim_infer::lens_light::SersicComponent;
 use astrorim_infer::observation::Observation;
 use astrorim_infer::pipeline::{reconstruct_lens, PipelineOptions};
@@ -30,6 +30,7 @@ use astrorim_physics::render::{render, Scene};
 use astrorim_physics::{Image, PixelGrid};
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Normal};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -172,8 +173,55 @@ fn fraction_below(samples: &[f64], value: f64) -> f64 {
     samples.iter().filter(|&&v| v < value).count() as f64 / samples.len().max(1) as f64
 }
 
-/// Refines and samples `lenses`, writes one CSV row per lens to
-/// `out` and prints the coverage fractions.
+/// The CSV's columns: a lens's intervals and diagnostics, then the settings it was sampled with.
+const HEADER: &str = "index,theta_e_true,theta_e_median,theta_e_p16,theta_e_p84,theta_e_p2_5,theta_e_p97_5,q_true,q_median,q_p16,q_p84,q_p2_5,q_p97_5,sky_offset_median,sky_offset_p16,sky_offset_p84,tau_max,acceptance,delta_ln_likelihood_fit_minus_truth,seconds,theta_e_rank,q_rank,seed,temperature,steps,walkers,light";
+
+/// The settings a row records and a resumed run must share: (column, value).
+fn settings(seed: u64, options: &PosteriorOptions, light: &str) -> [(&'static str, String); 4] {
+    [
+        ("seed", seed.to_string()),
+        ("temperature", options.temperature.to_string()),
+        ("steps", options.steps.to_string()),
+        ("light", light.into()),
+    ]
+}
+
+/// The rows of an earlier run in `out` (the header first) and the lenses
+/// they hold, so that a run continues it; an absent `out` holds none. Refused
+/// when `out` was written by another version (its header differs) or its
+/// rows were sampled with other `settings`.
+fn earlier_rows(out: &Path, settings: &[(&'static str, String)]) -> Result<(String, BTreeSet<u64>)> {
+    let mut text = format!("{HEADER}\n");
+    let mut done = BTreeSet::new();
+    if !out.exists() {
+        return Ok((text, done));
+    }
+    let mut reader = csv::Reader::from_path(out).with_context(|| format!("{}: cannot read", out.display()))?;
+    let header = reader.headers().with_context(|| format!("{}: no header", out.display()))?.clone();
+    if header.iter().collect::<Vec<_>>().join(",") != HEADER {
+        bail!("{}: written by another version of `bench coverage` (its columns differ): use another --out", out.display());
+    }
+    for (line, record) in reader.records().enumerate() {
+        let record = record.with_context(|| format!("{}: row {}", out.display(), line + 1))?;
+        let field = |name: &str| header.iter().position(|h| h == name).and_then(|i| record.get(i)).unwrap_or("");
+        let index: u64 =
+            field("index").parse().with_context(|| format!("{}: row {}: index {:?}", out.display(), line + 1, field("index")))?;
+        for (name, ours) in settings {
+            if field(name) != ours {
+                bail!("{}: lens {index} was sampled with {name} {}, this run asks for {ours}: use the same settings to continue it, or another --out", out.display(), field(name));
+            }
+        }
+        done.insert(index);
+        text.push_str(&record.iter().collect::<Vec<_>>().join(","));
+        text.push('\n');
+    }
+    Ok((text, done))
+}
+
+/// Refines and samples `lenses`, appends one CSV row per lens to `out`
+/// (rewritten atomically after each) and prints the coverage fractions.
+/// Lenses whose rows `out` already holds are skipped (a run continues an
+/// interrupted one with the same settings).
 /// `sample_light`: the lens light sampled with the lens (else held at its fit).
 pub fn run_coverage(lenses: &Lenses, options: PosteriorOptions, sample_light: bool, out: &Path) -> Result<()> {
     let (seed, lens_light) = (lenses.seed, lenses.lens_light);
@@ -184,11 +232,20 @@ pub fn run_coverage(lenses: &Lenses, options: PosteriorOptions, sample_light: bo
         hint: None,
     };
     let refine_options = pipeline.refine;
-    let mut rows = String::from(
-        "index,theta_e_true,theta_e_median,theta_e_p16,theta_e_p84,theta_e_p2_5,theta_e_p97_5,q_true,q_median,q_p16,q_p84,q_p2_5,q_p97_5,sky_offset_median,sky_offset_p16,sky_offset_p84,tau_max,acceptance,delta_ln_likelihood_fit_minus_truth,seconds,theta_e_rank,q_rank\n",
-    );
+    let light_mode = match (lens_light, sample_light) {
+        (false, _) => "absent",
+        (true, true) => "sampled",
+        (true, false) => "held",
+    };
+    let settings = settings(seed, &options, light_mode);
+    let (mut rows, earlier) = earlier_rows(out, &settings)?;
+    let skipped = lenses.range.clone().filter(|k| earlier.contains(k)).count();
+    if skipped > 0 {
+        eprintln!("{}: {skipped} of the lenses already sampled there, skipped", out.display());
+    }
+    let settings_cells = settings.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>();
     let (mut inside, mut done) = ([0usize; 4], 0usize);
-    for k in lenses.range.clone() {
+    for k in lenses.range.clone().filter(|k| !earlier.contains(k)) {
         let clock = Instant::now();
         let lens = simulate(seed, k, lens_light)?;
         if let Some(dir) = &lenses.save {
@@ -211,8 +268,14 @@ pub fn run_coverage(lenses: &Lenses, options: PosteriorOptions, sample_light: bo
         let problem = r.lens_problem();
         let light = sample_light.then(|| LightSampling::of(&r, &refine_options));
         let chain =
-            sample_lens(&problem, &r.fit.lens, &refine_options, &options, Chain::default(), light.as_ref(), |_| Ok::<(), String>(()))
-                .map_err(|e| anyhow::anyhow!("lens {k}: {e}"))?;
+            match sample_lens(&problem, &r.fit.lens, &refine_options, &options, Chain::default(), light.as_ref(), |_| Ok::<(), String>(()))
+            {
+                Ok(chain) => chain,
+                Err(e) => {
+                    eprintln!("lens {k}: the posterior: {e}; skipped");
+                    continue;
+                }
+            };
         let delta = log_likelihood(&problem, &r.fit.lens, &refine_options, chain.lambda)
             - log_likelihood(&problem, &truth, &refine_options, chain.lambda);
         let fit = r.fit;
@@ -239,7 +302,7 @@ pub fn run_coverage(lenses: &Lenses, options: PosteriorOptions, sample_light: bo
         // The sampled sky offset (empty with the light held).
         let sky = summary.intervals.get("sky_offset").map_or(",,".to_string(), |i| format!("{:.6},{:.6},{:.6}", i.median, i.p16, i.p84));
         rows.push_str(&format!(
-            "{k},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{q_true:.5},{:.5},{:.5},{:.5},{:.5},{:.5},{sky},{tau_max:.1},{:.3},{delta:.2},{:.1},{theta_rank:.5},{q_rank:.5}\n",
+            "{k},{:.6},{:.6},{:.6},{:.6},{:.6},{:.6},{q_true:.5},{:.5},{:.5},{:.5},{:.5},{:.5},{sky},{tau_max:.1},{:.3},{delta:.2},{:.1},{theta_rank:.5},{q_rank:.5},{},{},{},{},{}\n",
             lens.truth.theta_E,
             theta.median,
             theta.p16,
@@ -252,7 +315,12 @@ pub fn run_coverage(lenses: &Lenses, options: PosteriorOptions, sample_light: bo
             q.p2_5,
             q.p97_5,
             summary.diagnostics.acceptance_fraction,
-            clock.elapsed().as_secs_f64()
+            clock.elapsed().as_secs_f64(),
+            settings_cells[0],
+            settings_cells[1],
+            settings_cells[2],
+            chain.walkers,
+            settings_cells[3],
         ));
         write_bytes(out, rows.as_bytes())?;
         let f = |n: usize| n as f64 / done as f64;
@@ -271,7 +339,7 @@ pub fn run_coverage(lenses: &Lenses, options: PosteriorOptions, sample_light: bo
         );
     }
     println!(
-        "coverage over {done} lenses (likelihood at temperature {}): θ_E inside its 68 % interval {:.3}, 95 % {:.3}; q {:.3}, {:.3} (nominal 0.68, 0.95); rows in {}",
+        "coverage over the {done} lenses sampled by this run (likelihood at temperature {}): θ_E inside its 68 % interval {:.3}, 95 % {:.3}; q {:.3}, {:.3} (nominal 0.68, 0.95); rows in {}",
         options.temperature,
         inside[0] as f64 / done.max(1) as f64,
         inside[1] as f64 / done.max(1) as f64,

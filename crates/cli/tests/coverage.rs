@@ -50,6 +50,39 @@ fn a_saved_coverage_lens_is_redrawn_by_its_truth_and_fitted_near_it() {
         assert!((0.0..=1.0).contains(&rank) && (rank > 0.5) == (truth > median), "{name}: rank {rank}, truth {truth}, median {median}");
     }
 
+    // The settings recorded with the row; the same run again continues the
+    // file (lens 10 there already: skipped, the rows unchanged); a run at
+    // another temperature is refused, naming the file and the setting.
+    assert_eq!(row[header.iter().position(|h| *h == "light").unwrap()], "held");
+    assert_eq!((column("seed"), column("temperature"), column("steps")), (1.0, 2.0, 1.0));
+    let again = ["bench", "coverage", "--from", "9", "-n", "2", "--steps", "1", "--fix-light", "--out", &d("c.csv")];
+    let out = run_astrorim(&again);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 of the lenses already sampled there, skipped"));
+    let continued = std::fs::read_to_string(d("c.csv")).unwrap();
+    assert!(continued.starts_with(&csv), "the earlier rows kept");
+    let indices: Vec<&str> = continued.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(indices, ["10", "9"]);
+    let out = run_astrorim(&[
+        "bench",
+        "coverage",
+        "--from",
+        "10",
+        "-n",
+        "1",
+        "--steps",
+        "1",
+        "--fix-light",
+        "--temperature",
+        "1",
+        "--out",
+        &d("c.csv"),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&out.stderr);
+    assert!(message.contains("c.csv: lens 10 was sampled with temperature 2, this run asks for 1"), "{message}");
+    assert_eq!(std::fs::read_to_string(d("c.csv")).unwrap(), continued, "nothing written");
+
     // The truth scene, rendered without noise, differs from the saved image by the noise alone (σ = 0.02).
     let out = run_astrorim(&["render", &d("lenses/lens_10_truth.json"), "-o", &d("clean.fits")]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
