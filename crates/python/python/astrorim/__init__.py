@@ -319,7 +319,7 @@ def sample(
     **options: Any,
 ) -> Result:
     """:func:`reconstruct`, then the lens posterior as ``astrorim sample``:
-    an affine-invariant ensemble (Goodman & Weare stretch move) of
+    an affine-invariant ensemble (differential-evolution and stretch moves) of
     ``walkers`` walkers (default: twice the parameters, at least 16) for
     ``steps`` steps over θ_E, e1, e2, the centre and the shear and, unless
     ``fix_light``, the lens light's Sérsic parameters and the sky level's
