@@ -11,24 +11,17 @@ use common::run_astrorim;
 fn a_saved_coverage_lens_is_redrawn_by_its_truth_and_fitted_near_it() {
     let dir = tempfile::tempdir().unwrap();
     let d = |f: &str| dir.path().join(f).to_str().unwrap().to_string();
+    let table = d("c.csv");
+    // One-step chains, the light held, rows in `table`; `args` pick the lenses and the rest.
+    let coverage = |args: &[&str]| {
+        let mut all = vec!["bench", "coverage", "--steps", "1", "--fix-light", "--out", &table];
+        all.extend_from_slice(args);
+        run_astrorim(&all)
+    };
     // Lens 10 of seed 1: elongated (q 0.48) with faint arcs, where the
     // parametric stage's two best scan points (one basin at 0.6 θ_E) sent
     // the search to θ_E 0.66″ for 1.196″ until 2026-12-04.
-    let out = run_astrorim(&[
-        "bench",
-        "coverage",
-        "--from",
-        "10",
-        "-n",
-        "1",
-        "--steps",
-        "1",
-        "--fix-light",
-        "--save",
-        &d("lenses"),
-        "--out",
-        &d("c.csv"),
-    ]);
+    let out = coverage(&["--from", "10", "-n", "1", "--save", &d("lenses")]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let truth: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d("lenses/lens_10_truth.json")).unwrap()).unwrap();
     let theta_e = truth["lens"][0]["theta_E"].as_f64().unwrap();
@@ -55,29 +48,14 @@ fn a_saved_coverage_lens_is_redrawn_by_its_truth_and_fitted_near_it() {
     // another temperature is refused, naming the file and the setting.
     assert_eq!(row[header.iter().position(|h| *h == "light").unwrap()], "held");
     assert_eq!((column("seed"), column("temperature"), column("steps")), (1.0, 2.0, 1.0));
-    let again = ["bench", "coverage", "--from", "9", "-n", "2", "--steps", "1", "--fix-light", "--out", &d("c.csv")];
-    let out = run_astrorim(&again);
+    let out = coverage(&["--from", "9", "-n", "2"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 of the lenses already sampled there, skipped"));
     let continued = std::fs::read_to_string(d("c.csv")).unwrap();
     assert!(continued.starts_with(&csv), "the earlier rows kept");
     let indices: Vec<&str> = continued.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
     assert_eq!(indices, ["10", "9"]);
-    let out = run_astrorim(&[
-        "bench",
-        "coverage",
-        "--from",
-        "10",
-        "-n",
-        "1",
-        "--steps",
-        "1",
-        "--fix-light",
-        "--temperature",
-        "1",
-        "--out",
-        &d("c.csv"),
-    ]);
+    let out = coverage(&["--from", "10", "-n", "1", "--temperature", "1"]);
     assert_eq!(out.status.code(), Some(2));
     let message = String::from_utf8_lossy(&out.stderr);
     assert!(message.contains("c.csv: lens 10 was sampled with temperature 2, this run asks for 1"), "{message}");
