@@ -419,8 +419,9 @@ const DE_FRACTION: f64 = 0.8;
 /// else the stretch move Y = X_j + z (X_k − X_j) towards a walker j of the
 /// other half, z ~ g(z) ∝ 1/√z on [1/a, a], accepted with min(1, z^{d−1}
 /// p(Y)/p(X_k)) (Goodman & Weare 2010). Both moves are affine invariant;
-/// the mixture is emcee's advice for posteriors of ten and more dimensions,
-/// where the stretch move alone mixes slowly. Each half's proposals are
+/// the stretch move alone mixes ever more slowly as the dimension grows
+/// (Huijser et al. 2015), and on the 15 parameters of a lens, its light and
+/// the sky the mixture halves τ (docs/results.md). Each half's proposals are
 /// evaluated together. Walker k draws its move, partners, z and the
 /// acceptance from `rngs[k]`, so the step does not depend on how the
 /// evaluation is parallelized. Returns the moves accepted and the
