@@ -91,19 +91,22 @@ def main(source, out, t_run):
     with open(out, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["nominal", "θ_E", "q", "nominal − 1σ (binomial)", "nominal + 1σ (binomial)", "nominal (calibrated)"])
+        # (level, observed fraction of θ_E and q) and the lenses behind them.
         if ranked:
-            for step in range(21):
-                level = step / 20
-                band = math.sqrt(level * (1 - level) / len(ranked))
-                observed = [
-                    sum(abs(2 * float(r[f"{name}_rank"]) - 1) <= level + 1e-12 for r in ranked) / len(ranked) for name in ("theta_e", "q")
-                ]
-                w.writerow([level, *observed, max(0.0, level - band), min(1.0, level + band), level])
+            m = len(ranked)
+            points = [
+                (step / 20, [sum(abs(2 * float(r[f"{name}_rank"]) - 1) <= step / 20 + 1e-12 for r in ranked) / m for name in ("theta_e", "q")])
+                for step in range(21)
+            ]
         else:
-            for level, k in ((0.0, None), (0.68, 0), (0.95, 1), (1.0, None)):
-                band = math.sqrt(level * (1 - level) / n)
-                observed = [level if k is None else counts[name][k] / n for name in ("theta_e", "q")]
-                w.writerow([level, *observed, max(0.0, level - band), min(1.0, level + band), level])
+            m = n
+            points = [
+                (level, [level if k is None else counts[name][k] / n for name in ("theta_e", "q")])
+                for level, k in ((0.0, None), (0.68, 0), (0.95, 1), (1.0, None))
+            ]
+        for level, observed in points:
+            band = math.sqrt(level * (1 - level) / m)
+            w.writerow([level, *observed, max(0.0, level - band), min(1.0, level + band), level])
     deltas = sorted(float(r["delta_ln_likelihood_fit_minus_truth"]) for r in usable)
     taus = sorted(float(r["tau_max"]) for r in usable)
     median = lambda v: v[len(v) // 2] if len(v) % 2 else 0.5 * (v[len(v) // 2 - 1] + v[len(v) // 2])
