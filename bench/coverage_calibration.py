@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 """Coverage of the lens posterior from the rows of `astrorim bench coverage`.
 
-Usage: coverage_calibration.py COVERAGE.csv OUT.csv [TEMPERATURE]
+Usage: coverage_calibration.py COVERAGE.csv[,MORE.csv…] OUT.csv [TEMPERATURE]
 
-Reads the per-lens intervals (θ_E and q: 2.5, 16, 84, 97.5 percentiles),
-leaves out lenses whose refinement failed (ln L of the truth above the
+Reads the per-lens intervals (θ_E and q: 2.5, 16, 84, 97.5 percentiles)
+of one file, or of several joined by commas (runs at one temperature with
+other step counts or astrorim versions, each lens in one of them), leaves
+out lenses whose refinement failed (ln L of the truth above the
 fit's by more than 10: the pipeline's lens in another basin, which the
 posterior about it cannot cover), and writes the observed fractions of
 truths inside the central intervals against their nominal level, with the
@@ -71,8 +73,23 @@ def temperatures(usable, t_run):
     print("\n".join(estimates))
 
 
+def read_rows(sources):
+    """The rows of the comma-separated CSV files `sources`; exits when a lens is in two or the temperatures differ."""
+    rows, seen = [], {}
+    for source in sources.split(","):
+        for r in csv.DictReader(open(source)):
+            if r["index"] in seen:
+                sys.exit(f"{source}: lens {r['index']} is also in {seen[r['index']]}")
+            seen[r["index"]] = source
+            rows.append(r)
+    temperatures_run = {r["temperature"] for r in rows if r.get("temperature")}
+    if len(temperatures_run) > 1:
+        sys.exit(f"{sources}: rows of temperatures {sorted(temperatures_run)}, not one")
+    return rows
+
+
 def main(source, out, t_run):
-    rows = list(csv.DictReader(open(source)))
+    rows = read_rows(source)
     usable = [r for r in rows if float(r["delta_ln_likelihood_fit_minus_truth"]) > FAILED_REFINEMENT]
     n = len(usable)
     if n == 0:

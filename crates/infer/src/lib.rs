@@ -11,6 +11,7 @@ pub mod baseline;
 pub mod binning;
 pub mod coolest;
 pub mod inversion;
+pub mod laplace;
 pub mod lens_light;
 pub mod minimize;
 pub mod nnls;

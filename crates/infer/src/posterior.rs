@@ -3,7 +3,8 @@
 //! ([`crate::sampled_light`]), by affine-invariant ensemble MCMC (emcee's
 //! differential-evolution and stretch moves, ter Braak 2006 and Goodman &
 //! Weare 2010, [`ensemble_step`]), with the source solved inside the
-//! likelihood.
+//! likelihood; the walkers start from the posterior's Laplace
+//! approximation about the refinement's fit ([`crate::laplace`]).
 //!
 //! Likelihood ([`LensLikelihood`]; by default [`InversionLikelihood`], the
 //! RIM's is `astrorim_nn::rim_likelihood`): the Bayesian evidence of the
@@ -29,6 +30,7 @@
 //! boundary continues exactly as an uninterrupted run would.
 
 use crate::inversion::FillOrdering;
+use crate::laplace::laplace;
 use crate::profiles::enclosed_kappa_area;
 use crate::refine::{CoarseProblem, LensFamily, LensProblem, RefineOptions};
 use crate::sampled_light::{LightSampling, SampledLight};
@@ -359,11 +361,24 @@ fn symmetric_unit(rng: &mut Pcg64) -> f64 {
     2.0 * unit(rng) - 1.0
 }
 
-/// The starting ensemble and its ln posterior: a small box about the most
-/// probable lens (half-widths 0.5 % in θ_E, 0.01 in e and γ, a tenth of a
-/// pixel in the centre), each walker redrawn (the box halved every 20
-/// tries) until its posterior is finite; the walkers still to place are
-/// evaluated together.
+/// A standard normal draw (Box–Muller; the cosine branch only, so each draw
+/// takes two uniforms and the stream does not depend on earlier draws' parity).
+fn standard_normal(rng: &mut Pcg64) -> f64 {
+    let radius = (-2.0 * (1.0 - unit(rng)).ln()).sqrt();
+    radius * (std::f64::consts::TAU * unit(rng)).cos()
+}
+
+/// The starting ensemble and its ln posterior: walkers drawn from the
+/// Laplace approximation of the posterior about the most probable lens
+/// ([`laplace`], from the refinement's fit: Newton steps to the mode, its
+/// covariance −H⁻¹), so that they start in the posterior's bulk; where it
+/// does not exist (−H not positive definite, a difference point outside the
+/// prior) a small box about the most probable lens (half-widths 0.5 % in
+/// θ_E, 0.01 in e and γ, a tenth of a pixel in the centre, the light's
+/// [`SampledLight`] widths). Each walker is redrawn (its spread halved
+/// every 20 tries) until its posterior is finite; the walkers still to
+/// place are evaluated together. Returns the ensemble, its ln posterior
+/// and the evaluations spent.
 fn initial_ensemble(
     posterior: &Posterior,
     map: &LenstronomyLens,
@@ -376,21 +391,40 @@ fn initial_ensemble(
         centre.extend(LightSampling::encode(&light.fitted()));
         half.extend(light.start_half_widths());
     }
+    let mut evaluations = 0;
+    let approximation = laplace(
+        &mut |xs: &[Vec<f64>]| {
+            let (values, n) = posterior.evaluate(xs);
+            evaluations += n;
+            values
+        },
+        &centre,
+        &half,
+    );
     let walkers = options.walkers_for(posterior.ndim());
     let mut rngs: Vec<Pcg64> = (0..walkers).map(|w| walker_rng(options.seed, u64::MAX, w as u64)).collect();
+    let draw = |rng: &mut Pcg64, shrink: f64| -> Vec<f64> {
+        match &approximation {
+            Some(fit) => {
+                let z: Vec<f64> = (0..fit.mode.len()).map(|_| standard_normal(rng)).collect();
+                fit.mode
+                    .iter()
+                    .zip(&fit.cholesky)
+                    .map(|(m, row)| m + shrink * row.iter().zip(&z).map(|(l, z)| l * z).sum::<f64>())
+                    .collect()
+            }
+            None => centre.iter().zip(&half).map(|(c, h)| c + shrink * h * symmetric_unit(rng)).collect(),
+        }
+    };
     let mut ensemble = vec![Vec::new(); walkers];
     let mut lp = vec![f64::NEG_INFINITY; walkers];
-    let mut evaluations = 0;
     for attempt in 0..200 {
         let pending: Vec<usize> = (0..walkers).filter(|&w| !lp[w].is_finite()).collect();
         if pending.is_empty() {
             break;
         }
         let shrink = 0.5f64.powi(attempt / 20);
-        let xs: Vec<Vec<f64>> = pending
-            .iter()
-            .map(|&w| centre.iter().zip(&half).map(|(c, h)| c + shrink * h * symmetric_unit(&mut rngs[w])).collect())
-            .collect();
+        let xs: Vec<Vec<f64>> = pending.iter().map(|&w| draw(&mut rngs[w], shrink)).collect();
         let (values, n) = posterior.evaluate(&xs);
         evaluations += n;
         for ((&w, x), v) in pending.iter().zip(xs).zip(values) {
@@ -507,7 +541,7 @@ pub fn sample_lens<E: From<String>>(
 }
 
 /// [`sample_lens`] with any source solver: `problem` gives the prior's
-/// bounds (and the pixel scale of the starting box), `likelihood` the
+/// bounds (and the pixel scale of the starting steps), `likelihood` the
 /// data's ln L, `light` (when the lens light is sampled) each proposal's
 /// data. A chain resumed from disk is checked against this likelihood: its
 /// columns must be this run's, and its last ensemble is evaluated again —
@@ -725,8 +759,8 @@ pub struct Diagnostics {
     pub autocorrelation_time: Vec<f64>,
     /// Steps after the burn-in divided by the largest τ (≥ 50 for a reliable τ and posterior).
     pub steps_per_tau: f64,
-    /// Steps dropped from the start: 3 τ of the whole chain (whose τ the
-    /// walkers' spreading from their starting box lengthens), at most half the chain.
+    /// Steps dropped from the start: 3 τ of the whole chain (whose τ a
+    /// start outside the posterior's bulk lengthens), at most half the chain.
     pub burn_in_steps: usize,
     pub warnings: Vec<String>,
 }
@@ -738,8 +772,8 @@ pub fn diagnose(chain: &Chain) -> Diagnostics {
     let steps = chain.steps();
     let largest = |tau: &[f64]| tau.iter().copied().filter(|v| v.is_finite()).fold(f64::NAN, f64::max);
     let tau_from = |from: usize| -> Vec<f64> { (0..chain.ndim()).map(|p| integrated_time(&chain.series(p, from))).collect() };
-    // The burn-in from τ of the whole chain, which the walkers' spreading out
-    // of their small starting box lengthens (so the burn-in errs long)...
+    // The burn-in from τ of the whole chain, which a start outside the
+    // posterior's bulk lengthens (the burn-in then errs long)...
     let whole = largest(&tau_from(0));
     let burn = if whole.is_finite() { ((3.0 * whole).ceil() as usize).min(steps / 2) } else { steps / 2 };
     // ...and τ of the samples kept (emcee's practice: the burn-in discarded first).
@@ -1143,9 +1177,15 @@ mod tests {
         let likelihood = gaussian(0.0);
         let chain = run_gaussian_at(&likelihood, 3000, Chain::default(), temperature).unwrap();
         assert_eq!(chain.temperature, temperature);
+        // The Laplace approximation's batches (its start, its 2d diagonal
+        // points, then 2d² points and 4 Newton tries a round), the starting
+        // ensemble in one batch, then each half's proposals.
         let batches = likelihood.batches.lock().unwrap().clone();
-        assert_eq!(batches[0], 16);
-        assert!(batches[1..].iter().all(|&b| b == 8) && batches.len() == 1 + 2 * 3000, "batches {:?}", &batches[..4]);
+        let start = batches.len() - 1 - 2 * 3000;
+        assert_eq!(batches[..2], [1, 2 * NDIM]);
+        assert!(batches[2..start].chunks(2).all(|round| round == [2 * NDIM * NDIM, 4]), "{:?}", &batches[..start]);
+        assert_eq!(batches[start], 16);
+        assert!(batches[start + 1..].iter().all(|&b| b == 8));
         // The posterior: L^(1/T) times the prior, Gaussian in e1, e2, γ1, γ2 (columns 1, 2, 5, 6).
         let mut target = gaussian(0.0);
         for p in 0..NDIM {
@@ -1172,6 +1212,24 @@ mod tests {
             assert!((mean - target.mean[p]).abs() < 4.0 * standard_error, "{}: mean {mean} for {}", PARAMETER_NAMES[p], target.mean[p]);
             assert!((sd / target.sd[p] - 1.0).abs() < 0.12, "T {temperature}, {}: sd {sd} for {}", PARAMETER_NAMES[p], target.sd[p]);
         }
+    }
+
+    /// Walkers start in the posterior's bulk even when the most probable lens
+    /// handed over is 8 σ from it in θ_E (the Laplace approximation's Newton
+    /// steps): after one step the ensemble's θ_E mean is within one σ of the
+    /// posterior's (16 walkers: 4 standard errors) and its spread within
+    /// a factor 1.6 of σ — the old start, a box of ±0.5 % about the lens
+    /// handed over, would sit 8 σ off with a tenth of the spread.
+    #[test]
+    fn the_walkers_start_in_the_posteriors_bulk() {
+        let target = gaussian(0.08);
+        let chain = run_gaussian(&target, 1, Chain::default()).unwrap();
+        let theta: Vec<f64> = (0..chain.walkers).map(|w| chain.at(0, w)[0]).collect();
+        let n = theta.len() as f64;
+        let mean = theta.iter().sum::<f64>() / n;
+        let sd = (theta.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+        assert!((mean - target.mean[0]).abs() < target.sd[0], "θ_E mean {mean} for {}", target.mean[0]);
+        assert!((1.0 / 1.6..1.6).contains(&(sd / target.sd[0])), "θ_E spread {sd} for {}", target.sd[0]);
     }
 
     /// A chain continued from its file equals the uninterrupted one; one

@@ -214,7 +214,8 @@ impl LightSampling {
     }
 
     /// Half-widths of the walkers' starting box in the sampler's
-    /// coordinates: a tenth of a pixel in the centre, 1 % in the amplitude
+    /// coordinates (and the Laplace approximation's first finite-difference
+    /// steps, [`crate::laplace`]): a tenth of a pixel in the centre, 1 % in the amplitude
     /// and R_sersic, 0.02 in n_sersic, 0.01 in e1 and e2, a hundredth of
     /// the prior's bound in the sky offset.
     pub fn start_half_widths(&self) -> Vec<f64> {
