@@ -88,8 +88,10 @@ fn rows(m: &Mat<f64>) -> Vec<Vec<f64>> {
 /// the conditional standard deviations 1/√(−Hᵢᵢ) of the round before,
 /// then a Newton step x + (−H)⁻¹ g, halved up to three times until ln p
 /// rises; it ends when a step gains under [`MIN_GAIN`], none rises, or after six.
-/// None when ln p at `start` or a difference point is not finite (a step
-/// reaches the prior's edge) or −H is not positive definite there.
+/// Where a difference point is not finite (beyond the prior's edge) the
+/// steps are halved, at most three times. None when ln p at `start` is not
+/// finite, the points still reach beyond the edge, or −H is not positive
+/// definite.
 pub fn laplace(log_prob: &mut dyn FnMut(&[Vec<f64>]) -> Vec<f64>, start: &[f64], steps: &[f64]) -> Option<Laplace> {
     let d = start.len();
     let mut evaluations = 1;
@@ -121,8 +123,16 @@ pub fn laplace(log_prob: &mut dyn FnMut(&[Vec<f64>]) -> Vec<f64>, start: &[f64],
     let mut newton_steps = 0;
     let mut last = None;
     for _ in 0..MAX_NEWTON_STEPS {
-        let derived = derivatives(log_prob, &x, fx, &s);
-        evaluations += 2 * d * d;
+        // Points beyond the prior's edge: the steps halved, at most three times.
+        let mut derived = None;
+        for _ in 0..4 {
+            derived = derivatives(log_prob, &x, fx, &s);
+            evaluations += 2 * d * d;
+            if derived.is_some() {
+                break;
+            }
+            s.iter_mut().for_each(|v| *v *= 0.5);
+        }
         let (gradient, neg_hessian) = derived?;
         let Ok(llt) = neg_hessian.llt(Side::Lower) else {
             return None;
@@ -209,13 +219,22 @@ mod tests {
     }
 
     #[test]
-    fn no_approximation_where_the_curvature_is_not_a_peak_or_the_points_leave_the_support() {
+    fn no_approximation_at_a_saddle_or_outside_the_support() {
         let mut saddle = |xs: &[Vec<f64>]| xs.iter().map(|v| v[0] * v[0] - v[1] * v[1]).collect::<Vec<f64>>();
         assert!(laplace(&mut saddle, &[0.3, 0.2], &[0.1, 0.1]).is_none());
-        let mut bounded =
-            |xs: &[Vec<f64>]| xs.iter().map(|v| if v[0] < 0.0 { f64::NEG_INFINITY } else { -v[0] * v[0] }).collect::<Vec<f64>>();
-        assert!(laplace(&mut bounded, &[0.05], &[0.1]).is_none());
         let mut outside = |xs: &[Vec<f64>]| xs.iter().map(|_| f64::NEG_INFINITY).collect::<Vec<f64>>();
         assert!(laplace(&mut outside, &[0.0], &[0.1]).is_none());
+    }
+
+    #[test]
+    fn near_the_supports_edge_the_steps_shrink_until_they_stay_inside() {
+        // ln N(x; 0.3, 0.1²) on x ≥ 0: from 0.3 the steps 0.5, then 0.25, cross the edge, 0.125 not...
+        let mut bounded = |xs: &[Vec<f64>]| {
+            xs.iter().map(|v| if v[0] < 0.0 { f64::NEG_INFINITY } else { -0.5 * ((v[0] - 0.3) / 0.1).powi(2) }).collect::<Vec<f64>>()
+        };
+        let fit = laplace(&mut bounded, &[0.3], &[0.5]).unwrap();
+        assert!((fit.mode[0] - 0.3).abs() < 1e-9 && (fit.covariance[0][0] - 0.01).abs() < 1e-9, "{fit:?}");
+        // ...but from 0.001 they do even at 0.5/8.
+        assert!(laplace(&mut bounded, &[0.001], &[0.5]).is_none());
     }
 }
