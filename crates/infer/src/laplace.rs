@@ -101,24 +101,41 @@ pub fn laplace(log_prob: &mut dyn FnMut(&[Vec<f64>]) -> Vec<f64>, start: &[f64],
         return None;
     }
     // Conditional widths from the diagonal alone first: the steps given may
-    // be far smaller than the posterior's width in some directions.
+    // be far smaller than the posterior's width in some directions. A
+    // coordinate whose points leave the support has its step halved, at most
+    // three times: a start on the prior's edge has no approximation.
     let mut s = steps.to_vec();
-    let diagonal: Vec<Vec<f64>> = (0..d)
-        .flat_map(|i| {
-            [1.0, -1.0].map(|sign| {
-                let mut y = x.clone();
-                y[i] += sign * s[i];
-                y
+    let mut pending: Vec<usize> = (0..d).collect();
+    for _ in 0..4 {
+        let points: Vec<Vec<f64>> = pending
+            .iter()
+            .flat_map(|&i| {
+                [1.0, -1.0].map(|sign| {
+                    let mut y = x.clone();
+                    y[i] += sign * s[i];
+                    y
+                })
             })
-        })
-        .collect();
-    let values = log_prob(&diagonal);
-    evaluations += diagonal.len();
-    for i in 0..d {
-        let curvature = -(values[2 * i] - 2.0 * fx + values[2 * i + 1]) / (s[i] * s[i]);
-        if curvature.is_finite() && curvature > 0.0 {
-            s[i] = 1.0 / curvature.sqrt();
+            .collect();
+        let values = log_prob(&points);
+        evaluations += points.len();
+        let mut outside = Vec::new();
+        for (k, &i) in pending.iter().enumerate() {
+            let curvature = -(values[2 * k] - 2.0 * fx + values[2 * k + 1]) / (s[i] * s[i]);
+            if !curvature.is_finite() {
+                outside.push(i);
+                s[i] *= 0.5;
+            } else if curvature > 0.0 {
+                s[i] = 1.0 / curvature.sqrt();
+            }
         }
+        pending = outside;
+        if pending.is_empty() {
+            break;
+        }
+    }
+    if !pending.is_empty() {
+        return None;
     }
     let mut newton_steps = 0;
     let mut last = None;
