@@ -30,13 +30,11 @@ pub struct Laplace {
     pub mode: Vec<f64>,
     pub log_prob: f64,
     /// −H⁻¹ at the last point where the Hessian was taken (the mode, or
-    /// within one small final step of it), row-major d × d.
+    /// one Newton step before it), row-major d × d.
     pub covariance: Vec<Vec<f64>>,
     /// The lower Cholesky factor of `covariance` (draws: mode + L z).
     pub cholesky: Vec<Vec<f64>>,
     pub newton_steps: usize,
-    /// Points evaluated.
-    pub evaluations: usize,
 }
 
 /// The gradient and −H of ln p at `x` by central differences with steps
@@ -94,7 +92,6 @@ fn rows(m: &Mat<f64>) -> Vec<Vec<f64>> {
 /// definite.
 pub fn laplace(log_prob: &mut dyn FnMut(&[Vec<f64>]) -> Vec<f64>, start: &[f64], steps: &[f64]) -> Option<Laplace> {
     let d = start.len();
-    let mut evaluations = 1;
     let mut x = start.to_vec();
     let mut fx = log_prob(&[x.clone()])[0];
     if !fx.is_finite() {
@@ -118,7 +115,6 @@ pub fn laplace(log_prob: &mut dyn FnMut(&[Vec<f64>]) -> Vec<f64>, start: &[f64],
             })
             .collect();
         let values = log_prob(&points);
-        evaluations += points.len();
         let mut outside = Vec::new();
         for (k, &i) in pending.iter().enumerate() {
             let curvature = -(values[2 * k] - 2.0 * fx + values[2 * k + 1]) / (s[i] * s[i]);
@@ -144,7 +140,6 @@ pub fn laplace(log_prob: &mut dyn FnMut(&[Vec<f64>]) -> Vec<f64>, start: &[f64],
         let mut derived = None;
         for _ in 0..4 {
             derived = derivatives(log_prob, &x, fx, &s);
-            evaluations += 2 * d * d;
             if derived.is_some() {
                 break;
             }
@@ -160,7 +155,6 @@ pub fn laplace(log_prob: &mut dyn FnMut(&[Vec<f64>]) -> Vec<f64>, start: &[f64],
         let delta: Vec<f64> = (0..d).map(|i| (0..d).map(|j| covariance[(i, j)] * gradient[j]).sum()).collect();
         let tries: Vec<Vec<f64>> = (0..4).map(|k| x.iter().zip(&delta).map(|(xi, di)| xi + di * 0.5f64.powi(k)).collect()).collect();
         let values = log_prob(&tries);
-        evaluations += tries.len();
         let Some(k) = values.iter().position(|&v| v > fx) else {
             break;
         };
@@ -174,7 +168,7 @@ pub fn laplace(log_prob: &mut dyn FnMut(&[Vec<f64>]) -> Vec<f64>, start: &[f64],
     let covariance = last?;
     let cholesky = covariance.llt(Side::Lower).ok()?.L().to_owned();
     let lower = Mat::from_fn(d, d, |i, j| if j <= i { cholesky[(i, j)] } else { 0.0 });
-    Some(Laplace { mode: x, log_prob: fx, covariance: rows(&covariance), cholesky: rows(&lower), newton_steps, evaluations })
+    Some(Laplace { mode: x, log_prob: fx, covariance: rows(&covariance), cholesky: rows(&lower), newton_steps })
 }
 
 #[cfg(test)]
