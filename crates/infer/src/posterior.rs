@@ -376,10 +376,11 @@ fn standard_normal(rng: &mut Pcg64) -> f64 {
 /// Laplace approximation of the posterior about the most probable lens
 /// ([`laplace`], from the refinement's fit: Newton steps to the mode, its
 /// covariance −H⁻¹), so that they start in the posterior's bulk; where it
-/// does not exist (−H not positive definite, a difference point outside the
-/// prior) a small box about the most probable lens (half-widths 0.5 % in
-/// θ_E, 0.01 in e and γ, a tenth of a pixel in the centre, the light's
-/// [`SampledLight`] widths). Each walker is redrawn (its spread halved
+/// does not exist (−H not positive definite, or the difference points
+/// outside the prior even at an eighth of their steps) a small box about
+/// the most probable lens (half-widths 0.5 % in θ_E, 0.01 in e and γ, a
+/// tenth of a pixel in the centre, the light's
+/// [`LightSampling::start_half_widths`]). Each walker is redrawn (its spread halved
 /// every 20 tries) until its posterior is finite; the walkers still to
 /// place are evaluated together. Returns the ensemble, its ln posterior
 /// and the evaluations spent.
