@@ -42,13 +42,7 @@ pub struct Laplace {
 /// None when a point is not finite.
 fn derivatives(log_prob: &mut dyn FnMut(&[Vec<f64>]) -> Vec<f64>, x: &[f64], fx: f64, s: &[f64]) -> Option<(Vec<f64>, Mat<f64>)> {
     let d = x.len();
-    let moved = |moves: &[(usize, f64)]| {
-        let mut y = x.to_vec();
-        for &(i, sign) in moves {
-            y[i] += sign * s[i];
-        }
-        y
-    };
+    let moved = |moves: &[(usize, f64)]| displaced(x, &moves.iter().map(|&(i, sign)| (i, sign * s[i])).collect::<Vec<_>>());
     let pairs: Vec<(usize, usize)> = (0..d).flat_map(|i| (0..i).map(move |j| (i, j))).collect();
     let mut points: Vec<Vec<f64>> = (0..d).flat_map(|i| [moved(&[(i, 1.0)]), moved(&[(i, -1.0)])]).collect();
     for &(i, j) in &pairs {
@@ -74,6 +68,15 @@ fn derivatives(log_prob: &mut dyn FnMut(&[Vec<f64>]) -> Vec<f64>, x: &[f64], fx:
         neg_hessian[(j, i)] = -h;
     }
     Some((gradient, neg_hessian))
+}
+
+/// `x` with each (coordinate, shift) of `moves` added.
+fn displaced(x: &[f64], moves: &[(usize, f64)]) -> Vec<f64> {
+    let mut y = x.to_vec();
+    for &(i, shift) in moves {
+        y[i] += shift;
+    }
+    y
 }
 
 fn rows(m: &Mat<f64>) -> Vec<Vec<f64>> {
@@ -104,16 +107,7 @@ pub fn laplace(log_prob: &mut dyn FnMut(&[Vec<f64>]) -> Vec<f64>, start: &[f64],
     let mut s = steps.to_vec();
     let mut pending: Vec<usize> = (0..d).collect();
     for _ in 0..4 {
-        let points: Vec<Vec<f64>> = pending
-            .iter()
-            .flat_map(|&i| {
-                [1.0, -1.0].map(|sign| {
-                    let mut y = x.clone();
-                    y[i] += sign * s[i];
-                    y
-                })
-            })
-            .collect();
+        let points: Vec<Vec<f64>> = pending.iter().flat_map(|&i| [1.0, -1.0].map(|sign| displaced(&x, &[(i, sign * s[i])]))).collect();
         let values = log_prob(&points);
         let mut outside = Vec::new();
         for (k, &i) in pending.iter().enumerate() {
