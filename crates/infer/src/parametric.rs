@@ -280,6 +280,45 @@ mod tests {
     use astrorim_physics::light::LightProfile;
     use astrorim_physics::render::{render_unconvolved, Scene};
 
+    /// An SIE + external shear without a halo.
+    fn sie_shear(theta_e: f64, (e1, e2): (f64, f64), (center_x, center_y): (f64, f64), (gamma1, gamma2): (f64, f64)) -> LenstronomyLens {
+        LenstronomyLens { theta_E: theta_e, e1, e2, center_x, center_y, gamma1, gamma2, Rs: 0.0, alpha_Rs: 0.0 }
+    }
+
+    /// The noiseless image of `source` behind `lens` on `grid` (4 rays a pixel side, no PSF).
+    fn lensed(grid: &PixelGrid, lens: &LenstronomyLens, source: Sersic) -> Vec<f64> {
+        let scene = Scene {
+            grid: PixelGrid { supersampling: 4, ..*grid },
+            lens: lens.lens_model(),
+            source: LightModel::new(vec![Box::new(source) as Box<dyn LightProfile>]),
+            lens_light: LightModel::new(Vec::new()),
+            psf: None,
+        };
+        render_unconvolved(&scene).data
+    }
+
+    /// The stage's problem: `data` with noise `sigma` on `grid`, no PSF, the
+    /// arcs `arc_pixels`, the mass centre within `tolerance` of `centre`.
+    fn problem<'a>(
+        data: &'a [f64],
+        sigma: &'a [f64],
+        grid: &'a PixelGrid,
+        arc_pixels: &'a [usize],
+        centre: (f64, f64),
+        tolerance: f64,
+    ) -> LensProblem<'a> {
+        LensProblem {
+            data,
+            sigma,
+            grid,
+            psf: None,
+            arc_pixels,
+            theta_e_bounds: (0.1, 10.0),
+            center_bounds: (centre, tolerance),
+            positions: None,
+        }
+    }
+
     /// The two best scan points (neighbours in one basin here), then the
     /// other local minima by value; an end counts when below its neighbour.
     #[test]
@@ -297,17 +336,7 @@ mod tests {
     /// angle, capped at |e| 0.5 (coinciding rows merged); round starts: one row.
     #[test]
     fn the_scan_rows_follow_the_starts_ellipticity() {
-        let lens = |e1: f64, e2: f64| LenstronomyLens {
-            theta_E: 1.0,
-            e1,
-            e2,
-            center_x: 0.0,
-            center_y: 0.0,
-            gamma1: 0.0,
-            gamma2: 0.0,
-            Rs: 0.0,
-            alpha_Rs: 0.0,
-        };
+        let lens = |e1: f64, e2: f64| sie_shear(1.0, (e1, e2), (0.0, 0.0), (0.0, 0.0));
         let rows = scan_ellipticities(&lens(0.06, -0.08));
         let expected = [(0.06, -0.08), (0.12, -0.16), (0.24, -0.32)];
         assert_eq!(rows.len(), 3);
@@ -328,26 +357,8 @@ mod tests {
     #[test]
     fn a_lens_flatter_than_its_light_is_found() {
         let grid = PixelGrid::new(32, 32, 0.12, 1).expect("grid");
-        let truth = LenstronomyLens {
-            theta_E: 1.363,
-            e1: 0.337,
-            e2: -0.079,
-            center_x: -0.024,
-            center_y: 0.0,
-            gamma1: 0.003,
-            gamma2: -0.015,
-            Rs: 0.0,
-            alpha_Rs: 0.0,
-        };
-        let source = Sersic::new(3.0, 0.15, 2.2, -0.095, 0.191, 0.133, -0.179);
-        let scene = Scene {
-            grid: PixelGrid { supersampling: 4, ..grid },
-            lens: truth.lens_model(),
-            source: LightModel::new(vec![Box::new(source) as Box<dyn LightProfile>]),
-            lens_light: LightModel::new(Vec::new()),
-            psf: None,
-        };
-        let clean = render_unconvolved(&scene).data;
+        let truth = sie_shear(1.363, (0.337, -0.079), (-0.024, 0.0), (0.003, -0.015));
+        let clean = lensed(&grid, &truth, Sersic::new(3.0, 0.15, 2.2, -0.095, 0.191, 0.133, -0.179));
         let sigma_value = 0.01;
         let data: Vec<f64> = clean
             .iter()
@@ -356,16 +367,7 @@ mod tests {
             .collect();
         let sigma = vec![sigma_value; data.len()];
         let arc_pixels: Vec<usize> = (0..data.len()).filter(|&p| clean[p] > 3.0 * sigma_value).collect();
-        let problem = LensProblem {
-            data: &data,
-            sigma: &sigma,
-            grid: &grid,
-            psf: None,
-            arc_pixels: &arc_pixels,
-            theta_e_bounds: (0.1, 10.0),
-            center_bounds: ((truth.center_x, truth.center_y), 0.12),
-            positions: None,
-        };
+        let problem = problem(&data, &sigma, &grid, &arc_pixels, (truth.center_x, truth.center_y), 0.12);
         let start = LenstronomyLens { theta_E: 1.315, e1: 0.25 * truth.e1, e2: 0.25 * truth.e2, gamma1: 0.0, gamma2: 0.0, ..truth };
         let fit = fit_parametric(&problem, LensFamily::SieShear, &start, 1.315, 800).expect("a fit");
         assert!((fit.lens.theta_E / truth.theta_E - 1.0).abs() < 0.03, "θ_E {} for {}", fit.lens.theta_E, truth.theta_E);
@@ -377,42 +379,15 @@ mod tests {
     #[test]
     fn a_double_is_found_from_its_arc_radius() {
         let grid = PixelGrid::new(60, 60, 0.08, 1).expect("grid");
-        let truth = LenstronomyLens {
-            theta_E: 1.0,
-            e1: 0.08,
-            e2: -0.04,
-            center_x: 0.0,
-            center_y: 0.0,
-            gamma1: 0.02,
-            gamma2: 0.01,
-            Rs: 0.0,
-            alpha_Rs: 0.0,
-        };
-        let source = Sersic::new(2.0, 0.12, SOURCE_N, 0.1, 0.0, 0.35, 0.2);
-        let scene = Scene {
-            grid: PixelGrid { supersampling: 4, ..grid },
-            lens: truth.lens_model(),
-            source: LightModel::new(vec![Box::new(source) as Box<dyn LightProfile>]),
-            lens_light: LightModel::new(Vec::new()),
-            psf: None,
-        };
-        let clean = render_unconvolved(&scene).data;
+        let truth = sie_shear(1.0, (0.08, -0.04), (0.0, 0.0), (0.02, 0.01));
+        let clean = lensed(&grid, &truth, Sersic::new(2.0, 0.12, SOURCE_N, 0.1, 0.0, 0.35, 0.2));
         let sigma_value = 0.02 * clean.iter().cloned().fold(0.0, f64::max);
         // Deterministic pseudo-noise (a fixed sequence, not a seed-dependent draw).
         let data: Vec<f64> =
             clean.iter().enumerate().map(|(i, v)| v + sigma_value * ((i as f64 * 12.9898).sin() * 43758.5453).fract()).collect();
         let sigma = vec![sigma_value; data.len()];
         let arc_pixels: Vec<usize> = (0..data.len()).filter(|&p| clean[p] > 5.0 * sigma_value).collect();
-        let problem = LensProblem {
-            data: &data,
-            sigma: &sigma,
-            grid: &grid,
-            psf: None,
-            arc_pixels: &arc_pixels,
-            theta_e_bounds: (0.1, 10.0),
-            center_bounds: ((0.0, 0.0), 0.08),
-            positions: None,
-        };
+        let problem = problem(&data, &sigma, &grid, &arc_pixels, (0.0, 0.0), 0.08);
         // The arcs' radius as the pipeline measures it is biased to the bright image.
         for start_theta in [0.7, 1.45] {
             let start = LenstronomyLens { theta_E: start_theta, e1: 0.0, e2: 0.0, gamma1: 0.0, gamma2: 0.0, ..truth };
