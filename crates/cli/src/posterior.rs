@@ -59,8 +59,8 @@ pub struct PosteriorArgs {
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// The likelihood's temperature T: the chain samples L^(1/T) × prior.
-    /// Default: 2 with `--solver inversion` (measured on simulated lenses:
-    /// the evidence is overconfident about the lens by about that factor;
+    /// Default: 1.75 with `--solver inversion` (calibrated on simulated
+    /// lenses: the evidence is overconfident about the lens;
     /// docs/results.md), 1 with `--solver rim` (not calibrated).
     #[arg(long)]
     pub temperature: Option<f64>,

@@ -255,13 +255,13 @@ fn samples_the_lens_posterior_and_resumes_the_chain() {
             "(100, 14, 7) (100, 14) ['theta_E', 'e1', 'e2', 'center_x', 'center_y', 'gamma1', 'gamma2'] True"
         );
     }
-    // The evidence tempered at T = 2 by default; a run at another temperature does not extend the chain.
-    assert_eq!(read("posterior.json")["temperature"], 2.0);
-    assert!(read("posterior.json")["likelihood"].as_str().unwrap().contains("T = 2"));
+    // The evidence tempered at T = 1.75 by default; a run at another temperature does not extend the chain.
+    assert_eq!(read("posterior.json")["temperature"], 1.75);
+    assert!(read("posterior.json")["likelihood"].as_str().unwrap().contains("T = 1.75"));
     let colder = sample("150", "14", &["--temperature", "1"]);
     assert_eq!(colder.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&colder.stderr).contains("temperature 2, this run asks for 1"),
+        String::from_utf8_lossy(&colder.stderr).contains("temperature 1.75, this run asks for 1"),
         "{}",
         String::from_utf8_lossy(&colder.stderr)
     );

@@ -315,7 +315,7 @@ def sample(
     steps: int = 2000,
     seed: int = 1,
     fix_light: bool = False,
-    temperature: float = 2.0,
+    temperature: float = 1.75,
     **options: Any,
 ) -> Result:
     """:func:`reconstruct`, then the lens posterior as ``astrorim sample``:
@@ -325,7 +325,7 @@ def sample(
     ``fix_light``, the lens light's Sérsic parameters and the sky level's
     offset from the subtracted one, the source
     marginalized by the regularized inversion inside the likelihood. The
-    chain samples L^(1/``temperature``) × prior: the default 2 is the
+    chain samples L^(1/``temperature``) × prior: the default 1.75 is the
     temperature calibrated on simulated lenses (1: the untempered
     likelihood). ``options`` are those of :func:`reconstruct`; with
     ``out`` the chain is written as it grows (``chain.npz``) and an

@@ -49,7 +49,7 @@ def reconstruct(
     steps: int = 2000,
     sampler_seed: int = 1,
     fix_light: bool = False,
-    temperature: float = 2.0,
+    temperature: float = 1.75,
 ) -> Dict[str, Any]: ...
 def invert(
     image: npt.NDArray[np.float64],
