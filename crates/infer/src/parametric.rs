@@ -36,7 +36,7 @@ const SCAN: (f64, f64, usize) = (0.4, 1.6, 16);
 /// most [`MAX_SCAN_ELLIPTICITY`]. With the start's alone, lenses much
 /// flatter than their light (q ≲ 0.5) were scanned nearly round and their
 /// θ_E basin missed: measured on `astrorim bench coverage` lenses 78, 80
-/// and 85 (q 0.36–0.49), θ_E 15–26 % off and q 0.2–0.5 too round
+/// and 85 (q 0.36–0.49), θ_E 11–26 % off and q 0.25–0.51 too round
 /// (docs/results.md).
 const ELLIPTICITY_ROWS: [f64; 3] = [1.0, 2.0, 4.0];
 /// Largest |e| of a scan row (q = 0.33).
