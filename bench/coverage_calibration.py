@@ -29,6 +29,15 @@ at which the 68 % (95 %) coverage is nominal is T_run × the 68th (95th)
 percentile of u², with a bootstrap 68 % range over the lenses (seeded).
 An estimate, not a measurement: the prior's pull on the median is left
 out, and a chosen T must be checked by a run at it on other lenses.
+
+Last, the likelihood's own check of T: Δ = ln L(fit) − ln L(truth)
+(column delta_ln_likelihood_fit_minus_truth; both at the fitted lens
+light, so only the 7 lens parameters differ). For a likelihood that is
+L_true^T (a calibrated likelihood L_true raised to the power T; the
+posterior samples L^(1/T)) and a fit at its maximum, 2Δ/T follows χ²
+with 7 degrees of freedom: T ≈ mean(2Δ)/7 (bootstrap 68 % range), and
+the fraction of lenses with Δ > 8 is compared with the χ²₇ tail at each
+T. A fit short of the maximum (Δ < 0 happens) pulls this T low.
 Standard library only.
 """
 import csv
@@ -39,6 +48,9 @@ import sys
 FAILED_REFINEMENT = -10.0
 TEMPERATURES = (1.0, 1.25, 1.5, 1.75, 2.0, 2.5, 3.0)
 BOOTSTRAP = 2000
+# Lens parameters the fit and the truth differ in (θ_E, e1, e2, centre, γ1, γ2).
+LENS_PARAMETERS = 7
+DELTA_TAIL = 8.0
 
 
 def distance(r, name, lo, hi):
@@ -71,6 +83,31 @@ def temperatures(usable, t_run):
             low, high = resampled[int(0.16 * BOOTSTRAP)], resampled[int(0.84 * BOOTSTRAP)]
             estimates.append(f"{label}: {level:.0%} coverage nominal at T ≈ {best:.2f} (bootstrap 68 %: {low:.2f}–{high:.2f})")
     print("\n".join(estimates))
+
+
+def chi2_7_survival(x):
+    """P(χ² > x) for 7 degrees of freedom (closed form for odd degrees)."""
+    if x <= 0:
+        return 1.0
+    r = math.sqrt(x)
+    return math.erfc(r / math.sqrt(2)) + math.sqrt(2 / math.pi) * math.exp(-x / 2) * (r + r**3 / 3 + r**5 / 15)
+
+
+def likelihood_temperature(usable):
+    """Prints T from the fits' ln L above the truths' and the Δ > DELTA_TAIL fraction against χ²₇'s."""
+    deltas = [float(r["delta_ln_likelihood_fit_minus_truth"]) for r in usable]
+    n = len(deltas)
+    rng = random.Random(2)
+    estimate = 2 * sum(deltas) / n / LENS_PARAMETERS
+    resampled = sorted(2 * sum(rng.choices(deltas, k=n)) / n / LENS_PARAMETERS for _ in range(BOOTSTRAP))
+    low, high = resampled[int(0.16 * BOOTSTRAP)], resampled[int(0.84 * BOOTSTRAP)]
+    tail = sum(d > DELTA_TAIL for d in deltas)
+    print(
+        f"likelihood temperature from Δ = ln L(fit) − ln L(truth): mean(2Δ)/{LENS_PARAMETERS} = {estimate:.2f} "
+        f"(bootstrap 68 %: {low:.2f}–{high:.2f}); {sum(d < 0 for d in deltas)}/{n} fits below the truth"
+    )
+    expected = ", ".join(f"T = {t:g}: {chi2_7_survival(2 * DELTA_TAIL / t):.2f}" for t in TEMPERATURES)
+    print(f"Δ > {DELTA_TAIL:g}: {tail}/{n} ({tail / n:.2f}); expected from χ²₇ at {expected}")
 
 
 def read_rows(sources):
@@ -145,6 +182,7 @@ def main(source, out, t_run):
         below = sum(v < 0 for v in z)
         print(f"{label}: (median − truth) / half-width: median {median(z):+.2f}, mean {mean:+.2f}, sd {sd:.2f}; {below}/{n} below the truth")
     temperatures(usable, t_run)
+    likelihood_temperature(usable)
 
 
 if __name__ == "__main__":
