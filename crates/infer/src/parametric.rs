@@ -46,7 +46,7 @@ const MAX_SCAN_ELLIPTICITY: f64 = 0.5;
 /// shear held at zero, lenses whose quadrupole is mostly their shear were
 /// scanned without it and their θ_E basin missed: measured on `astrorim
 /// bench coverage` lenses 76, 222 and 226 (γ 0.09–0.19; lens 226's mass
-/// and light nearly round), θ_E 0.63–0.72 of the truth (docs/results.md).
+/// and light nearly round), θ_E 0.61–0.71 of the truth (docs/results.md).
 const SCAN_SHEAR: f64 = 0.1;
 /// Largest source ellipticity |e|.
 const MAX_SOURCE_ELLIPTICITY: f64 = 0.8;
