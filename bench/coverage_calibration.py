@@ -66,6 +66,12 @@ def percentile(values, p):
     return ordered[max(0, math.ceil(p * len(ordered)) - 1)]
 
 
+def bootstrap_68(statistic, values, rng):
+    """The 16th and 84th percentiles of `statistic` over BOOTSTRAP resamplings of `values` (with replacement, from `rng`)."""
+    resampled = sorted(statistic(rng.choices(values, k=len(values))) for _ in range(BOOTSTRAP))
+    return resampled[int(0.16 * BOOTSTRAP)], resampled[int(0.84 * BOOTSTRAP)]
+
+
 def temperatures(usable, t_run):
     """Prints the coverage at each of TEMPERATURES and the nominal-coverage T of θ_E and q."""
     print(f"coverage at likelihood temperature T (scaled from the run's T = {t_run:g}):")
@@ -79,8 +85,7 @@ def temperatures(usable, t_run):
             cells = [f"{sum(x <= math.sqrt(t / t_run) for x in u) / len(u):.2f}" for t in TEMPERATURES]
             print(f"| {label} {level:.0%} | " + " | ".join(cells) + " |")
             best = t_run * percentile(u, level) ** 2
-            resampled = sorted(t_run * percentile(rng.choices(u, k=len(u)), level) ** 2 for _ in range(BOOTSTRAP))
-            low, high = resampled[int(0.16 * BOOTSTRAP)], resampled[int(0.84 * BOOTSTRAP)]
+            low, high = bootstrap_68(lambda v: t_run * percentile(v, level) ** 2, u, rng)
             estimates.append(f"{label}: {level:.0%} coverage nominal at T ≈ {best:.2f} (bootstrap 68 %: {low:.2f}–{high:.2f})")
     print("\n".join(estimates))
 
@@ -97,10 +102,12 @@ def likelihood_temperature(usable):
     """Prints T from the fits' ln L above the truths' and the Δ > DELTA_TAIL fraction against χ²₇'s."""
     deltas = [float(r["delta_ln_likelihood_fit_minus_truth"]) for r in usable]
     n = len(deltas)
-    rng = random.Random(2)
-    estimate = 2 * sum(deltas) / n / LENS_PARAMETERS
-    resampled = sorted(2 * sum(rng.choices(deltas, k=n)) / n / LENS_PARAMETERS for _ in range(BOOTSTRAP))
-    low, high = resampled[int(0.16 * BOOTSTRAP)], resampled[int(0.84 * BOOTSTRAP)]
+
+    def temperature(v):
+        return 2 * sum(v) / len(v) / LENS_PARAMETERS
+
+    estimate = temperature(deltas)
+    low, high = bootstrap_68(temperature, deltas, random.Random(2))
     tail = sum(d > DELTA_TAIL for d in deltas)
     print(
         f"likelihood temperature from Δ = ln L(fit) − ln L(truth): mean(2Δ)/{LENS_PARAMETERS} = {estimate:.2f} "

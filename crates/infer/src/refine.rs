@@ -190,7 +190,8 @@ impl LensFamily {
         }
     }
 
-    fn has_shear(self) -> bool {
+    /// Whether the family carries an external shear (γ1, γ2).
+    pub(crate) fn has_shear(self) -> bool {
         self == LensFamily::SieShear
     }
 
