@@ -59,7 +59,7 @@ pub struct PosteriorArgs {
     #[arg(long)]
     pub model: Option<PathBuf>,
     /// The likelihood's temperature T: the chain samples L^(1/T) × prior.
-    /// Default: 1.75 with `--solver inversion` (calibrated on simulated
+    /// Default: 1.6 with `--solver inversion` (calibrated on simulated
     /// lenses: the evidence is overconfident about the lens;
     /// docs/results.md), 1 with `--solver rim` (not calibrated).
     #[arg(long)]

@@ -4,6 +4,7 @@
 
 mod common;
 
+use astrorim_infer::posterior::DEFAULT_TEMPERATURE;
 use astrorim_io::fits::read_image;
 use common::run_astrorim;
 
@@ -51,7 +52,7 @@ fn a_saved_coverage_lens_is_redrawn_by_its_truth_and_fitted_near_it() {
     // file (lens 10 there already: skipped, the rows unchanged); a run at
     // another temperature is refused, naming the file and the setting.
     assert_eq!(row[header.iter().position(|h| *h == "light").unwrap()], "held");
-    assert_eq!((column("seed"), column("temperature"), column("steps")), (1.0, 1.75, 1.0));
+    assert_eq!((column("seed"), column("temperature"), column("steps")), (1.0, DEFAULT_TEMPERATURE, 1.0));
     let out = coverage(&["--from", "9", "-n", "2"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("1 of the lenses already sampled there, skipped"));
@@ -62,7 +63,8 @@ fn a_saved_coverage_lens_is_redrawn_by_its_truth_and_fitted_near_it() {
     let out = coverage(&["--from", "10", "-n", "1", "--temperature", "1"]);
     assert_eq!(out.status.code(), Some(2));
     let message = String::from_utf8_lossy(&out.stderr);
-    assert!(message.contains("c.csv: lens 10 was sampled with temperature 1.75, this run asks for 1"), "{message}");
+    let refusal = format!("c.csv: lens 10 was sampled with temperature {DEFAULT_TEMPERATURE}, this run asks for 1");
+    assert!(message.contains(&refusal), "{message}");
     assert_eq!(std::fs::read_to_string(d("c.csv")).unwrap(), continued, "nothing written");
 
     // The truth scene, rendered without noise, differs from the saved image by the noise alone (σ = 0.02).

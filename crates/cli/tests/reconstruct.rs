@@ -5,6 +5,7 @@
 
 mod common;
 
+use astrorim_infer::posterior::DEFAULT_TEMPERATURE;
 use common::{oracle_python, run_astrorim, run_oracle};
 use std::path::Path;
 
@@ -255,13 +256,13 @@ fn samples_the_lens_posterior_and_resumes_the_chain() {
             "(100, 14, 7) (100, 14) ['theta_E', 'e1', 'e2', 'center_x', 'center_y', 'gamma1', 'gamma2'] True"
         );
     }
-    // The evidence tempered at T = 1.75 by default; a run at another temperature does not extend the chain.
-    assert_eq!(read("posterior.json")["temperature"], 1.75);
-    assert!(read("posterior.json")["likelihood"].as_str().unwrap().contains("T = 1.75"));
+    // The evidence tempered at the default T; a run at another temperature does not extend the chain.
+    assert_eq!(read("posterior.json")["temperature"], DEFAULT_TEMPERATURE);
+    assert!(read("posterior.json")["likelihood"].as_str().unwrap().contains(&format!("T = {DEFAULT_TEMPERATURE}")));
     let colder = sample("150", "14", &["--temperature", "1"]);
     assert_eq!(colder.status.code(), Some(2));
     assert!(
-        String::from_utf8_lossy(&colder.stderr).contains("temperature 1.75, this run asks for 1"),
+        String::from_utf8_lossy(&colder.stderr).contains(&format!("temperature {DEFAULT_TEMPERATURE}, this run asks for 1")),
         "{}",
         String::from_utf8_lossy(&colder.stderr)
     );

@@ -110,6 +110,7 @@ fn compare(a: PyReadonlyArray2<'_, f64>, b: PyReadonlyArray2<'_, f64>, normalize
 #[pymodule]
 fn _astrorim(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("DEFAULT_TEMPERATURE", astrorim_infer::posterior::DEFAULT_TEMPERATURE)?;
     m.add_function(wrap_pyfunction!(render, m)?)?;
     m.add_function(wrap_pyfunction!(cosmo, m)?)?;
     m.add_function(wrap_pyfunction!(compare, m)?)?;

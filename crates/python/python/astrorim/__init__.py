@@ -25,6 +25,8 @@ import numpy as np
 from . import _astrorim
 
 __version__: str = _astrorim.__version__
+#: The posterior's likelihood temperature by default (``sample``), calibrated on simulated lenses.
+DEFAULT_TEMPERATURE: float = _astrorim.DEFAULT_TEMPERATURE
 
 __all__ = [
     "render",
@@ -37,6 +39,7 @@ __all__ = [
     "invert",
     "Result",
     "Inversion",
+    "DEFAULT_TEMPERATURE",
 ]
 
 ArrayLike = Any
@@ -315,7 +318,7 @@ def sample(
     steps: int = 2000,
     seed: int = 1,
     fix_light: bool = False,
-    temperature: float = 1.75,
+    temperature: float = DEFAULT_TEMPERATURE,
     **options: Any,
 ) -> Result:
     """:func:`reconstruct`, then the lens posterior as ``astrorim sample``:
@@ -325,9 +328,9 @@ def sample(
     ``fix_light``, the lens light's Sérsic parameters and the sky level's
     offset from the subtracted one, the source
     marginalized by the regularized inversion inside the likelihood. The
-    chain samples L^(1/``temperature``) × prior: the default 1.75 is the
-    temperature calibrated on simulated lenses (1: the untempered
-    likelihood). ``options`` are those of :func:`reconstruct`; with
+    chain samples L^(1/``temperature``) × prior: the default,
+    :data:`DEFAULT_TEMPERATURE`, is the temperature calibrated on simulated
+    lenses (1: the untempered likelihood). ``options`` are those of :func:`reconstruct`; with
     ``out`` the chain is written as it grows (``chain.npz``) and an
     interrupted run resumes from it.
 

@@ -6,6 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 __version__: str
+DEFAULT_TEMPERATURE: float
 
 def render(scene_json: str, maps: bool = False) -> Dict[str, Any]: ...
 def cosmo(z_lens: float, z_source: float, theta_e: Optional[float] = None, h0: float = 70.0, omega_m: float = 0.3) -> str: ...
@@ -49,7 +50,7 @@ def reconstruct(
     steps: int = 2000,
     sampler_seed: int = 1,
     fix_light: bool = False,
-    temperature: float = 1.75,
+    temperature: float = ...,
 ) -> Dict[str, Any]: ...
 def invert(
     image: npt.NDArray[np.float64],
