@@ -330,9 +330,9 @@ def sample(
     marginalized by the regularized inversion inside the likelihood. The
     chain samples L^(1/``temperature``) × prior: the default,
     :data:`DEFAULT_TEMPERATURE`, is the temperature calibrated on simulated
-    lenses (1: the untempered likelihood). ``options`` are those of :func:`reconstruct`; with
-    ``out`` the chain is written as it grows (``chain.npz``) and an
-    interrupted run resumes from it.
+    lenses (1: the untempered likelihood). ``options`` are those of
+    :func:`reconstruct`; with ``out`` the chain is written as it grows
+    (``chain.npz``) and an interrupted run resumes from it.
 
     The result adds ``chain``, ``log_prob`` and ``fields["posterior"]``:
     median, 68 % and 95 % intervals of θ_E, q, φ, γ, φ_ext, the centre and,
